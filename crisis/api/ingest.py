@@ -1,0 +1,91 @@
+"""POST /api/v1/communities/<slug>/events: parse, validate, store, ring the detectors."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from crisis import jobs, queue
+from crisis.api.auth import bearer_token, touch
+from crisis.api.errors import abort
+from crisis.communities import NotFound, get_community
+from crisis.events import validate_batch
+from crisis.ingest import store_events
+from crisis.webctx import db, rt
+
+bp = Blueprint("ingest", __name__)
+
+MAX_EVENTS = 10_000
+JSON_TYPES = {"application/json"}
+NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
+
+
+def _parse_body() -> list[Any]:
+    mimetype = request.mimetype
+    raw = request.get_data(cache=False)
+    if mimetype in JSON_TYPES or mimetype.endswith("+json"):
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            abort(400, "bad_json", f"the body is not valid JSON: {exc}")
+        if isinstance(body, dict):
+            if set(body) != {"events"}:
+                abort(400, "bad_body", "an object body must be {\"events\": [...]} and nothing else")
+            body = body["events"]
+        if not isinstance(body, list):
+            abort(400, "bad_body", "the body must be a JSON array of events or {\"events\": [...]}")
+        return body
+    if mimetype in NDJSON_TYPES:
+        events: list[Any] = []
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except (ValueError, UnicodeDecodeError) as exc:
+                abort(400, "bad_ndjson", f"line {number} is not valid JSON: {exc}", line=number)
+        return events
+    shown = mimetype or "none"
+    abort(415, "unsupported_media_type",
+          f"Content-Type {shown!r} is not accepted; send application/json or application/x-ndjson")
+
+
+@bp.post("/api/v1/communities/<slug>/events")
+def post_events(slug: str) -> tuple[Response, int]:
+    token = bearer_token()
+    session = db()
+    try:
+        community = get_community(session, slug)
+    except NotFound:
+        abort(404, "not_found", f"no community {slug!r}")
+    if token.kind != "ingest":
+        abort(403, "forbidden", "this route takes an ingest token; personal tokens cannot post events")
+    if token.community_id != community.id:
+        abort(403, "forbidden", f"this ingest token does not belong to community {slug!r}")
+    events = _parse_body()
+    if len(events) > MAX_EVENTS:
+        abort(413, "too_many_events", f"{len(events)} events in one request; the limit is {MAX_EVENTS}")
+    now = rt().clock.now()
+    valid, errors = validate_batch(events, slug, now)
+    if errors:
+        abort(422, "invalid_events", f"{len(errors)} problem(s) found; nothing was stored",
+              errors=[e.as_dict() for e in errors])
+    result = store_events(session, community, valid, clock=rt().clock)
+    touch(token)
+    session.commit()
+    if result.accepted:
+        _ring_detectors(community.id)
+    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 202
+
+
+def _ring_detectors(community_id: int) -> None:
+    if rt().config.sync_jobs:
+        jobs.detect(community_id)
+        return
+    try:
+        queue.ring(rt().redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
+    except Exception:  # noqa: BLE001
+        # The events are committed; the sweeper rings for them once Redis is back.
+        current_app.logger.warning("could not ring the detect queue for community %s", community_id, exc_info=True)
+

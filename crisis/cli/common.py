@@ -1,0 +1,33 @@
+"""What every command needs: the runtime built from the environment."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from crisis import runtime
+from crisis.communities import ServiceError
+from crisis.config import Config
+from crisis.db import session_scope
+
+
+def load_runtime() -> runtime.Runtime:
+    return runtime.configure(Config.from_env().with_secret())
+
+
+@contextmanager
+def unit_of_work() -> Iterator[tuple[runtime.Runtime, Session]]:
+    rt = load_runtime()
+    try:
+        with session_scope(rt.sessions) as session:
+            yield rt, session
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, sort_keys=True))

@@ -1,0 +1,176 @@
+"""Validation of activity events at the edge: every problem is reported with its
+index and field, so a client can fix a whole batch in one round trip."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+KNOWN_TYPES = frozenset({
+    "member.join", "member.leave", "message.create", "message.delete",
+    "report.create", "moderation.action", "reaction.add",
+})
+TOP_FIELDS = frozenset({
+    "id", "type", "ts", "actor", "community", "channel", "message_id", "content",
+    "target", "reason", "action",
+})
+ACTOR_FIELDS = frozenset({"id", "name", "created_at", "roles", "bot"})
+TARGET_FIELDS = frozenset({"user_id", "message_id"})
+MAX_CONTENT = 4000
+MAX_ID = 200
+MAX_SHORT = 200
+MAX_REASON = 1000
+MAX_ERRORS = 100
+# Events far in the future are a client clock bug; refuse them rather than let
+# them poison event-time windows.
+MAX_FUTURE = timedelta(days=1)
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    index: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ValidEvent:
+    event_id: str
+    type: str
+    ts: datetime
+    actor_id: str
+    payload: dict[str, Any]
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, index: int, field: str, message: str) -> None:
+        if len(self.items) < MAX_ERRORS:
+            self.items.append(FieldError(index, field, message))
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= MAX_ERRORS
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """An aware datetime, or None when the string is not RFC 3339 with a zone."""
+    if not _RFC3339.match(value):
+        return None
+    text = value
+    if "." in text:
+        # fromisoformat takes at most microseconds; RFC 3339 allows more digits.
+        head, _, rest = text.partition(".")
+        digits = re.match(r"\d+", rest)
+        assert digits is not None
+        frac = digits.group(0)
+        text = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac):]}"
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+
+
+def _string(errors: _Errors, index: int, field: str, value: Any, *, limit: int, required: bool) -> str | None:
+    if value is None:
+        if required:
+            errors.add(index, field, "is required")
+        return None
+    if not isinstance(value, str):
+        errors.add(index, field, f"must be a string, not {type(value).__name__}")
+        return None
+    if required and not value.strip():
+        errors.add(index, field, "must not be empty")
+        return None
+    if len(value) > limit:
+        errors.add(index, field, f"is {len(value)} characters long; the limit is {limit}")
+        return None
+    return value
+
+
+def _object(errors: _Errors, index: int, field: str, value: Any, allowed: frozenset[str]) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        errors.add(index, field, f"must be an object, not {type(value).__name__}")
+        return None
+    for key in value:
+        if key not in allowed:
+            errors.add(index, f"{field}.{key}", f"is not a known field (known: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _validate_one(errors: _Errors, index: int, raw: Any, slug: str, now: datetime) -> ValidEvent | None:
+    before = len(errors.items)
+    if not isinstance(raw, dict):
+        errors.add(index, "", f"an event must be an object, not {type(raw).__name__}")
+        return None
+    for key in raw:
+        if key not in TOP_FIELDS and not key.startswith("x-"):
+            errors.add(index, key, "is not a known field (custom fields start with 'x-')")
+    event_id = _string(errors, index, "id", raw.get("id"), limit=MAX_ID, required=True)
+    etype = _string(errors, index, "type", raw.get("type"), limit=64, required=True)
+    if etype is not None and etype not in KNOWN_TYPES and not (etype.startswith("x-") and len(etype) > 2):
+        errors.add(index, "type", f"{etype!r} is not a known type ({', '.join(sorted(KNOWN_TYPES))}, or x-...)")
+    ts_text = _string(errors, index, "ts", raw.get("ts"), limit=40, required=True)
+    ts = None
+    if ts_text is not None:
+        ts = parse_rfc3339(ts_text)
+        if ts is None:
+            errors.add(index, "ts", f"{ts_text!r} is not an RFC 3339 time with a zone (e.g. 2026-10-05T12:00:00Z)")
+        elif ts - now > MAX_FUTURE:
+            errors.add(index, "ts", f"{ts_text!r} is more than a day in the future")
+    community = raw.get("community")
+    if community is not None and community != slug:
+        errors.add(index, "community", f"is {community!r} but the URL names {slug!r}")
+    actor_id = None
+    if "actor" not in raw:
+        errors.add(index, "actor", "is required")
+    else:
+        actor = _object(errors, index, "actor", raw["actor"], ACTOR_FIELDS)
+        if actor is not None:
+            actor_id = _string(errors, index, "actor.id", actor.get("id"), limit=MAX_ID, required=True)
+            _string(errors, index, "actor.name", actor.get("name"), limit=MAX_SHORT, required=False)
+            created = _string(errors, index, "actor.created_at", actor.get("created_at"), limit=40, required=False)
+            if created is not None and parse_rfc3339(created) is None:
+                errors.add(index, "actor.created_at", f"{created!r} is not an RFC 3339 time with a zone")
+            roles = actor.get("roles")
+            if roles is not None and not (isinstance(roles, list) and len(roles) <= 50
+                                          and all(isinstance(r, str) and len(r) <= MAX_SHORT for r in roles)):
+                errors.add(index, "actor.roles", "must be a list of at most 50 strings")
+            if "bot" in actor and not isinstance(actor["bot"], bool):
+                errors.add(index, "actor.bot", "must be true or false")
+    for field, limit in (("channel", MAX_SHORT), ("message_id", MAX_ID), ("action", 64)):
+        _string(errors, index, field, raw.get(field), limit=limit, required=False)
+    _string(errors, index, "reason", raw.get("reason"), limit=MAX_REASON, required=False)
+    _string(errors, index, "content", raw.get("content"), limit=MAX_CONTENT, required=False)
+    if raw.get("target") is not None:
+        target = _object(errors, index, "target", raw["target"], TARGET_FIELDS)
+        if target is not None:
+            for key in TARGET_FIELDS:
+                _string(errors, index, f"target.{key}", target.get(key), limit=MAX_ID, required=False)
+    if len(errors.items) != before or event_id is None or etype is None or ts is None or actor_id is None:
+        return None
+    payload = dict(raw)
+    payload["community"] = slug
+    return ValidEvent(event_id=event_id, type=etype, ts=ts, actor_id=actor_id, payload=payload)
+
+
+def validate_batch(raw_events: list[Any], slug: str, now: datetime) -> tuple[list[ValidEvent], list[FieldError]]:
+    """All events, or the errors (at most MAX_ERRORS) that make the batch unacceptable."""
+    errors = _Errors()
+    valid: list[ValidEvent] = []
+    for index, raw in enumerate(raw_events):
+        event = _validate_one(errors, index, raw, slug, now)
+        if event is not None:
+            valid.append(event)
+        if errors.full:
+            break
+    return valid, errors.items

@@ -1,0 +1,139 @@
+"""From stored events to incidents: the step the detect worker and replay share.
+
+One community's events are consumed in arrival order by one transaction at a
+time. The detector checkpoint carries a version; a second worker that raced
+on the same community fails the compare-and-set and rolls back, so an event is
+never applied twice and nothing is lost when a worker dies mid-batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crisis import incidents
+from crisis.clock import Clock
+from crisis.detection import CommunityDetector, DetectorSettings, parse_event
+from crisis.events import parse_rfc3339
+from crisis.models import Community, DetectorState, Event
+
+BATCH = 5000
+
+
+class LostRace(RuntimeError):
+    """Another worker advanced this community's detectors first."""
+
+
+@dataclass
+class BatchOutcome:
+    events: int = 0
+    opened: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+
+
+def settings_for(community: Community) -> DetectorSettings:
+    return DetectorSettings.from_dict(community.settings or {})
+
+
+def load_detector(session: Session, community: Community) -> tuple[CommunityDetector, DetectorState | None]:
+    row = session.get(DetectorState, community.id)
+    settings = settings_for(community)
+    if row is None:
+        return CommunityDetector(community.slug, settings), None
+    return CommunityDetector.from_state(community.slug, settings, row.state), row
+
+
+def apply_actions(session: Session, community: Community, actions: Iterable[Any], *, clock: Clock,
+                  outcome: BatchOutcome) -> None:
+    """Turn detector episode actions into incident rows (idempotent per episode key)."""
+    for action in actions:
+        kind = getattr(action, "action")
+        key = action.episode_key
+        at = _when(action)
+        if kind == "open":
+            incident = incidents.open_detected(
+                session, community, episode_key=key, kind=action.kind, severity=action.severity,
+                title=action.title, opened_at=at, evidence=action.evidence,
+                score=float(getattr(action, "score", 0.0) or 0.0), scope=str(getattr(action, "scope", "") or ""),
+                clock=clock)
+            if incident is not None:
+                outcome.opened.append(incident.id)
+            continue
+        existing = incidents.find_by_episode(session, community.id, key)
+        if existing is None:
+            continue
+        if kind == "update":
+            incidents.update_detected(
+                session, existing, severity=action.severity, title=action.title, observed_at=at,
+                evidence=action.evidence, score=float(getattr(action, "score", 0.0) or 0.0),
+                scope=str(getattr(action, "scope", "") or ""), clock=clock)
+            outcome.updated.append(existing.id)
+        elif kind == "close":
+            incidents.close_episode(session, existing, at=at, clock=clock)
+            outcome.closed.append(existing.id)
+
+
+def _when(action: Any) -> datetime:
+    raw = getattr(action, "at", None) or getattr(action, "opened_at")
+    if isinstance(raw, datetime):
+        return raw
+    parsed = parse_rfc3339(raw)
+    if parsed is None:
+        raise ValueError(f"detector produced a bad time {raw!r}")
+    return parsed
+
+
+def process_pending(session: Session, community_id: int, *, clock: Clock, limit: int = BATCH) -> BatchOutcome:
+    """Feed the next batch of this community's unprocessed events to its detectors.
+
+    Commits nothing itself; the caller commits, and a LostRace means roll back.
+    Returns the outcome; `events == 0` means nothing was pending.
+    """
+    outcome = BatchOutcome()
+    community = session.get(Community, community_id)
+    if community is None:
+        return outcome
+    rows = session.execute(
+        select(Event.seq, Event.payload).where(Event.community_id == community_id, Event.processed.is_(False))
+        .order_by(Event.seq).limit(limit)).all()
+    if not rows:
+        return outcome
+    detector, state_row = load_detector(session, community)
+    # Event time, not arrival order, drives the detectors; a batch is sorted by it.
+    parsed = sorted((parse_event(payload) for _, payload in rows), key=lambda e: e.ts)
+    actions = detector.process(parsed)
+    apply_actions(session, community, actions, clock=clock, outcome=outcome)
+    seqs = [seq for seq, _ in rows]
+    now = clock.now()
+    session.execute(update(Event).where(Event.community_id == community_id, Event.seq.in_(seqs))
+                    .values(processed=True, processed_at=now), execution_options={"synchronize_session": False})
+    _save_state(session, community_id, state_row, detector, last_seq=max(seqs), now=now)
+    outcome.events = len(rows)
+    return outcome
+
+
+def _save_state(session: Session, community_id: int, row: DetectorState | None, detector: CommunityDetector,
+                *, last_seq: int, now: datetime) -> None:
+    state = detector.to_state()
+    if row is None:
+        session.add(DetectorState(community_id=community_id, state=state, last_seq=last_seq,
+                                  updated_at=now, version=1))
+        session.flush()  # a racing insert fails here on the primary key
+        return
+    result = session.execute(
+        update(DetectorState).where(DetectorState.community_id == community_id,
+                                    DetectorState.version == row.version)
+        .values(state=state, last_seq=max(last_seq, row.last_seq), updated_at=now, version=row.version + 1),
+        execution_options={"synchronize_session": False})
+    if result.rowcount != 1:
+        raise LostRace(f"community {community_id}: detector state moved under us")
+
+
+def communities_with_pending(session: Session) -> list[int]:
+    return list(session.scalars(select(Event.community_id).where(Event.processed.is_(False)).distinct()))
+

@@ -1,0 +1,37 @@
+"""Redis as a doorbell: enqueue jobs by id; the database holds the work itself."""
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+
+DETECT = "detect"
+NOTIFY = "notify"
+DEFAULT = "default"
+QUEUES = (DETECT, NOTIFY, DEFAULT)
+
+# A pending doorbell collapses repeated enqueues for one community into one job.
+_BELL_TTL = 60
+
+
+def queue(redis: Redis, name: str) -> Queue:
+    return Queue(name, connection=redis)
+
+
+def ring(redis: Redis, name: str, key: str, func: str, *args: Any, job_timeout: int = 300) -> bool:
+    """Enqueue `func(*args)` unless a job for `key` is already waiting. True when enqueued."""
+    if not redis.set(f"crisis:bell:{key}", 1, nx=True, ex=_BELL_TTL):
+        return False
+    queue(redis, name).enqueue(func, *args, job_timeout=job_timeout, result_ttl=60, failure_ttl=7 * 86400)
+    return True
+
+
+def clear_bell(redis: Redis, key: str) -> None:
+    redis.delete(f"crisis:bell:{key}")
+
+
+def detect_bell(community_id: int) -> str:
+    return f"detect:{community_id}"
+
+

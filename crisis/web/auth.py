@@ -1,0 +1,80 @@
+"""Login and logout with hashed passwords and server-signed sessions."""
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from crisis.communities import NotFound, get_user
+from crisis.models import User
+from crisis.secrets import verify_password
+from crisis.webctx import db, rt
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _load_user() -> None:
+        user_id = session.get("user_id")
+        g.user = db().get(User, user_id) if user_id else None
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("pages.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        email = request.form.get("email", "")
+        password = request.form.get("password", "")
+        now = rt().clock.now()
+        session_db = db()
+        try:
+            user: User | None = get_user(session_db, email)
+        except NotFound:
+            user = None
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            error = "Too many failed attempts; try again later."
+        elif user is not None and verify_password(user.password_hash, password):
+            user.failed_logins = 0
+            user.locked_until = None
+            session_db.commit()
+            session.clear()
+            session["user_id"] = user.id
+            return redirect(_safe_next(request.args.get("next")))
+        else:
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILURES:
+                    user.locked_until = now + LOCKOUT
+                session_db.commit()
+            error = "Wrong email or password."
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("auth.login"))

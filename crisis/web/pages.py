@@ -1,0 +1,55 @@
+"""Home and community pages."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, render_template
+from werkzeug.wrappers import Response
+
+from crisis import activity
+from crisis.clock import isoformat
+from crisis.communities import NotFound, communities_of, get_community, role_in
+from crisis.models import Community
+from crisis.web.auth import login_required
+from crisis.webctx import db, rt
+
+bp = Blueprint("pages", __name__)
+
+
+def member_community(slug: str) -> Community:
+    """The community, if the signed-in user holds a role in it; 404 otherwise (no existence leak)."""
+    try:
+        community = get_community(db(), slug)
+    except NotFound:
+        abort(404)
+    if role_in(db(), g.user.id, community.id) is None:
+        abort(404)
+    return community
+
+
+@bp.get("/")
+@login_required
+def home() -> Any:
+    return render_template("home.html", memberships=communities_of(db(), g.user.id))
+
+
+@bp.get("/c/<slug>")
+@login_required
+def community(slug: str) -> Any:
+    c = member_community(slug)
+    return render_template("community.html", community=c, role=role_in(db(), g.user.id, c.id),
+                           incidents=activity.recent_incidents(db(), c.id))
+
+
+@bp.get("/c/<slug>/activity.json")
+@login_required
+def community_activity(slug: str) -> Response:
+    c = member_community(slug)
+    end = activity.latest_event_time(db(), c.id) or rt().clock.now()
+    data = activity.per_minute(db(), c.id, end=end, minutes=60)
+    data["incidents"] = [
+        {"id": i.id, "kind": i.kind, "title": i.title, "severity": i.severity, "status": i.status,
+         "opened_at": isoformat(i.opened_at)}
+        for i in activity.recent_incidents(db(), c.id, limit=10)
+    ]
+    return jsonify(data)
