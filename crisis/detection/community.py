@@ -1,0 +1,172 @@
+"""CommunityDetector: all detectors of one community, driven by event time.
+
+process() is the only entry point for events (live batches, replay and tests
+alike). Per event the cost is a duplicate check, a per-minute counter and, for
+the few suspicious events, the detector that cares. Once per event-time minute
+the detector housekeeps: baselines learn the completed minute, memories expire
+and quiet episodes close.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .dispute import DisputeDetector
+from .episodes import EpisodeAction, EpisodeBook, Signal
+from .events import Event
+from .raid import RaidDetector
+from .reports import LeaveDetector, ReportDetector
+from .settings import DetectorSettings
+from .stats import SeasonalRate
+
+DEDUP_HORIZON = 600.0
+MAX_SEEN = 200_000
+MAX_POSTERS = 300_000
+STATE_VERSION = 1
+# Size-scaled cold-start priors (per message of this community): before any
+# history, expected joins/reports/leaves are a small fraction of message traffic.
+PRIOR_PER_MESSAGE = {"joins": 0.02, "reports": 0.01, "leaves": 0.01}
+
+
+class CommunityDetector:
+    def __init__(self, community: str, settings: DetectorSettings | None = None) -> None:
+        self.community = community
+        self.settings = settings or DetectorSettings()
+        self.clock = float("-inf")
+        self.minute = -1
+        self.seen: dict[str, float] = {}
+        self.posters: dict[str, float] = {}  # accounts seen posting (first time), bounded
+        self.messages = SeasonalRate()
+        self.rates = {name: SeasonalRate() for name in PRIOR_PER_MESSAGE}
+        for r in self.rates.values():
+            r.shape_fn = self.messages.hod_factor  # pooled hour-of-day prior from activity
+        self.book = EpisodeBook(community)
+        self.raid = RaidDetector(community, self.settings, self.rates["joins"])
+        self.dispute = DisputeDetector(community, self.settings)
+        self.reports = ReportDetector(community, self.settings, self.rates["reports"], self.messages)
+        self.leaves = LeaveDetector(community, self.settings, self.rates["leaves"])
+
+    # ---- driving --------------------------------------------------------------------
+    def process(self, events: Iterable[Event]) -> list[EpisodeAction]:
+        """Feed events (any order within seconds; duplicates ignored) -> episode actions."""
+        out: list[EpisodeAction] = []
+        seen, settings = self.seen, self.settings
+        for e in events:
+            eid = e.id
+            if eid in seen:
+                continue
+            seen[eid] = e.ts
+            ts = e.ts
+            if ts > self.clock:
+                self.clock = ts
+                if int(ts // 60) != self.minute:
+                    out += self._tick(ts)
+            if e.roles or e.bot or settings._allow_users:
+                if settings.is_allowed(e.actor, e.roles, e.bot):
+                    continue
+            t = e.type
+            if t == "message.create":
+                self.messages.add(ts)
+                if e.actor not in self.posters:
+                    self.posters[e.actor] = ts
+                sigs = self.raid.on_message(e, self.book.is_open) if e.content else []
+                if e.target_user:
+                    sigs = sigs + self.dispute.on_reply(e)
+            elif t == "report.create":
+                sigs = self.dispute.on_report(e) + self.reports.on_report(e, self._excluded(e))
+            elif t == "member.join":
+                self.raid.on_join(e)
+                self.rates["joins"].add(ts)
+                sigs = []
+            elif t == "member.leave":
+                sigs = self.leaves.on_leave(e, self.raid.joined_at(e.actor))
+            elif t == "moderation.action":
+                sigs = self.reports.on_moderation(e)
+            else:
+                sigs = []
+            for sig in sigs:
+                out += self._apply(sig)
+        return out
+
+    def advance_to(self, ts: float) -> list[EpisodeAction]:
+        """Move event time forward without events (e.g. a quiet feed): closes quiet episodes."""
+        if ts <= self.clock:
+            return []
+        self.clock = ts
+        return self._tick(ts)
+
+    def _tick(self, ts: float) -> list[EpisodeAction]:
+        self.minute = int(ts // 60)
+        self.messages.advance_minute(self.minute)
+        base = self.messages.global_rate()
+        for name, r in self.rates.items():
+            r.prior_rate = PRIOR_PER_MESSAGE[name] * base
+            r.advance_minute(self.minute)
+        seen = self.seen
+        while seen:
+            k = next(iter(seen))
+            if ts - seen[k] <= DEDUP_HORIZON and len(seen) <= MAX_SEEN:
+                break
+            del seen[k]
+        if len(self.posters) > MAX_POSTERS:
+            for k in list(self.posters)[: MAX_POSTERS // 10]:
+                del self.posters[k]
+        self.raid.expire(ts)
+        self.dispute.expire(ts)
+        self.reports.expire(ts)
+        return self.book.expire(ts)
+
+    def _excluded(self, e: Event) -> bool:
+        """Reports explained by a raid or spam wave are evidence for it, not complaints.
+
+        While one is open, reports on newcomers, on suspects, or on accounts never
+        seen posting (reports can arrive before the reported message) belong to it.
+        """
+        tgt = e.target_user
+        if tgt is None:
+            return False
+        if tgt in self.raid.suspects:
+            return True
+        if self.book.is_open("raid") or self.book.is_open("spam_wave"):
+            return tgt not in self.posters or self.raid.is_newcomer(tgt, e.ts)
+        return False
+
+    def _apply(self, sig: Signal) -> list[EpisodeAction]:
+        if sig.kind not in self.settings.enabled_kinds:
+            return []
+        if sig.kind == "spam_wave" and self.book.is_open("raid"):
+            sig.kind, sig.sustain_only = "raid", True  # same crisis: keep the raid open
+        if sig.evidence and "per_minute_messages" not in sig.evidence:
+            sig.evidence["per_minute_messages"] = self.messages.series(61)
+        act = self.book.apply(sig)
+        return [act] if act is not None else []
+
+    # ---- checkpoint -------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serializable snapshot; from_state() resumes exactly where this left off."""
+        return {"version": STATE_VERSION, "clock": self.clock if self.clock != float("-inf") else None,
+                "minute": self.minute, "seen": self.seen, "posters": self.posters,
+                "messages": self.messages.to_state(),
+                "rates": {k: r.to_state() for k, r in self.rates.items()},
+                "book": self.book.to_state(), "raid": self.raid.to_state(),
+                "dispute": self.dispute.to_state(), "reports": self.reports.to_state(),
+                "leaves": self.leaves.to_state()}
+
+    @classmethod
+    def from_state(cls, community: str, settings: DetectorSettings | None,
+                   state: dict[str, Any]) -> CommunityDetector:
+        det = cls(community, settings)
+        if not state or state.get("version") != STATE_VERSION:
+            return det  # unknown snapshot: start cold rather than misread it
+        det.clock = state["clock"] if state["clock"] is not None else float("-inf")
+        det.minute = state["minute"]
+        det.seen = dict(state["seen"])
+        det.posters = dict(state["posters"])
+        det.messages.load_state(state["messages"])
+        for k, r in det.rates.items():
+            r.load_state(state["rates"][k])
+        det.book.load_state(state["book"])
+        det.raid.load_state(state["raid"])
+        det.dispute.load_state(state["dispute"])
+        det.reports.load_state(state["reports"])
+        det.leaves.load_state(state["leaves"])
+        return det

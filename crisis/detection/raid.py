@@ -1,0 +1,208 @@
+"""Raid and spam-wave detection.
+
+A raid is coordination among *newcomers*: several accounts that joined recently
+post near-duplicate text (Jaccard on normalized token sets) or the same unknown
+link domain. Join rate alone never fires (a promotion brings many genuine
+newcomers); it only raises severity and goes into the evidence. Content from
+accounts that did not join recently, coordinated the same way, is a spam wave.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .episodes import Signal
+from .events import Event
+from .settings import DetectorSettings
+from .stats import SeasonalRate
+from .text import DupClusters, link_domains, mention_count, tokens
+
+NEWCOMER_HORIZON = 2 * 3600.0  # a member is a "newcomer" for two hours after joining
+MEMBER_MEMORY = 24 * 3600.0  # join times kept this long (mass_leave excludes them)
+MAX_MEMBERS = 50_000
+K_LINK = 3.0  # distinct newcomers sharing a link/mass-mention template
+K_PLAIN = 8.0  # distinct newcomers sharing plain text (chance collisions are likelier)
+K_SPAM = 5.0  # distinct established accounts for a spam wave
+JOIN_WINDOWS = (2, 5, 10, 30, 60)
+_SHAPE = re.compile(r"(.)\1+")
+
+
+def name_shape(name: str) -> str:
+    """'xX6910' -> 'aA9': coarse name pattern; raids often share one."""
+    s = "".join("9" if c.isdigit() else ("A" if c.isupper() else "a") for c in name[:24])
+    return _SHAPE.sub(r"\1", s)
+
+
+class RaidDetector:
+    def __init__(self, community: str, settings: DetectorSettings, joins: SeasonalRate) -> None:
+        self.community = community
+        self.settings = settings
+        self.joins = joins
+        self.members: dict[str, list[Any]] = {}  # actor -> [join ts, created_at raw, name]
+        # domain -> [first, last] time posted by an established member; a domain is
+        # "known" only if it was seen an hour before the wave, so compromised
+        # established accounts spamming a fresh domain do not whitelist it.
+        self.known_domains: dict[str, list[float]] = {}
+        self.clusters = DupClusters()
+        self.domain_posters: dict[str, dict[str, float]] = {}
+        self.suspects: dict[str, float] = {}
+        self.new_posters: dict[str, float] = {}  # newcomers who posted in the last 15 min
+        self.last_full: dict[str, float] = {}
+
+    # ---- membership ---------------------------------------------------------------
+    def on_join(self, e: Event) -> None:
+        self.members.pop(e.actor, None)
+        self.members[e.actor] = [e.ts, e.created_raw, e.name]
+        if len(self.members) > MAX_MEMBERS:
+            self.members.pop(next(iter(self.members)))
+
+    def joined_at(self, actor: str) -> float | None:
+        m = self.members.get(actor)
+        return m[0] if m else None
+
+    def expire(self, now: float) -> None:
+        members = self.members
+        while members:
+            k = next(iter(members))
+            if now - members[k][0] <= MEMBER_MEMORY:
+                break
+            del members[k]
+        for d in [d for d, t in self.known_domains.items() if now - t[1] > 14 * 86400]:
+            del self.known_domains[d]
+        for d in [d for d, p in self.domain_posters.items() if now - max(p.values()) > 900]:
+            del self.domain_posters[d]
+        for a in [a for a, t in self.suspects.items() if now - t > NEWCOMER_HORIZON]:
+            del self.suspects[a]
+        for a in [a for a, t in self.new_posters.items() if now - t > 900]:
+            del self.new_posters[a]
+
+    def is_newcomer(self, actor: str, now: float) -> bool:
+        m = self.members.get(actor)
+        return m is not None and now - m[0] <= NEWCOMER_HORIZON
+
+    # ---- messages -------------------------------------------------------------------
+    def on_message(self, e: Event, book_open: Any) -> list[Signal]:
+        content = e.content or ""
+        new = self.is_newcomer(e.actor, e.ts)
+        linky = "http" in content or "www." in content
+        if not (new or linky or "@" in content):
+            return []
+        if new:
+            self.new_posters[e.actor] = e.ts
+        domains = link_domains(content) if linky else []
+        if not new:
+            for d in domains:
+                seen = self.known_domains.get(d)
+                if seen is not None:
+                    seen[1] = e.ts
+                elif len(self.known_domains) < 20_000:
+                    self.known_domains[d] = [e.ts, e.ts]
+        n_mentions, mass = mention_count(content) if "@" in content else (0, False)
+        flags = {"domains": domains, "mentions": n_mentions, "mass": mass}
+        cl = self.clusters.add(e.ts, e.actor, tokens(content), content, flags)
+        out: list[Signal] = []
+        if cl is not None and len(cl["authors"]) >= 2:
+            out += self._check_cluster(cl, e.ts, book_open)
+        if new and domains:
+            out += self._check_domains(e, domains, book_open)
+        return out
+
+    def _check_cluster(self, cl: dict[str, Any], ts: float, book_open: Any) -> list[Signal]:
+        s = self.settings.s
+        surge = self.settings.surge_factor(ts)
+        authors = cl["authors"]
+        n_new = sum(1 for a, t in authors.items() if self.is_newcomer(a, t))
+        n_all = len(authors)
+        unknown_link = cl["links"] >= 2 and any(not self._known(d, cl["first"]) for d in cl["domains"])
+        strong = unknown_link or cl["mass"] >= 2
+        k_raid = (K_LINK if strong else K_PLAIN) * surge / s
+        # A raid template dominates what newcomers say; chance look-alikes among many
+        # genuine newcomers (a promotion) are a small share of them.
+        share = n_new / max(1, len(self.new_posters))
+        if n_new >= k_raid and n_new >= 0.5 * n_all and share >= (0.15 if unknown_link else 0.3):
+            self._mark(authors, ts)
+            return [self._signal("raid", ts, list(authors), cl["samples"], cl["domains"], book_open)]
+        if strong and n_all - n_new >= K_SPAM * surge / s:
+            self._mark(authors, ts)
+            return [self._signal("spam_wave", ts, list(authors), cl["samples"], cl["domains"], book_open)]
+        if strong and n_all >= 3:
+            self._mark(authors, ts)  # their reports are not a complaint spike
+        return []
+
+    def _check_domains(self, e: Event, domains: list[str], book_open: Any) -> list[Signal]:
+        out = []
+        for d in domains:
+            if self._known(d, e.ts):
+                continue
+            posters = self.domain_posters.setdefault(d, {})
+            if len(posters) < 1000:
+                posters[e.actor] = e.ts
+            n_new = sum(1 for a, t in posters.items() if e.ts - t <= 900 and self.is_newcomer(a, t))
+            if n_new >= K_LINK * self.settings.surge_factor(e.ts) / self.settings.s:
+                self._mark(posters, e.ts)
+                out.append(self._signal("raid", e.ts, list(posters), [(e.content or "")[:200]], {d: n_new}, book_open))
+        return out
+
+    def _known(self, domain: str, before: float) -> bool:
+        seen = self.known_domains.get(domain)
+        return seen is not None and seen[0] < before - 3600.0
+
+    def _mark(self, authors: dict[str, float], ts: float) -> None:
+        for a in list(authors)[:1000]:
+            self.suspects[a] = ts
+
+    # ---- signals --------------------------------------------------------------------
+    def _signal(self, kind: str, ts: float, accounts: list[str], samples: list[str],
+                domains: dict[str, int], book_open: Any) -> Signal:
+        """Full evidence at most every 20 s per kind; in between a cheap sustain signal."""
+        if book_open(kind) and ts - self.last_full.get(kind, -1e18) < 20.0:
+            return Signal(kind, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)
+        self.last_full[kind] = ts
+        lp, win, obs, exp = self.joins.surprise(ts, JOIN_WINDOWS, self.settings.surge_factor(ts))
+        n = len(accounts)
+        sev = 1 if (kind == "raid" and (n >= 25 or (lp < -20 and obs >= 50))) else (2 if n >= 10 or kind == "raid" else 3)
+        ev = {"accounts": accounts[:100], "accounts_total": n, "samples": samples[:5],
+              "link_domains": dict(list(domains.items())[:10]),
+              "joins": {"observed": obs, "expected": round(exp, 2), "window_min": win,
+                        "log10_p": round(lp / 2.302585, 1)},
+              "per_minute_joins": self.joins.series(61)}
+        ev.update(self._cohort(accounts))
+        title = (f"Raid: {n} new accounts posting the same content" if kind == "raid"
+                 else f"Spam wave: {n} accounts posting near-duplicate content")
+        return Signal(kind, self.community, "community", sev, float(n), ts, title, ev)
+
+    def _cohort(self, accounts: list[str]) -> dict[str, Any]:
+        """Account-age and name-pattern clustering of the accounts involved."""
+        ages, shapes = [], {}
+        for a in accounts[:200]:
+            m = self.members.get(a)
+            if not m:
+                continue
+            if m[1]:
+                from .events import parse_ts
+                try:
+                    ages.append((m[0] - parse_ts(m[1])) / 86400.0)
+                except (ValueError, TypeError):
+                    pass
+            sh = name_shape(m[2] or "")
+            shapes[sh] = shapes.get(sh, 0) + 1
+        ages.sort()
+        top = sorted(shapes.items(), key=lambda kv: -kv[1])[:3]
+        return {"account_age_days_median": round(ages[len(ages) // 2], 2) if ages else None,
+                "new_accounts_share": round(sum(1 for x in ages if x < 7) / len(ages), 2) if ages else None,
+                "name_patterns": dict(top)}
+
+    # ---- checkpoint -------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {"members": self.members, "known_domains": self.known_domains,
+                "clusters": self.clusters.to_state(), "domain_posters": self.domain_posters,
+                "suspects": self.suspects, "last_full": self.last_full, "new_posters": self.new_posters}
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        self.members = {k: list(v) for k, v in st["members"].items()}
+        self.known_domains = {k: list(v) for k, v in st["known_domains"].items()}
+        self.clusters.load_state(st["clusters"])
+        self.domain_posters = {k: dict(v) for k, v in st["domain_posters"].items()}
+        self.suspects = dict(st["suspects"])
+        self.last_full = dict(st["last_full"])
+        self.new_posters = dict(st["new_posters"])

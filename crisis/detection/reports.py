@@ -1,0 +1,141 @@
+"""Complaint spikes (report rate) and mass leaves (leave rate).
+
+Both are the same test: the count in a sliding window (several widths, so slow
+and fast surges are both seen) against the seasonal baseline of this community
+and time of day, judged by the negative-binomial upper tail, with a minimum
+count. A weaker tail (p < 1e-2) only sustains an open episode (hysteresis).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .episodes import Signal
+from .events import Event
+from .settings import DetectorSettings
+from .stats import SeasonalRate
+
+REPORT_WINDOWS = (3, 10, 20, 40, 60)
+REPORT_ALPHA = 1e-6
+REPORT_MIN = 6
+LEAVE_WINDOWS = (10, 30, 60)
+LEAVE_ALPHA = 1e-7
+LEAVE_MIN = 10
+SUSTAIN_ALPHA = 1e-2
+FULL_EVERY = 30.0
+MAX_RECENT = 3000
+
+
+def _thresholds(settings: DetectorSettings, alpha: float, minimum: int) -> tuple[float, float]:
+    s = settings.s
+    return math.log(alpha) / s, max(3.0, minimum / s)
+
+
+class ReportDetector:
+    def __init__(self, community: str, settings: DetectorSettings, rate: SeasonalRate,
+                 messages: SeasonalRate) -> None:
+        self.community = community
+        self.settings = settings
+        self.rate = rate
+        self.messages = messages
+        self.recent: list[list[Any]] = []  # [ts, reporter, target, reason]
+        self.last_full = -1e18
+
+    def on_report(self, e: Event, excluded: bool) -> list[Signal]:
+        if excluded:
+            return []
+        self.recent.append([e.ts, e.actor, e.target_user or e.target_msg or "?", e.reason or ""])
+        if len(self.recent) > MAX_RECENT:
+            del self.recent[: len(self.recent) - MAX_RECENT]
+        self.rate.add(e.ts)
+        lp, win, obs, exp = self.rate.surprise(e.ts, REPORT_WINDOWS)
+        lim, minimum = _thresholds(self.settings, REPORT_ALPHA, REPORT_MIN)
+        if lp < lim and obs >= minimum:
+            if e.ts - self.last_full < FULL_EVERY:
+                return [Signal("complaint_spike", self.community, "community", 4, -lp, e.ts, "", {},
+                               sustain_only=True)]
+            self.last_full = e.ts
+            return [self._signal(e.ts, lp, win, obs, exp)]
+        if lp < math.log(SUSTAIN_ALPHA):
+            return [Signal("complaint_spike", self.community, "community", 4, -lp, e.ts, "", {},
+                           sustain_only=True)]
+        return []
+
+    def on_moderation(self, e: Event) -> list[Signal]:
+        return []
+
+    def _signal(self, ts: float, lp: float, win: int, obs: float, exp: float) -> Signal:
+        window = [r for r in self.recent if ts - r[0] <= win * 60]
+        targets: dict[str, int] = {}
+        reasons: dict[str, int] = {}
+        for r in window:
+            targets[r[2]] = targets.get(r[2], 0) + 1
+            reasons[r[3]] = reasons.get(r[3], 0) + 1
+        top = sorted(targets.items(), key=lambda kv: -kv[1])[:10]
+        top3 = sum(n for _, n in top[:3]) / max(1, len(window))
+        pattern = "piled" if top3 >= 0.5 else "spread"
+        ratio = obs / max(exp, 1e-9)
+        sev = 2 if ratio >= 20 and obs >= 30 else 3
+        ev = {"observed": obs, "expected": round(exp, 3), "window_min": win,
+              "log10_p": round(lp / math.log(10), 1), "pattern": pattern,
+              "top3_share": round(top3, 2), "distinct_targets": len(targets),
+              "distinct_reporters": len({r[1] for r in window}),
+              "most_reported": dict(top), "reasons": reasons,
+              "accounts": [t for t, _ in top],
+              "per_minute_reports": self.rate.series(61)}
+        title = f"Complaint spike: {int(obs)} reports in {win} min (expected {exp:.1f}), {pattern}"
+        return Signal("complaint_spike", self.community, "community", sev, -lp, ts, title, ev)
+
+    def expire(self, now: float) -> None:
+        drop = 0
+        while drop < len(self.recent) and now - self.recent[drop][0] > 3600:
+            drop += 1
+        if drop:
+            del self.recent[:drop]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"recent": self.recent, "last_full": self.last_full}
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        self.recent = [list(r) for r in st["recent"]]
+        self.last_full = float(st["last_full"])
+
+
+class LeaveDetector:
+    """Leaves of established members (joined more than a day ago or before we watched)."""
+
+    def __init__(self, community: str, settings: DetectorSettings, rate: SeasonalRate) -> None:
+        self.community = community
+        self.settings = settings
+        self.rate = rate
+        self.recent: list[list[Any]] = []
+        self.last_full = -1e18
+
+    def on_leave(self, e: Event, joined_at: float | None) -> list[Signal]:
+        if joined_at is not None and e.ts - joined_at < 86400:
+            return []  # newcomers leaving again is churn of the join wave, not a mass leave
+        self.recent.append([e.ts, e.actor])
+        if len(self.recent) > MAX_RECENT:
+            del self.recent[: len(self.recent) - MAX_RECENT]
+        self.rate.add(e.ts)
+        lp, win, obs, exp = self.rate.surprise(e.ts, LEAVE_WINDOWS)
+        lim, minimum = _thresholds(self.settings, LEAVE_ALPHA, LEAVE_MIN)
+        if lp < lim and obs >= minimum and e.ts - self.last_full >= FULL_EVERY:
+            self.last_full = e.ts
+            leavers = [r[1] for r in self.recent if e.ts - r[0] <= win * 60][-100:]
+            ev = {"observed": obs, "expected": round(exp, 3), "window_min": win,
+                  "log10_p": round(lp / math.log(10), 1), "accounts": leavers,
+                  "per_minute_leaves": self.rate.series(61)}
+            title = f"Mass leave: {int(obs)} members left in {win} min (expected {exp:.1f})"
+            return [Signal("mass_leave", self.community, "community", 3, -lp, e.ts, title, ev)]
+        if lp < math.log(SUSTAIN_ALPHA):
+            return [Signal("mass_leave", self.community, "community", 4, -lp, e.ts, "", {},
+                           sustain_only=True)]
+        return []
+
+    def to_state(self) -> dict[str, Any]:
+        return {"recent": self.recent[-500:], "last_full": self.last_full}
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        self.recent = [list(r) for r in st["recent"]]
+        self.last_full = float(st["last_full"])

@@ -1,0 +1,183 @@
+"""Count statistics: negative-binomial tails and an online seasonal rate model.
+
+`SeasonalRate` is the one count-rate detector used for joins, reports, leaves and
+messages (and, in value mode, for the NAB benchmark). It keeps a ring of
+per-minute counts (for sliding windows and evidence charts) and a hierarchical
+Gamma-Poisson baseline: global rate -> hour-of-day rate -> hour-of-week rate,
+each level shrunk toward its parent with a pseudo-exposure, so the first day
+(no history) falls back to the pooled rate and weekly seasonality appears only
+as evidence accumulates. Completed minutes are winsorized before learning so a
+crisis does not teach the baseline that crises are normal.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_LOG_TINY = -745.0
+
+
+def nb_logsf(x: float, mean: float, shape: float) -> float:
+    """log P(X >= x) for X ~ NegBin(mean, shape); shape=inf means Poisson.
+
+    Sums the upper tail from x with the pmf ratio recursion: for x above the mean
+    the terms fall geometrically, so a handful of terms suffice.
+    """
+    if x <= 0:
+        return 0.0
+    mean = max(mean, 1e-9)
+    k = int(math.ceil(x))
+    if k <= mean:
+        return 0.0
+    poisson = shape == math.inf or shape > 1e6
+    if poisson:
+        logp = k * math.log(mean) - mean - math.lgamma(k + 1)
+        q = 0.0
+    else:
+        q = mean / (mean + shape)
+        logp = (math.lgamma(k + shape) - math.lgamma(shape) - math.lgamma(k + 1)
+                + shape * math.log(shape / (mean + shape)) + k * math.log(q))
+    total, term, i = 1.0, 1.0, k
+    for _ in range(10_000):
+        ratio = mean / (i + 1) if poisson else q * (i + shape) / (i + 1)
+        term *= ratio
+        total += term
+        i += 1
+        if term < 1e-12 * total:
+            break
+    return max(_LOG_TINY, min(0.0, logp + math.log(total)))
+
+
+def hour_of_week(minute: int) -> int:
+    """Minute index since epoch -> 0..167 with Monday 00:00 UTC = 0 (epoch was a Thursday)."""
+    return (minute // 60 + 72) % 168
+
+
+class SeasonalRate:
+    """Per-minute counts with a learned daily/weekly baseline; O(1) amortized per add."""
+
+    RING = 120
+
+    def __init__(self, *, half_life_days: float = 14.0, k_hod: float = 90.0,
+                 k_how: float = 60.0, alpha_cap: float = 30.0, clip_sigmas: float = 3.0) -> None:
+        self.k_hod = k_hod
+        self.k_how = k_how
+        self.alpha_cap = alpha_cap
+        self.clip_sigmas = clip_sigmas
+        self.decay_g = 0.5 ** (1.0 / (half_life_days * 1440.0))
+        self.decay_b = 0.5 ** (1.0 / (half_life_days * 60.0))
+        self.ring = [0.0] * self.RING
+        self.cur = -1  # minute index of the newest minute in the ring
+        self.cg = 0.0
+        self.eg = 0.0
+        self.ch = [0.0] * 24
+        self.eh = [0.0] * 24
+        self.cw = [0.0] * 168
+        self.ew = [0.0] * 168
+        self.prior_rate = 0.0  # per minute; set by the owner (pooled / size-scaled prior)
+        self.prior_minutes = 60.0
+        self.shape_fn: Any = None  # optional callable(minute) -> seasonal shape factor
+
+    # ---- counting -------------------------------------------------------------
+    def add(self, ts: float, n: float = 1.0) -> None:
+        m = int(ts // 60)
+        if m > self.cur:
+            self.advance_minute(m)
+        if m > self.cur - self.RING:
+            self.ring[m % self.RING] += n
+        # events older than the ring are dropped: too late to matter for a window
+
+    def advance_minute(self, m: int) -> None:
+        """Move the ring forward to minute m, learning every minute that completes."""
+        if self.cur < 0:
+            self.cur = m
+            return
+        if m - self.cur > 7 * 1440:  # a long outage: skip ahead rather than loop
+            self.cur = m - 7 * 1440
+        ring, R = self.ring, self.RING
+        while self.cur < m:
+            self._learn(self.cur, ring[self.cur % R])
+            self.cur += 1
+            ring[self.cur % R] = 0.0
+
+    def _learn(self, minute: int, count: float) -> None:
+        mean, shape = self.predict(minute)
+        cap = mean + self.clip_sigmas * math.sqrt(mean + mean * mean / shape) + 3.0
+        x = count if count < cap else cap
+        self.cg = self.cg * self.decay_g + x
+        self.eg = self.eg * self.decay_g + 1.0
+        h, w = (minute // 60) % 24, hour_of_week(minute)
+        db = self.decay_b
+        self.ch[h] = self.ch[h] * db + x
+        self.eh[h] = self.eh[h] * db + 1.0
+        self.cw[w] = self.cw[w] * db + x
+        self.ew[w] = self.ew[w] * db + 1.0
+
+    # ---- baseline ---------------------------------------------------------------
+    def global_rate(self) -> float:
+        return (self.cg + self.prior_rate * self.prior_minutes) / (self.eg + self.prior_minutes)
+
+    def predict(self, minute: int) -> tuple[float, float]:
+        """Expected count for one minute and the Gamma shape (confidence) behind it."""
+        rg = self.global_rate()
+        shape_factor = self.shape_fn(minute) if self.shape_fn is not None else 1.0
+        h, w = (minute // 60) % 24, hour_of_week(minute)
+        rh = (self.ch[h] + self.k_hod * rg * shape_factor) / (self.eh[h] + self.k_hod)
+        rw = (self.cw[w] + self.k_how * rh) / (self.ew[w] + self.k_how)
+        support = 1.0 + self.ch[h] + self.cw[w] + 0.05 * self.cg
+        return rw, min(self.alpha_cap, support)
+
+    def hod_factor(self, minute: int) -> float:
+        """Relative activity of this hour of day vs the global rate (for pooled priors)."""
+        rg = self.global_rate()
+        if rg <= 0:
+            return 1.0
+        h = (minute // 60) % 24
+        rh = (self.ch[h] + self.k_hod * rg) / (self.eh[h] + self.k_hod)
+        return min(10.0, max(0.1, rh / rg))
+
+    # ---- tests ----------------------------------------------------------------
+    def window_count(self, windows_min: int) -> float:
+        ring, R, cur = self.ring, self.RING, self.cur
+        return sum(ring[(cur - i) % R] for i in range(min(windows_min, R)))
+
+    def surprise(self, ts: float, windows: tuple[int, ...], mult: float = 1.0) -> tuple[float, int, float, float]:
+        """Most surprising sliding window ending now.
+
+        Returns (log p, window minutes, observed, expected) where p is the NB upper
+        tail of the observed count given the seasonal expectation over that window
+        (the current minute counts by its elapsed fraction).
+        """
+        m = int(ts // 60)
+        if m > self.cur:
+            self.advance_minute(m)
+        frac = max(0.05, (ts - m * 60) / 60.0)
+        rate, shape = self.predict(m)
+        rate *= mult
+        best = (0.0, windows[0], 0.0, 0.0)
+        for w in windows:
+            obs = self.window_count(w)
+            exp = rate * (w - 1 + frac)
+            lp = nb_logsf(obs, exp, shape)
+            if lp < best[0]:
+                best = (lp, w, obs, exp)
+        return best
+
+    def series(self, minutes: int = 61) -> list[int]:
+        """Per-minute counts, oldest first, ending with the current minute."""
+        n = min(minutes, self.RING)
+        return [int(self.ring[(self.cur - i) % self.RING]) for i in range(n - 1, -1, -1)]
+
+    # ---- checkpoint ---------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {"ring": self.ring, "cur": self.cur, "cg": self.cg, "eg": self.eg,
+                "ch": self.ch, "eh": self.eh, "cw": self.cw, "ew": self.ew,
+                "prior_rate": self.prior_rate}
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        self.ring = [float(x) for x in st["ring"]]
+        self.cur = int(st["cur"])
+        self.cg, self.eg = float(st["cg"]), float(st["eg"])
+        self.ch, self.eh = list(st["ch"]), list(st["eh"])
+        self.cw, self.ew = list(st["cw"]), list(st["ew"])
+        self.prior_rate = float(st["prior_rate"])
