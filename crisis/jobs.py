@@ -16,23 +16,31 @@ MAX_BATCHES_PER_JOB = 20
 
 
 def detect(community_id: int) -> int:
-    """Run the detectors over this community's pending events. Returns events consumed."""
+    """rq job: run the detectors over this community's pending events. Returns events consumed."""
     rt = runtime.current()
     queue.clear_bell(rt.redis, queue.detect_bell(community_id))
+    total, more = drain(community_id)
+    if more:
+        queue.ring(rt.redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
+    return total
+
+
+def drain(community_id: int, max_batches: int = MAX_BATCHES_PER_JOB) -> tuple[int, bool]:
+    """Consume pending events batch by batch; returns (events consumed, whether some may remain)."""
+    rt = runtime.current()
     total = 0
-    for _ in range(MAX_BATCHES_PER_JOB):
+    for _ in range(max_batches):
         try:
             with session_scope(rt.sessions) as session:
                 outcome = pipeline.process_pending(session, community_id, clock=rt.clock)
         except (pipeline.LostRace, IntegrityError):
             log.info("community %s: another worker is ahead; leaving it the batch", community_id)
-            return total
+            return total, False
         if outcome.events == 0:
-            return total
+            return total, False
         total += outcome.events
         after_detect(outcome)
-    queue.ring(rt.redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
-    return total
+    return total, True
 
 
 def after_detect(outcome: pipeline.BatchOutcome) -> None:

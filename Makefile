@@ -1,0 +1,39 @@
+# The two front-door commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: run test install install-dev system-deps lint bench clean
+
+run: install
+	$(BIN)/crisis run
+
+install: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): requirements.txt requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt -c requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+install-dev: $(DEV_STAMP)
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt -c requirements.lock
+	touch $@
+
+# Redis, PostgreSQL and Chromium from Debian packages, for the tests that use the real thing.
+system-deps:
+	scripts/system-deps.sh
+
+test: install-dev system-deps
+	$(BIN)/crisis playbooks validate
+	TEST_REQUIRE_SERVERS=1 $(BIN)/pytest -q
+
+bench: install-dev
+	$(BIN)/python bench/replay.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis .schemathesis

@@ -1,0 +1,3 @@
+from crisis.cli import main
+
+main()

