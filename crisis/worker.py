@@ -30,14 +30,15 @@ class Sweeper(threading.Thread):
                 log.warning("sweep failed", exc_info=True)
 
 
-def run_worker(*, burst: bool = False, sweep: bool = True, name: str | None = None) -> None:
+def run_worker(*, burst: bool = False, sweep: bool = True, name: str | None = None,
+               log_level: str = "INFO") -> None:
     rt = runtime.current()
     sweeper = Sweeper(rt.config.sweep_interval) if sweep and not burst else None
     if sweeper:
         sweeper.start()
     try:
         worker = Worker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis, name=name)
-        worker.work(with_scheduler=True, burst=burst)
+        worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
     finally:
         if sweeper:
             sweeper.stopped.set()

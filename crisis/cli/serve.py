@@ -35,23 +35,27 @@ def register(cli: click.Group) -> None:
 @click.command()
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option("--name", default=None, help="Worker name (unique per host).")
-def worker(burst: bool, name: str | None) -> None:
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+def worker(burst: bool, name: str | None, log_level: str) -> None:
     """Run an rq worker with its scheduler and the sweeper."""
     from crisis.worker import run_worker
 
     load_runtime()
-    run_worker(burst=burst, name=name)
+    run_worker(burst=burst, name=name, log_level=log_level)
 
 
 @click.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=1, show_default=True, help="gunicorn worker processes.")
 @click.option("--threads", default=8, show_default=True)
-def web(bind: str, workers: int, threads: int) -> None:
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def web(bind: str, workers: int, threads: int, access_log: bool) -> None:
     """Serve the web app and API with gunicorn."""
     load_runtime()  # fail fast on bad configuration before gunicorn forks
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-                               "--threads", str(threads), "--worker-class", "gthread", "--access-logfile", "-",
+                               "--threads", str(threads), "--worker-class", "gthread",
+                               *(["--access-logfile", "-"] if access_log else []),
                                "--chdir", str(ROOT), "wsgi:app"])
 
 
@@ -135,8 +139,8 @@ def run(bind: str, no_demo: bool) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     crisis_cmd = [sys.executable, "-m", "crisis"]
     try:
-        procs.append(subprocess.Popen([*crisis_cmd, "web", "--bind", bind], env=env, cwd=ROOT))
-        procs.append(subprocess.Popen([*crisis_cmd, "worker"], env=env, cwd=ROOT))
+        procs.append(subprocess.Popen([*crisis_cmd, "web", "--bind", bind, "--no-access-log"], env=env, cwd=ROOT))
+        procs.append(subprocess.Popen([*crisis_cmd, "worker", "--log-level", "WARNING"], env=env, cwd=ROOT))
         if not no_demo:
             token = seed_demo(rt)
             procs.append(subprocess.Popen([*crisis_cmd, "demo", "feed", "--url", base_url],
