@@ -18,6 +18,8 @@ from .reports import LeaveDetector, ReportDetector
 from .settings import DetectorSettings
 from .stats import SeasonalRate
 
+RING = SeasonalRate.RING
+
 DEDUP_HORIZON = 600.0
 MAX_SEEN = 200_000
 MAX_POSTERS = 300_000
@@ -33,7 +35,11 @@ class CommunityDetector:
         self.settings = settings or DetectorSettings()
         self.clock = float("-inf")
         self.minute = -1
-        self.seen: dict[str, float] = {}
+        # Duplicate ids are remembered in two rotating generations (each
+        # DEDUP_HORIZON long): O(1) per event, no per-id expiry bookkeeping.
+        self.seen: set[str] = set()
+        self.seen_prev: set[str] = set()
+        self.seen_epoch = 0
         self.posters: dict[str, float] = {}  # accounts seen posting (first time), bounded
         self.messages = SeasonalRate()
         self.rates = {name: SeasonalRate() for name in PRIOR_PER_MESSAGE}
@@ -49,43 +55,63 @@ class CommunityDetector:
     def process(self, events: Iterable[Event]) -> list[EpisodeAction]:
         """Feed events (any order within seconds; duplicates ignored) -> episode actions."""
         out: list[EpisodeAction] = []
-        seen, settings = self.seen, self.settings
+        settings = self.settings
+        allow_users = settings._allow_users
+        msgs, posters, members = self.messages, self.posters, self.raid.members
+        seen, prev = self.seen, self.seen_prev
+        clock = self.clock
         for e in events:
             eid = e.id
-            if eid in seen:
+            if eid in seen or eid in prev:
                 continue
-            seen[eid] = e.ts
             ts = e.ts
-            if ts > self.clock:
-                self.clock = ts
+            if ts > clock:
+                self.clock = clock = ts
                 if int(ts // 60) != self.minute:
                     out += self._tick(ts)
-            if e.roles or e.bot or settings._allow_users:
+                    seen, prev = self.seen, self.seen_prev
+            seen.add(eid)
+            if e.extra or allow_users:
                 if settings.is_allowed(e.actor, e.roles, e.bot):
                     continue
-            t = e.type
-            if t == "message.create":
-                self.messages.add(ts)
-                if e.actor not in self.posters:
-                    self.posters[e.actor] = ts
-                sigs = self.raid.on_message(e, self.book.is_open) if e.content else []
+            if e.type == "message.create":
+                # hot path: most events are ordinary messages; keep this branch lean
+                m = int(ts // 60)
+                if m == msgs.cur:
+                    msgs.ring[m % RING] += 1.0
+                else:
+                    msgs.add(ts)
+                actor = e.actor
+                if actor not in posters:
+                    posters[actor] = ts
+                c = e.content
+                sigs = None
+                if c and (actor in members or "http" in c or "@" in c or "www." in c):
+                    sigs = self.raid.on_message(e, self.book.is_open)
                 if e.target_user:
-                    sigs = sigs + self.dispute.on_reply(e)
-            elif t == "report.create":
-                sigs = self.dispute.on_report(e) + self.reports.on_report(e, self._excluded(e))
-            elif t == "member.join":
-                self.raid.on_join(e)
-                self.rates["joins"].add(ts)
-                sigs = []
-            elif t == "member.leave":
-                sigs = self.leaves.on_leave(e, self.raid.joined_at(e.actor))
-            elif t == "moderation.action":
-                sigs = self.reports.on_moderation(e)
+                    sig2 = self.dispute.on_reply(e)
+                    sigs = sig2 if not sigs else sigs + sig2
+                if not sigs:
+                    continue
             else:
-                sigs = []
+                sigs = self._other(e)
             for sig in sigs:
                 out += self._apply(sig)
         return out
+
+    def _other(self, e: Event) -> list[Signal]:
+        t = e.type
+        if t == "report.create":
+            return self.dispute.on_report(e) + self.reports.on_report(e, self._excluded(e))
+        if t == "member.join":
+            self.raid.on_join(e)
+            self.rates["joins"].add(e.ts)
+            return []
+        if t == "member.leave":
+            return self.leaves.on_leave(e, self.raid.joined_at(e.actor))
+        if t == "moderation.action":
+            return self.reports.on_moderation(e)
+        return []
 
     def advance_to(self, ts: float) -> list[EpisodeAction]:
         """Move event time forward without events (e.g. a quiet feed): closes quiet episodes."""
@@ -96,17 +122,16 @@ class CommunityDetector:
 
     def _tick(self, ts: float) -> list[EpisodeAction]:
         self.minute = int(ts // 60)
-        self.messages.advance_minute(self.minute)
+        # Baselines learn lazily (each catches up on its next add/test); only the
+        # size-scaled priors follow the message rate here.
         base = self.messages.global_rate()
         for name, r in self.rates.items():
             r.prior_rate = PRIOR_PER_MESSAGE[name] * base
-            r.advance_minute(self.minute)
-        seen = self.seen
-        while seen:
-            k = next(iter(seen))
-            if ts - seen[k] <= DEDUP_HORIZON and len(seen) <= MAX_SEEN:
-                break
-            del seen[k]
+        epoch = int(ts // DEDUP_HORIZON)
+        if epoch != self.seen_epoch or len(self.seen) > MAX_SEEN:
+            self.seen_prev = self.seen if epoch == self.seen_epoch + 1 else set()
+            self.seen = set()
+            self.seen_epoch = epoch
         if len(self.posters) > MAX_POSTERS:
             for k in list(self.posters)[: MAX_POSTERS // 10]:
                 del self.posters[k]
@@ -144,7 +169,8 @@ class CommunityDetector:
     def to_state(self) -> dict[str, Any]:
         """JSON-serializable snapshot; from_state() resumes exactly where this left off."""
         return {"version": STATE_VERSION, "clock": self.clock if self.clock != float("-inf") else None,
-                "minute": self.minute, "seen": self.seen, "posters": self.posters,
+                "minute": self.minute, "seen": sorted(self.seen),
+                "seen_prev": sorted(self.seen_prev), "seen_epoch": self.seen_epoch, "posters": self.posters,
                 "messages": self.messages.to_state(),
                 "rates": {k: r.to_state() for k, r in self.rates.items()},
                 "book": self.book.to_state(), "raid": self.raid.to_state(),
@@ -159,7 +185,9 @@ class CommunityDetector:
             return det  # unknown snapshot: start cold rather than misread it
         det.clock = state["clock"] if state["clock"] is not None else float("-inf")
         det.minute = state["minute"]
-        det.seen = dict(state["seen"])
+        det.seen = set(state["seen"])
+        det.seen_prev = set(state["seen_prev"])
+        det.seen_epoch = state["seen_epoch"]
         det.posters = dict(state["posters"])
         det.messages.load_state(state["messages"])
         for k, r in det.rates.items():

@@ -35,6 +35,7 @@ class DisputeDetector:
         # channel -> list of [ts, speaker, target, hostility, content]
         self.logs: dict[str, list[list[Any]]] = {}
         self.pair_channel: dict[tuple[str, str], str] = {}
+        self.last_sweep = -1e18
 
     def on_reply(self, e: Event) -> list[Signal]:
         x, y, ch = e.actor, e.target_user, e.channel or ""
@@ -117,6 +118,9 @@ class DisputeDetector:
             if now - rep[k][0] <= WINDOW:
                 break
             del rep[k]
+        if now - self.last_sweep < 300.0:
+            return
+        self.last_sweep = now
         for ch in [c for c, log in self.logs.items() if not log or now - log[-1][0] > WINDOW]:
             del self.logs[ch]
         if len(self.pair_channel) > 10_000:
@@ -125,9 +129,11 @@ class DisputeDetector:
     def to_state(self) -> dict[str, Any]:
         return {"replies": [[list(k), v] for k, v in self.replies.items()],
                 "logs": self.logs,
-                "pair_channel": [[list(k), v] for k, v in self.pair_channel.items()]}
+                "pair_channel": [[list(k), v] for k, v in self.pair_channel.items()],
+                "last_sweep": self.last_sweep}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.replies = {tuple(k): list(v) for k, v in st["replies"]}
         self.logs = {k: [list(r) for r in v] for k, v in st["logs"].items()}
         self.pair_channel = {tuple(k): v for k, v in st["pair_channel"]}
+        self.last_sweep = float(st["last_sweep"])

@@ -13,12 +13,16 @@ _PREFIX_CACHE: dict[str, float] = {}
 _PREFIX_CACHE_MAX = 100_000
 
 
-def parse_ts(s: Any) -> float:
-    """RFC 3339 ('Z' or numeric offset) or epoch number -> epoch seconds (float)."""
+def parse_ts(s: Any, cache: bool = True) -> float:
+    """RFC 3339 ('Z' or numeric offset) or epoch number -> epoch seconds (float).
+
+    cache=False for timestamps that do not cluster in time (account creation),
+    which would only churn the prefix cache.
+    """
     if isinstance(s, (int, float)):
         return float(s)
     # Fast path: 'YYYY-MM-DDTHH:MM:SS[.fff]Z'
-    if len(s) >= 20 and s[-1] == "Z" and s[16] == ":":
+    if cache and len(s) >= 20 and s[-1] == "Z" and s[16] == ":":
         base = _PREFIX_CACHE.get(s[:16])
         if base is None:
             base = datetime.fromisoformat(s[:16] + ":00+00:00").timestamp()
@@ -41,35 +45,55 @@ def iso(ts: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+_EMPTY: dict[str, Any] = {}
+
+
 class Event:
-    """One community event; plain slots object because it is created per event."""
+    """One community event.
 
-    __slots__ = ("id", "community", "type", "ts", "actor", "name", "created_raw",
-                 "channel", "content", "target_user", "target_msg", "message_id",
-                 "reason", "action", "roles", "bot")
+    Only the fields every detector reads are copied out of the wire dict; the
+    rest are read lazily through properties, because building a full object per
+    event would cost as much as the JSON parsing itself.
+    """
 
-    def __init__(self, id: str, community: str, type: str, ts: float, actor: str,
-                 name: str = "", created_raw: Any = None, channel: str | None = None,
-                 content: str | None = None, target_user: str | None = None,
-                 target_msg: str | None = None, message_id: str | None = None,
-                 reason: str | None = None, action: str | None = None,
-                 roles: tuple[str, ...] = (), bot: bool = False) -> None:
-        self.id = id
-        self.community = community
-        self.type = type
-        self.ts = ts
-        self.actor = actor
-        self.name = name
-        self.created_raw = created_raw
-        self.channel = channel
-        self.content = content
-        self.target_user = target_user
-        self.target_msg = target_msg
-        self.message_id = message_id
-        self.reason = reason
-        self.action = action
-        self.roles = roles
-        self.bot = bot
+    __slots__ = ("id", "community", "type", "ts", "actor", "content", "target_user", "extra", "_w", "_a")
+
+    @property
+    def name(self) -> str:
+        return self._a.get("name") or ""
+
+    @property
+    def created_raw(self) -> Any:
+        return self._a.get("created_at")
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        r = self._a.get("roles")
+        return tuple(r) if r else ()
+
+    @property
+    def bot(self) -> bool:
+        return bool(self._a.get("bot", False))
+
+    @property
+    def channel(self) -> str | None:
+        return self._w.get("channel")
+
+    @property
+    def target_msg(self) -> str | None:
+        return (self._w.get("target") or _EMPTY).get("message_id")
+
+    @property
+    def message_id(self) -> str | None:
+        return self._w.get("message_id")
+
+    @property
+    def reason(self) -> str | None:
+        return self._w.get("reason")
+
+    @property
+    def action(self) -> str | None:
+        return self._w.get("action")
 
     def account_created(self) -> float | None:
         """Account creation time (parsed lazily: only suspicious accounts need it)."""
@@ -77,21 +101,32 @@ class Event:
         if raw is None or raw == "":
             return None
         try:
-            return parse_ts(raw)
+            return parse_ts(raw, cache=False)
         except (ValueError, TypeError, IndexError):
             return None
 
 
 def parse_event(wire: dict[str, Any]) -> Event:
-    """Wire dict (ingest API format) -> Event. Missing optional fields are tolerated."""
-    actor = wire.get("actor") or {}
-    target = wire.get("target") or {}
-    roles = actor.get("roles") or ()
-    return Event(
-        str(wire.get("id", "")), wire.get("community", ""), wire.get("type", ""),
-        parse_ts(wire["ts"]), str(actor.get("id", "")), actor.get("name") or "",
-        actor.get("created_at"), wire.get("channel"), wire.get("content"),
-        target.get("user_id"), target.get("message_id"), wire.get("message_id"),
-        wire.get("reason"), wire.get("action"),
-        tuple(roles) if roles else (), bool(actor.get("bot", False)),
-    )
+    """Wire dict (ingest API format) -> Event. Missing optional fields are tolerated.
+
+    Hand-inlined (timestamp fast path included) because it runs once per event.
+    `extra` is true when the actor carries more than id/name/created_at (roles,
+    bot flag), so the allowlist is consulted only for such events.
+    """
+    get = wire.get
+    actor = get("actor") or _EMPTY
+    ts = wire["ts"]
+    base = _PREFIX_CACHE.get(ts[:16]) if type(ts) is str and len(ts) == 24 and ts[-1] == "Z" else None
+    ev = Event.__new__(Event)
+    ev.ts = base + float(ts[17:23]) if base is not None else parse_ts(ts)
+    ev.id = get("id")
+    ev.community = get("community", "")
+    ev.type = get("type", "")
+    ev.actor = actor.get("id", "")
+    ev.content = get("content")
+    target = get("target")
+    ev.target_user = target.get("user_id") if target else None
+    ev.extra = len(actor) > 3
+    ev._w = wire
+    ev._a = actor
+    return ev

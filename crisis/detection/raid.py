@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .episodes import Signal
-from .events import Event
+from .events import Event, parse_ts
 from .settings import DetectorSettings
 from .stats import SeasonalRate
 from .text import DupClusters, link_domains, mention_count, tokens
@@ -47,6 +47,8 @@ class RaidDetector:
         self.domain_posters: dict[str, dict[str, float]] = {}
         self.suspects: dict[str, float] = {}
         self.new_posters: dict[str, float] = {}  # newcomers who posted in the last 15 min
+        self.last_sweep = -1e18
+        self.suspect_domains: dict[str, float] = {}
         self.last_full: dict[str, float] = {}
 
     # ---- membership ---------------------------------------------------------------
@@ -61,20 +63,29 @@ class RaidDetector:
         return m[0] if m else None
 
     def expire(self, now: float) -> None:
+        """Drop what fell out of the horizons; the O(n) sweeps run every 5 minutes."""
         members = self.members
         while members:
             k = next(iter(members))
             if now - members[k][0] <= MEMBER_MEMORY:
                 break
             del members[k]
+        posters = self.new_posters
+        while posters:
+            k = next(iter(posters))
+            if now - posters[k] <= 900:
+                break
+            del posters[k]
+        if now - self.last_sweep < 300.0:
+            return
+        self.last_sweep = now
         for d in [d for d, t in self.known_domains.items() if now - t[1] > 14 * 86400]:
             del self.known_domains[d]
         for d in [d for d, p in self.domain_posters.items() if now - max(p.values()) > 900]:
             del self.domain_posters[d]
+            self.suspect_domains.pop(d, None)
         for a in [a for a, t in self.suspects.items() if now - t > NEWCOMER_HORIZON]:
             del self.suspects[a]
-        for a in [a for a, t in self.new_posters.items() if now - t > 900]:
-            del self.new_posters[a]
 
     def is_newcomer(self, actor: str, now: float) -> bool:
         m = self.members.get(actor)
@@ -88,6 +99,7 @@ class RaidDetector:
         if not (new or linky or "@" in content):
             return []
         if new:
+            self.new_posters.pop(e.actor, None)  # keep recency order for cheap expiry
             self.new_posters[e.actor] = e.ts
         domains = link_domains(content) if linky else []
         if not new:
@@ -99,19 +111,19 @@ class RaidDetector:
                     self.known_domains[d] = [e.ts, e.ts]
         n_mentions, mass = mention_count(content) if "@" in content else (0, False)
         flags = {"domains": domains, "mentions": n_mentions, "mass": mass}
-        cl = self.clusters.add(e.ts, e.actor, tokens(content), content, flags)
+        cl = self.clusters.add(e.ts, e.actor, tokens(content), content, flags, new)
         out: list[Signal] = []
         if cl is not None and len(cl["authors"]) >= 2:
-            out += self._check_cluster(cl, e.ts, book_open)
+            out += self._check_cluster(cl, e.ts, e.actor, book_open)
         if new and domains:
             out += self._check_domains(e, domains, book_open)
         return out
 
-    def _check_cluster(self, cl: dict[str, Any], ts: float, book_open: Any) -> list[Signal]:
+    def _check_cluster(self, cl: dict[str, Any], ts: float, author: str, book_open: Any) -> list[Signal]:
         s = self.settings.s
         surge = self.settings.surge_factor(ts)
         authors = cl["authors"]
-        n_new = sum(1 for a, t in authors.items() if self.is_newcomer(a, t))
+        n_new = cl["n_new"]
         n_all = len(authors)
         unknown_link = cl["links"] >= 2 and any(not self._known(d, cl["first"]) for d in cl["domains"])
         strong = unknown_link or cl["mass"] >= 2
@@ -120,13 +132,13 @@ class RaidDetector:
         # genuine newcomers (a promotion) are a small share of them.
         share = n_new / max(1, len(self.new_posters))
         if n_new >= k_raid and n_new >= 0.5 * n_all and share >= (0.15 if unknown_link else 0.3):
-            self._mark(authors, ts)
+            self._mark(cl, ts, author)
             return [self._signal("raid", ts, list(authors), cl["samples"], cl["domains"], book_open)]
         if strong and n_all - n_new >= K_SPAM * surge / s:
-            self._mark(authors, ts)
+            self._mark(cl, ts, author)
             return [self._signal("spam_wave", ts, list(authors), cl["samples"], cl["domains"], book_open)]
         if strong and n_all >= 3:
-            self._mark(authors, ts)  # their reports are not a complaint spike
+            self._mark(cl, ts, author)  # their reports are not a complaint spike
         return []
 
     def _check_domains(self, e: Event, domains: list[str], book_open: Any) -> list[Signal]:
@@ -137,9 +149,13 @@ class RaidDetector:
             posters = self.domain_posters.setdefault(d, {})
             if len(posters) < 1000:
                 posters[e.actor] = e.ts
-            n_new = sum(1 for a, t in posters.items() if e.ts - t <= 900 and self.is_newcomer(a, t))
+            n_new = len(posters)  # only newcomers are recorded; idle domains expire after 15 min
             if n_new >= K_LINK * self.settings.surge_factor(e.ts) / self.settings.s:
-                self._mark(posters, e.ts)
+                if d not in self.suspect_domains:
+                    self.suspect_domains[d] = e.ts
+                    for a in posters:
+                        self.suspects[a] = e.ts
+                self.suspects[e.actor] = e.ts
                 out.append(self._signal("raid", e.ts, list(posters), [(e.content or "")[:200]], {d: n_new}, book_open))
         return out
 
@@ -147,9 +163,14 @@ class RaidDetector:
         seen = self.known_domains.get(domain)
         return seen is not None and seen[0] < before - 3600.0
 
-    def _mark(self, authors: dict[str, float], ts: float) -> None:
-        for a in list(authors)[:1000]:
+    def _mark(self, cl: dict[str, Any], ts: float, author: str) -> None:
+        """Remember the accounts of a coordinated cluster: all once, then each new poster."""
+        if cl.get("marked"):
+            self.suspects[author] = ts
+            return
+        for a in cl["authors"]:
             self.suspects[a] = ts
+        cl["marked"] = True
 
     # ---- signals --------------------------------------------------------------------
     def _signal(self, kind: str, ts: float, accounts: list[str], samples: list[str],
@@ -174,14 +195,13 @@ class RaidDetector:
     def _cohort(self, accounts: list[str]) -> dict[str, Any]:
         """Account-age and name-pattern clustering of the accounts involved."""
         ages, shapes = [], {}
-        for a in accounts[:200]:
+        for a in accounts[:60]:
             m = self.members.get(a)
             if not m:
                 continue
             if m[1]:
-                from .events import parse_ts
                 try:
-                    ages.append((m[0] - parse_ts(m[1])) / 86400.0)
+                    ages.append((m[0] - parse_ts(m[1], cache=False)) / 86400.0)
                 except (ValueError, TypeError):
                     pass
             sh = name_shape(m[2] or "")
@@ -196,7 +216,8 @@ class RaidDetector:
     def to_state(self) -> dict[str, Any]:
         return {"members": self.members, "known_domains": self.known_domains,
                 "clusters": self.clusters.to_state(), "domain_posters": self.domain_posters,
-                "suspects": self.suspects, "last_full": self.last_full, "new_posters": self.new_posters}
+                "suspects": self.suspects, "last_full": self.last_full, "new_posters": self.new_posters,
+                "last_sweep": self.last_sweep, "suspect_domains": self.suspect_domains}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.members = {k: list(v) for k, v in st["members"].items()}
@@ -206,3 +227,5 @@ class RaidDetector:
         self.suspects = dict(st["suspects"])
         self.last_full = dict(st["last_full"])
         self.new_posters = dict(st["new_posters"])
+        self.last_sweep = float(st["last_sweep"])
+        self.suspect_domains = dict(st["suspect_domains"])

@@ -44,15 +44,15 @@ def run_actions(events: Iterable[dict[str, Any] | Event],
         pending[comm] = []
 
     for raw in events:
-        e = raw if isinstance(raw, Event) else parse_event(raw)
-        comm = e.community
-        buf = pending.get(comm)
+        e = parse_event(raw) if type(raw) is dict else raw
+        buf = pending.get(e.community)
         if buf is None:
+            comm = e.community
             detectors[comm] = CommunityDetector(comm, settings_by_community.get(comm))
             buf = pending[comm] = []
         buf.append(e)
         if len(buf) >= batch:
-            flush(comm)
+            flush(e.community)
     for comm in detectors:
         flush(comm)
     end = max((d.clock for d in detectors.values()), default=0.0)

@@ -48,8 +48,8 @@ class ReportDetector:
         if len(self.recent) > MAX_RECENT:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.rate.add(e.ts)
-        lp, win, obs, exp = self.rate.surprise(e.ts, REPORT_WINDOWS)
         lim, minimum = _thresholds(self.settings, REPORT_ALPHA, REPORT_MIN)
+        lp, win, obs, exp = self.rate.surprise(e.ts, REPORT_WINDOWS, min_obs=2)
         if lp < lim and obs >= minimum:
             if e.ts - self.last_full < FULL_EVERY:
                 return [Signal("complaint_spike", self.community, "community", 4, -lp, e.ts, "", {},
@@ -118,8 +118,8 @@ class LeaveDetector:
         if len(self.recent) > MAX_RECENT:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.rate.add(e.ts)
-        lp, win, obs, exp = self.rate.surprise(e.ts, LEAVE_WINDOWS)
         lim, minimum = _thresholds(self.settings, LEAVE_ALPHA, LEAVE_MIN)
+        lp, win, obs, exp = self.rate.surprise(e.ts, LEAVE_WINDOWS, min_obs=2)
         if lp < lim and obs >= minimum and e.ts - self.last_full >= FULL_EVERY:
             self.last_full = e.ts
             leavers = [r[1] for r in self.recent if e.ts - r[0] <= win * 60][-100:]

@@ -30,6 +30,13 @@ def nb_logsf(x: float, mean: float, shape: float) -> float:
     if k <= mean:
         return 0.0
     poisson = shape == math.inf or shape > 1e6
+    var = mean if poisson else mean + mean * mean / shape
+    t = k - mean
+    cantelli = var / (var + t * t)
+    if cantelli > 0.02:
+        # Not in the tail we test for (p < 1e-2 at most): the one-sided Chebyshev
+        # bound is answer enough and avoids summing hundreds of terms near the mean.
+        return math.log(cantelli)
     if poisson:
         logp = k * math.log(mean) - mean - math.lgamma(k + 1)
         q = 0.0
@@ -38,12 +45,12 @@ def nb_logsf(x: float, mean: float, shape: float) -> float:
         logp = (math.lgamma(k + shape) - math.lgamma(shape) - math.lgamma(k + 1)
                 + shape * math.log(shape / (mean + shape)) + k * math.log(q))
     total, term, i = 1.0, 1.0, k
-    for _ in range(10_000):
+    for _ in range(5_000):
         ratio = mean / (i + 1) if poisson else q * (i + shape) / (i + 1)
         term *= ratio
         total += term
         i += 1
-        if term < 1e-12 * total:
+        if term < 1e-10 * total:
             break
     return max(_LOG_TINY, min(0.0, logp + math.log(total)))
 
@@ -101,9 +108,11 @@ class SeasonalRate:
             ring[self.cur % R] = 0.0
 
     def _learn(self, minute: int, count: float) -> None:
-        mean, shape = self.predict(minute)
-        cap = mean + self.clip_sigmas * math.sqrt(mean + mean * mean / shape) + 3.0
-        x = count if count < cap else cap
+        x = count
+        if count > 3.0:  # the winsorizing cap is never below 3, so skip predict() below it
+            mean, shape = self.predict(minute)
+            cap = mean + self.clip_sigmas * math.sqrt(mean + mean * mean / shape) + 3.0
+            x = count if count < cap else cap
         self.cg = self.cg * self.decay_g + x
         self.eg = self.eg * self.decay_g + 1.0
         h, w = (minute // 60) % 24, hour_of_week(minute)
@@ -141,12 +150,14 @@ class SeasonalRate:
         ring, R, cur = self.ring, self.RING, self.cur
         return sum(ring[(cur - i) % R] for i in range(min(windows_min, R)))
 
-    def surprise(self, ts: float, windows: tuple[int, ...], mult: float = 1.0) -> tuple[float, int, float, float]:
+    def surprise(self, ts: float, windows: tuple[int, ...], mult: float = 1.0,
+                 min_obs: float = 0.0) -> tuple[float, int, float, float]:
         """Most surprising sliding window ending now.
 
         Returns (log p, window minutes, observed, expected) where p is the NB upper
         tail of the observed count given the seasonal expectation over that window
-        (the current minute counts by its elapsed fraction).
+        (the current minute counts by its elapsed fraction). Windows holding fewer
+        than `min_obs` events are not tested (they could not fire anyway).
         """
         m = int(ts // 60)
         if m > self.cur:
@@ -155,8 +166,14 @@ class SeasonalRate:
         rate, shape = self.predict(m)
         rate *= mult
         best = (0.0, windows[0], 0.0, 0.0)
-        for w in windows:
-            obs = self.window_count(w)
+        ring, R, cur = self.ring, self.RING, self.cur
+        obs, i = 0.0, 0
+        for w in windows:  # ascending widths: one pass accumulates every window
+            while i < min(w, R):
+                obs += ring[(cur - i) % R]
+                i += 1
+            if obs < min_obs:
+                continue
             exp = rate * (w - 1 + frac)
             lp = nb_logsf(obs, exp, shape)
             if lp < best[0]:

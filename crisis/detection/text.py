@@ -94,10 +94,15 @@ class DupClusters:
         self.cap = cap
         self.clusters: dict[int, dict[str, Any]] = {}
         self.next_id = 0
+        self._last_expire = -1e18
 
     def add(self, ts: float, author: str, toks: frozenset[str], content: str,
-            flags: dict[str, Any]) -> dict[str, Any] | None:
-        """Add a message; return its cluster (or None for too-short messages)."""
+            flags: dict[str, Any], newcomer: bool = False) -> dict[str, Any] | None:
+        """Add a message; return its cluster (or None for too-short messages).
+
+        Clusters count their distinct authors and, incrementally, how many of them
+        were newcomers when they first posted into it.
+        """
         if len(toks) < 3:
             return None
         self._expire(ts)
@@ -111,12 +116,13 @@ class DupClusters:
                 oldest = min(self.clusters, key=lambda k: self.clusters[k]["last"])
                 del self.clusters[oldest]
             best = {"id": self.next_id, "rep": toks, "authors": {}, "samples": [],
-                    "first": ts, "last": ts, "links": 0, "mass": 0, "domains": {}}
+                    "first": ts, "last": ts, "links": 0, "mass": 0, "domains": {}, "n_new": 0}
             self.clusters[self.next_id] = best
             self.next_id += 1
         best["last"] = max(best["last"], ts)
         if author not in best["authors"] and len(best["authors"]) < 1000:
             best["authors"][author] = ts
+            best["n_new"] += 1 if newcomer else 0
         if len(best["samples"]) < 5:
             best["samples"].append(content[:200])
         if flags.get("domains"):
@@ -129,13 +135,16 @@ class DupClusters:
         return best
 
     def _expire(self, ts: float) -> None:
+        if ts - self._last_expire < 10.0:
+            return
+        self._last_expire = ts
         dead = [k for k, c in self.clusters.items() if ts - c["last"] > self.horizon]
         for k in dead:
             del self.clusters[k]
 
     def to_state(self) -> dict[str, Any]:
         cl = [dict(c, rep=sorted(c["rep"])) for c in self.clusters.values()]
-        return {"clusters": cl, "next_id": self.next_id}
+        return {"clusters": cl, "next_id": self.next_id, "last_expire": self._last_expire}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.clusters = {}
@@ -143,3 +152,4 @@ class DupClusters:
             c = dict(c, rep=frozenset(c["rep"]))
             self.clusters[int(c["id"])] = c
         self.next_id = int(st["next_id"])
+        self._last_expire = float(st["last_expire"])
