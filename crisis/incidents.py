@@ -1,5 +1,6 @@
 """Incidents opened and fed by detector episodes. The lifecycle (acknowledge,
-resolve, ...) lives in crisis.lifecycle; this module only records what detectors saw."""
+resolve, ...) lives in crisis.lifecycle; this module records what detectors saw and
+starts the engine (playbook, tasks, escalation, notifications) in the same transaction."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -47,6 +48,9 @@ def open_detected(session: Session, community: Community, *, episode_key: str, k
                    observed_at=opened_at, evidence=evidence, now=now)
     add_timeline(session, incident, "opened", f"Detector opened {kind} incident: {title}", at=now,
                  actor="detector", data={"severity": severity, "observed_at": opened_at.isoformat()})
+    from crisis import lifecycle  # lifecycle imports this module's helpers
+
+    lifecycle.start(session, incident, now=now)
     return incident
 
 

@@ -2,56 +2,131 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from crisis import pipeline, queue, runtime
+from crisis import escalation, queue, runtime, tasks, wakeups
 from crisis.db import session_scope
+from crisis.models import Notification
+from crisis.notify import deliver, routing
+
+if TYPE_CHECKING:
+    from crisis import pipeline
 
 log = logging.getLogger(__name__)
 
 # Each job drains at most this many batches, then re-rings, so one busy
 # community cannot starve the others on a shared queue.
 MAX_BATCHES_PER_JOB = 20
+SWEEP_LIMIT = 500
 
 
 def detect(community_id: int) -> int:
-    """rq job: run the detectors over this community's pending events. Returns events consumed."""
-    rt = runtime.current()
-    queue.clear_bell(rt.redis, queue.detect_bell(community_id))
-    total, more = drain(community_id)
-    if more:
-        queue.ring(rt.redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
-    return total
+    """Run the detectors over this community's pending events. Returns events consumed."""
+    from crisis import pipeline  # the detectors load only in processes that detect
 
-
-def drain(community_id: int, max_batches: int = MAX_BATCHES_PER_JOB) -> tuple[int, bool]:
-    """Consume pending events batch by batch; returns (events consumed, whether some may remain)."""
     rt = runtime.current()
+    if not rt.config.sync_jobs:
+        queue.clear_bell(rt.redis, queue.detect_bell(community_id))
     total = 0
-    for _ in range(max_batches):
+    for _ in range(MAX_BATCHES_PER_JOB):
         try:
             with session_scope(rt.sessions) as session:
                 outcome = pipeline.process_pending(session, community_id, clock=rt.clock)
         except (pipeline.LostRace, IntegrityError):
             log.info("community %s: another worker is ahead; leaving it the batch", community_id)
-            return total, False
+            return total
         if outcome.events == 0:
-            return total, False
+            return total
         total += outcome.events
         after_detect(outcome)
-    return total, True
+    if rt.config.sync_jobs:
+        return total + detect(community_id)
+    queue.ring(rt.redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
+    return total
 
 
 def after_detect(outcome: pipeline.BatchOutcome) -> None:
-    """Hook for what follows new incidents (notifications are rung by the engine)."""
+    """New incidents need nothing more here: their notifications and timers were written
+    with them and rung after commit by crisis.wakeups."""
+
+
+def deliver_notification(notification_id: int) -> str:
+    """Send one notification; on a transient failure schedule the retry with rq's scheduler
+    (the sweeper re-rings it too, should that job be lost)."""
+    rt = runtime.current()
+    if not rt.config.sync_jobs:
+        queue.clear_bell(rt.redis, wakeups.queue_key(notification_id))
+    result = deliver(rt.sessions, notification_id, clock=rt.clock)
+    if result.outcome == "retry" and result.retry_at is not None and not rt.config.sync_jobs:
+        delay = max(result.retry_at - rt.clock.now(), timedelta(0))
+        try:
+            queue.queue(rt.redis, queue.NOTIFY).enqueue_in(delay, "crisis.jobs.deliver_notification", notification_id,
+                                                           job_timeout=120, result_ttl=60)
+        except Exception:  # noqa: BLE001
+            log.warning("could not schedule the retry of notification %s; the sweeper will", notification_id)
+    return result.outcome
+
+
+def fire_escalations() -> int:
+    rt = runtime.current()
+    return escalation.fire_due(rt.sessions, clock=rt.clock)
 
 
 def sweep() -> dict[str, int]:
-    """Recover work Redis lost: ring every community with events still pending."""
+    """Recover whatever Redis lost: pending events, due escalations, overdue tasks,
+    notifications due for (re)delivery and deliveries abandoned mid-send."""
     rt = runtime.current()
+    counts: dict[str, int] = {}
+    # Each part runs even if another fails: a broken detector must not stop escalations.
+    parts = (
+        ("detect", lambda: _sweep_detect(rt)),
+        ("escalations", lambda: {"escalations_fired": escalation.fire_due(rt.sessions, clock=rt.clock)}),
+        ("tasks", lambda: {"tasks_overdue": tasks.notify_overdue(rt.sessions, clock=rt.clock)}),
+        ("notifications", lambda: _sweep_notifications(rt)),
+    )
+    for name, part in parts:
+        try:
+            counts.update(part())
+        except Exception:  # noqa: BLE001
+            log.warning("sweep: %s failed; the next round retries", name, exc_info=True)
+            counts[f"{name}_failed"] = 1
+    return counts
+
+
+def _sweep_detect(rt: runtime.Runtime) -> dict[str, int]:
+    from crisis import pipeline
+
     with session_scope(rt.sessions) as session:
         pending = pipeline.communities_with_pending(session)
+    if rt.config.sync_jobs:
+        for cid in pending:
+            detect(cid)
+        return {"detect_pending": len(pending), "detect_rung": 0}
     rung = sum(queue.ring(rt.redis, queue.DETECT, queue.detect_bell(cid), "crisis.jobs.detect", cid)
                for cid in pending)
     return {"detect_pending": len(pending), "detect_rung": rung}
+
+
+def _sweep_notifications(rt: runtime.Runtime) -> dict[str, int]:
+    now = rt.clock.now()
+    stale = now - timedelta(seconds=routing.load().stale_sending_seconds)
+    with session_scope(rt.sessions) as session:
+        # A worker that died mid-send left its row in 'sending'; send it again (at-least-once).
+        revived = session.execute(update(Notification).where(Notification.status == "sending",
+                                                             Notification.claimed_at < stale)
+                                  .values(status="pending", next_attempt_at=now),
+                                  execution_options={"synchronize_session": False}).rowcount
+        due = list(session.scalars(select(Notification.id).where(Notification.status == "pending",
+                                                                 Notification.next_attempt_at <= now)
+                                   .order_by(Notification.next_attempt_at).limit(SWEEP_LIMIT)))
+    if rt.config.sync_jobs:
+        for nid in due:
+            deliver_notification(nid)
+        return {"notifications_revived": revived, "notifications_due": len(due), "notifications_rung": len(due)}
+    rung = sum(queue.ring(rt.redis, queue.NOTIFY, wakeups.queue_key(nid), "crisis.jobs.deliver_notification", nid,
+                          job_timeout=120) for nid in due)
+    return {"notifications_revived": revived, "notifications_due": len(due), "notifications_rung": rung}

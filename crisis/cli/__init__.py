@@ -8,7 +8,7 @@ import click
 
 from crisis.config import ConfigError
 
-COMMAND_MODULES = ("admin", "serve", "detect")
+COMMAND_MODULES = ("admin", "serve", "detect", "playbooks")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,8 +4,13 @@ from __future__ import annotations
 from crisis.models.activity import DetectorState, Event
 from crisis.models.community import ApiToken, Community, Membership, Role, User
 from crisis.models.incident import Incident, Signal, TimelineEntry
+from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
+from crisis.models.playbook import PlaybookVersion
+from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- registers the tables
+from crisis.models.response import EscalationTimer, Notification, Responder, Task
 
 __all__ = [
-    "ApiToken", "Community", "DetectorState", "Event", "Incident", "Membership", "Role",
-    "Signal", "TimelineEntry", "User",
+    "ApiToken", "Channel", "Community", "ContactMethod", "DetectorState", "EscalationTimer", "Event",
+    "Incident", "Membership", "Notification", "Override", "PlaybookVersion", "Responder", "Role",
+    "Rotation", "Schedule", "Signal", "Task", "TimelineEntry", "User",
 ]

@@ -1,0 +1,119 @@
+"""Signed, expiring one-click acknowledge links.
+
+GET shows a confirmation page and changes nothing: mail scanners and chat link
+previews fetch every URL they see. Only the POST from that page acknowledges, and the
+timeline names the person the link was sent to."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, render_template_string
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from crisis.clock import isoformat
+from crisis.config import Config
+from crisis.models import Incident, User
+from crisis.states import IncidentStatus, InvalidTransition
+from crisis.webctx import db, rt
+
+SALT = "crisis.ack.v1"
+bp = Blueprint("acklinks", __name__)
+
+
+class LinkError(ValueError):
+    pass
+
+
+def _serializer(config: Config) -> URLSafeSerializer:
+    return URLSafeSerializer(config.secret_key, salt=SALT)
+
+
+def make_token(config: Config, *, incident_id: int, user_id: int | None, now: datetime, hours: int) -> str:
+    # The expiry is in the payload and checked against the injected clock, not time.time().
+    expires = int((now + timedelta(hours=hours)).timestamp())
+    return _serializer(config).dumps({"i": incident_id, "u": user_id, "e": expires})
+
+
+def make_link(config: Config, *, incident_id: int, user_id: int | None, now: datetime, hours: int) -> str:
+    return f"{config.base_url}/ack/{make_token(config, incident_id=incident_id, user_id=user_id, now=now, hours=hours)}"
+
+
+def read_token(config: Config, token: str, now: datetime) -> dict[str, Any]:
+    try:
+        data = _serializer(config).loads(token)
+    except BadSignature:
+        raise LinkError("this link is not valid (it may have been cut short or altered)") from None
+    if not isinstance(data, dict) or not {"i", "u", "e"} <= set(data):
+        raise LinkError("this link is not valid")
+    if now.timestamp() > data["e"]:
+        raise LinkError("this link has expired; acknowledge from the incident page instead")
+    return data
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ heading }}</title>
+<meta name="robots" content="noindex"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>{{ heading }}</h1><p>{{ message }}</p>
+{% if incident %}<p><strong>#{{ incident.id }} {{ incident.title }}</strong> ({{ incident.severity }},
+{{ incident.status }})</p>{% endif %}
+{% if can_ack %}<form method="post"><button type="submit">Acknowledge as {{ who }}</button></form>{% endif %}
+</main></body></html>"""
+
+
+def _page(status: int, heading: str, message: str, **ctx: Any) -> tuple[Response, int]:
+    html = render_template_string(_PAGE, heading=heading, message=message, incident=ctx.get("incident"),
+                                  can_ack=ctx.get("can_ack", False), who=ctx.get("who", ""))
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return resp, status
+
+
+def _load(token: str) -> tuple[dict[str, Any], Incident | None, User | None]:
+    runtime = rt()
+    data = read_token(runtime.config, token, runtime.clock.now())
+    session = db()
+    incident = session.get(Incident, data["i"])
+    user = session.get(User, data["u"]) if data["u"] else None
+    return data, incident, user
+
+
+@bp.get("/ack/<token>")
+def confirm(token: str) -> tuple[Response, int]:
+    try:
+        _data, incident, user = _load(token)
+    except LinkError as exc:
+        return _page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))
+    if incident is None:
+        return _page(404, "Incident not found", "This incident no longer exists.")
+    who = (user.display_name or user.email) if user else "the link holder"
+    if incident.status != IncidentStatus.TRIGGERED:
+        return _page(200, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
+    return _page(200, "Acknowledge this incident?", "Acknowledging stops the escalation and tells the team "
+                 "you are on it.", incident=incident, can_ack=True, who=who)
+
+
+@bp.post("/ack/<token>")
+def acknowledge(token: str) -> tuple[Response, int]:
+    try:
+        _data, incident, user = _load(token)
+    except LinkError as exc:
+        return _page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))
+    if incident is None:
+        return _page(404, "Incident not found", "This incident no longer exists.")
+    from crisis import lifecycle  # lifecycle → notify → acklinks: import at use
+
+    session = db()
+    label = (user.display_name or user.email) if user else "acknowledge link"
+    actor = lifecycle.Actor(user_id=user.id if user else None, label=label, via="link")
+    try:
+        lifecycle.transition(session, incident.id, IncidentStatus.ACKNOWLEDGED, actor=actor, clock=rt().clock,
+                             note="acknowledged from the link in a notification")
+        session.commit()
+    except (InvalidTransition, lifecycle.ConcurrentTransition):
+        session.rollback()
+        session.refresh(incident)
+        return _page(409, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
+    when = isoformat(incident.acknowledged_at) if incident.acknowledged_at else ""
+    return _page(200, "Acknowledged", f"Thank you, {label}: the escalation has stopped ({when}).",
+                 incident=incident)

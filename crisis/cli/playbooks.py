@@ -1,0 +1,72 @@
+"""`crisis playbooks validate|sync`, and `crisis worker` when serve.py does not provide one."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from crisis import playbooks
+from crisis.cli.common import emit_json, load_runtime, unit_of_work
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(playbooks_group)
+    if "worker" not in cli.commands:
+        cli.add_command(worker)
+
+
+@click.group("playbooks")
+def playbooks_group() -> None:
+    """Versioned playbooks in playbooks/*.yaml."""
+
+
+@playbooks_group.command("validate")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=playbooks.PLAYBOOK_DIR,
+              show_default=True)
+def validate(directory: Path) -> None:
+    """Check every playbook file; exit 1 listing each problem (CI runs this)."""
+    good, bad = playbooks.load_dir(directory)
+    for _path, spec, _text in good:
+        click.echo(f"ok      {spec['name']} v{spec['version']} ({len(spec['steps'])} steps, "
+                   f"{len(spec['escalation']['levels'])} escalation levels)")
+    for error in bad:
+        for problem in error.problems:
+            click.echo(f"invalid {error.source}: {problem}", err=True)
+    if bad:
+        sys.exit(1)
+
+
+@playbooks_group.command("sync")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=playbooks.PLAYBOOK_DIR,
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def sync(directory: Path, as_json: bool) -> None:
+    """Store each file as an immutable version; refuse changed files whose version did not move."""
+    with unit_of_work() as (rt, session):
+        report, bad = playbooks.sync(session, clock=rt.clock, directory=directory)
+    if as_json:
+        emit_json({"created": report.created, "unchanged": report.unchanged, "refused": report.refused,
+                   "invalid": [str(e) for e in bad]})
+    else:
+        for label in report.created:
+            click.echo(f"stored    {label}")
+        for label in report.unchanged:
+            click.echo(f"unchanged {label}")
+        for message in report.refused:
+            click.echo(f"refused   {message}", err=True)
+        for error in bad:
+            click.echo(f"invalid   {error}", err=True)
+    if report.refused or bad:
+        sys.exit(1)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--name", default=None)
+def worker(burst: bool, name: str | None) -> None:
+    """Run the rq worker (detect, notify, default queues) with its scheduler and sweeper."""
+    from crisis.worker import run_worker
+
+    load_runtime()
+    run_worker(burst=burst, name=name)

@@ -1,0 +1,116 @@
+"""Deliver one notification row: claim it, send it, record the outcome.
+
+1. Claim: UPDATE ... SET status='sending' WHERE status='pending' AND due. Only the
+   worker that changed the row sends; a duplicate job or a racing sweeper does nothing.
+2. Send outside any transaction, so a slow receiver never holds a database lock.
+3. Record: sent; or back to pending with a backoff (transient); or failed at once
+   (permanent, or out of attempts). Each outcome is also a timeline entry."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from crisis.clock import Clock
+from crisis.db import session_scope
+from crisis.incidents import add_timeline
+from crisis.models import Channel, ContactMethod, Incident, Notification
+from crisis.notify import routing
+from crisis.notify.outbox import NOTIFY_TYPES
+from crisis.notify.transport import Transport, TransportError, send
+
+
+@dataclass
+class Delivery:
+    outcome: str  # sent | retry | failed | skipped
+    retry_at: datetime | None = None
+    error: str = ""
+    seconds: float = 0.0
+
+
+def _claim(session: Session, notification_id: int, now: datetime) -> bool:
+    result = session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "pending",
+               Notification.next_attempt_at <= now)
+        .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1),
+        execution_options={"synchronize_session": False})
+    return result.rowcount == 1
+
+
+def _url(session: Session, row: Notification) -> str | None:
+    if row.contact_method_id is not None:
+        method = session.get(ContactMethod, row.contact_method_id)
+        return method.url if method is not None and not method.disabled else None
+    if row.channel_id is not None:
+        channel = session.get(Channel, row.channel_id)
+        return channel.url if channel is not None and not channel.disabled else None
+    return None
+
+
+def deliver(sessions: sessionmaker[Session], notification_id: int, *, clock: Clock,
+            transport: Transport = send) -> Delivery:
+    with session_scope(sessions) as session:
+        if not _claim(session, notification_id, clock.now()):
+            return Delivery("skipped")
+    with session_scope(sessions) as session:
+        row = session.get(Notification, notification_id)
+        assert row is not None
+        url = _url(session, row)
+        title, body, event = row.title, row.body, row.event
+    started = time.monotonic()
+    error: TransportError | None = None
+    if url is None:
+        error = TransportError("the destination was removed or disabled", permanent=True)
+    else:
+        try:
+            transport(url, title, body, notify_type=NOTIFY_TYPES.get(event, "info"))
+        except TransportError as exc:
+            error = exc
+        except Exception as exc:  # noqa: BLE001 -- a bug in a plugin must not wedge the row in 'sending'
+            error = TransportError(f"{type(exc).__name__} while sending")
+    seconds = time.monotonic() - started
+    with session_scope(sessions) as session:
+        return _record(session, notification_id, error, clock=clock, seconds=seconds)
+
+
+def _record(session: Session, notification_id: int, error: TransportError | None, *, clock: Clock,
+            seconds: float) -> Delivery:
+    now = clock.now()
+    row = session.get(Notification, notification_id)
+    assert row is not None
+    incident = session.get(Incident, row.incident_id) if row.incident_id else None
+    what = f"{row.event} notification to {row.recipient_label}"
+    data = {"notification_id": row.id, "event": row.event, "attempt": row.attempts, "destination": row.destination}
+    if error is None:
+        row.status, row.sent_at, row.last_error = "sent", now, ""
+        if incident is not None:
+            add_timeline(session, incident, "notification", f"Sent {what}", at=now, actor="notifier",
+                         actor_user_id=None, data={**data, "status": "sent"})
+        _channel_ok(session, row)
+        return Delivery("sent", seconds=seconds)
+    row.last_error = error.message[:500]
+    if error.permanent or row.attempts >= row.max_attempts:
+        row.status = "failed"
+        reason = "permanent error" if error.permanent else f"gave up after {row.attempts} attempts"
+        if incident is not None:
+            add_timeline(session, incident, "notification", f"Failed {what} ({reason}): {row.last_error}", at=now,
+                         actor="notifier", data={**data, "status": "failed", "error": row.last_error})
+        return Delivery("failed", error=row.last_error, seconds=seconds)
+    delay = routing.load().backoff(row.attempts)
+    row.status, row.next_attempt_at = "pending", now + timedelta(seconds=delay)
+    if incident is not None:
+        add_timeline(session, incident, "notification",
+                     f"Attempt {row.attempts} of {what} failed: {row.last_error}; retrying in {delay}s", at=now,
+                     actor="notifier", data={**data, "status": "retry", "error": row.last_error,
+                                             "retry_in": delay})
+    return Delivery("retry", retry_at=row.next_attempt_at, error=row.last_error, seconds=seconds)
+
+
+def _channel_ok(session: Session, row: Notification) -> None:
+    if row.channel_id is not None:
+        session.execute(update(Channel).where(Channel.id == row.channel_id).values(last_error=""),
+                        execution_options={"synchronize_session": False})

@@ -1,0 +1,83 @@
+"""Write notification rows in the caller's transaction. Nothing is sent here.
+
+Each row carries its rendered title and body (with a per-recipient acknowledge link),
+so delivery is a plain send and a retry sends exactly what the first attempt tried."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crisis import acklinks, runtime, wakeups
+from crisis.clock import isoformat
+from crisis.models import Community, Incident, Notification
+from crisis.notify import recipients, render, routing
+
+# Messages to people about an incident nobody has taken yet carry an acknowledge link.
+ACK_EVENTS = frozenset({"opened", "escalated", "reopened"})
+NOTIFY_TYPES = {"opened": "failure", "escalated": "failure", "reopened": "failure", "task_overdue": "warning",
+                "resolved": "success", "mitigated": "success", "acknowledged": "info"}
+
+
+@dataclass
+class Outcome:
+    notifications: list[Notification] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return [n.recipient_label for n in self.notifications]
+
+
+def incident_context(incident: Incident, community: Community) -> dict[str, Any]:
+    config = runtime.current().config
+    return {
+        "incident": {
+            "id": incident.id, "title": incident.title, "kind": incident.kind, "severity": incident.severity,
+            "status": incident.status, "opened_at": isoformat(incident.opened_at),
+            "playbook": f"{incident.playbook_name} v{incident.playbook_version}" if incident.playbook_name else "",
+            "url": f"{config.base_url}/api/v1/incidents/{incident.id}",
+        },
+        "community": {"slug": community.slug, "name": community.name},
+    }
+
+
+def notify(session: Session, incident: Incident, event: str, targets: list[dict[str, str]], *, cause: str,
+           now: datetime, extra: dict[str, Any] | None = None) -> Outcome:
+    community = session.get(Community, incident.community_id)
+    assert community is not None
+    destinations, skipped = recipients.resolve(session, incident, targets, now)
+    policy = routing.load()
+    lang = render.language(community.locale)
+    config = runtime.current().config
+    outcome = Outcome(skipped=skipped)
+    for dest in destinations:
+        ctx = {**incident_context(incident, community), **(extra or {}), "recipient": dest.label,
+               "ack_url": ""}
+        if event in ACK_EVENTS and dest.user_id is not None:
+            ctx["ack_url"] = acklinks.make_link(config, incident_id=incident.id, user_id=dest.user_id, now=now,
+                                                hours=policy.ack_link_hours)
+        title, body = render.render(event, lang, ctx)
+        row = Notification(community_id=community.id, incident_id=incident.id, event=event, cause=cause[:200],
+                           destination=dest.key, recipient_user_id=dest.user_id,
+                           contact_method_id=dest.contact_method_id, channel_id=dest.channel_id,
+                           recipient_label=dest.label[:300], title=title, body=body, status="pending",
+                           attempts=0, max_attempts=policy.max_attempts, next_attempt_at=now, created_at=now)
+        session.add(row)
+        outcome.notifications.append(row)
+    session.flush()
+    for row in outcome.notifications:
+        wakeups.note_notification(session, row.id)
+    return outcome
+
+
+def routed_targets(session: Session, incident: Incident, event: str, playbook_routes: list[dict[str, str]]
+                   ) -> list[dict[str, str]]:
+    """The pinned playbook's routes for this event plus the matching rules of alerts/routing.yaml."""
+    community = session.get(Community, incident.community_id)
+    assert community is not None
+    rules = routing.load().targets_for(community=community.slug, kind=incident.kind, severity=incident.severity,
+                                       event=event)
+    return [*playbook_routes, *rules]

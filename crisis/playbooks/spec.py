@@ -1,0 +1,281 @@
+"""Playbook documents: parse and validate, with messages that name the file and the field.
+
+A playbook is data. Validation turns the YAML into a normalised dict (defaults filled in)
+whose canonical JSON is hashed, so a version is identified by what it says, not how it
+is formatted."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import yaml
+
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+COMMUNITY_ROLES = ("moderator", "responder", "manager", "admin")
+TARGET_KINDS = ("user", "schedule", "role", "channel", "channel_purpose", "incident_role")
+NOTIFY_EVENTS = ("opened", "acknowledged", "mitigated", "resolved", "status_update")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_DURATION_RE = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_LEVELS = 10
+MAX_REPEAT = 5  # Grafana OnCall's cap: more repeats only page tired people again
+
+
+class PlaybookError(ValueError):
+    """Invalid playbook; `problems` lists 'field: message' strings."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def parse_duration(raw: object) -> timedelta:
+    """'30s', '15m', '2h', '1d' (or a number of seconds) → timedelta."""
+    if isinstance(raw, bool):
+        raise ValueError(f"{raw!r} is not a duration")
+    if isinstance(raw, int) and raw >= 0:
+        return timedelta(seconds=raw)
+    match = _DURATION_RE.match(str(raw).strip())
+    if not match:
+        raise ValueError(f"{raw!r} is not a duration (use 30s, 15m, 2h or 1d)")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass
+class _Checker:
+    problems: list[str]
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def string(self, data: dict[str, Any], key: str, where: str, *, required: bool = True,
+               default: str = "") -> str:
+        value = data.get(key, None)
+        if value is None:
+            if required:
+                self.add(f"{where}{key}", "is required")
+            return default
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.add(f"{where}{key}", f"must be a non-empty string, got {value!r}")
+            return default
+        return value
+
+    def duration(self, value: object, where: str) -> str:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            self.add(where, str(exc))
+        return str(value)
+
+    def targets(self, raw: object, where: str, roles: set[str]) -> list[dict[str, str]]:
+        if not isinstance(raw, list):
+            self.add(where, "must be a list of targets like {schedule: primary} or {role: manager}")
+            return []
+        out: list[dict[str, str]] = []
+        for i, target in enumerate(raw):
+            spot = f"{where}[{i}]"
+            if not isinstance(target, dict) or len(target) != 1:
+                self.add(spot, f"must have exactly one of {', '.join(TARGET_KINDS)}")
+                continue
+            (kind, value), = target.items()
+            if kind not in TARGET_KINDS:
+                self.add(spot, f"unknown target {kind!r} (use one of {', '.join(TARGET_KINDS)})")
+            elif not isinstance(value, str) or not value:
+                self.add(f"{spot}.{kind}", "must be a non-empty string")
+            elif kind == "role" and value not in COMMUNITY_ROLES:
+                self.add(f"{spot}.role", f"{value!r} is not a community role ({', '.join(COMMUNITY_ROLES)})")
+            elif kind == "incident_role" and value not in roles:
+                self.add(f"{spot}.incident_role", f"{value!r} is not declared under roles")
+            else:
+                out.append({kind: value})
+        return out
+
+
+def validate(data: object, source: str = "<playbook>") -> dict[str, Any]:
+    """Return the normalised spec or raise PlaybookError listing every problem found."""
+    c = _Checker([])
+    if not isinstance(data, dict):
+        raise PlaybookError(source, ["the document must be a mapping with name, version, title, ..."])
+    known = {"name", "version", "title", "description", "applies_to", "roles", "steps", "escalation",
+             "notify", "postmortem"}
+    for key in sorted(set(data) - known):
+        c.add(str(key), f"unknown field (known: {', '.join(sorted(known))})")
+    name = c.string(data, "name", "")
+    if name and not NAME_RE.match(name):
+        c.add("name", f"{name!r} must be lowercase letters, digits, - or _")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        c.add("version", f"must be a positive integer, got {version!r}")
+    spec: dict[str, Any] = {
+        "name": name, "version": version, "title": c.string(data, "title", ""),
+        "description": c.string(data, "description", "", required=False),
+        "applies_to": _applies_to(c, data.get("applies_to")),
+    }
+    spec["roles"] = _roles(c, data.get("roles"))
+    role_names = set(spec["roles"])
+    spec["steps"] = _steps(c, data.get("steps"), role_names)
+    spec["escalation"] = _escalation(c, data.get("escalation"), role_names)
+    spec["notify"] = _notify(c, data.get("notify"), role_names)
+    spec["postmortem"] = _postmortem(c, data.get("postmortem"))
+    if c.problems:
+        raise PlaybookError(source, c.problems)
+    return spec
+
+
+def _applies_to(c: _Checker, raw: object) -> dict[str, list[str]]:
+    if not isinstance(raw, dict):
+        c.add("applies_to", "is required: {kinds: [raid], severities: [sev1, sev2]} ('*' matches any kind)")
+        return {"kinds": [], "severities": []}
+    kinds = raw.get("kinds")
+    if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) and k for k in kinds):
+        c.add("applies_to.kinds", "must be a non-empty list of incident kinds (or ['*'])")
+        kinds = []
+    severities = raw.get("severities", list(SEVERITIES))
+    if not isinstance(severities, list) or not severities or any(s not in SEVERITIES for s in severities):
+        c.add("applies_to.severities", f"must list some of {', '.join(SEVERITIES)}")
+        severities = []
+    return {"kinds": list(kinds), "severities": list(severities)}
+
+
+def _roles(c: _Checker, raw: object) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict) or not raw:
+        c.add("roles", "is required: a mapping of incident roles, at least 'commander'")
+        return {}
+    if "commander" not in raw:
+        c.add("roles", "must declare 'commander' (the incident owner)")
+    roles: dict[str, dict[str, Any]] = {}
+    for name, body in raw.items():
+        where = f"roles.{name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            c.add(where, "role names are lowercase words")
+            continue
+        if not isinstance(body, dict):
+            c.add(where, "must be a mapping with description and filled_by")
+            continue
+        filled = c.targets(body.get("filled_by", []), f"{where}.filled_by", set())
+        for target in filled:
+            if next(iter(target)) in ("channel", "channel_purpose", "incident_role"):
+                c.add(f"{where}.filled_by", "a role is filled by a user, a schedule or a community role")
+        roles[name] = {"description": body.get("description", "") or "", "filled_by": filled}
+    return roles
+
+
+def _steps(c: _Checker, raw: object, roles: set[str]) -> list[dict[str, Any]]:
+    if not isinstance(raw, list) or not raw:
+        c.add("steps", "is required: a list of steps with id, title, owner, due")
+        return []
+    steps: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, body in enumerate(raw):
+        where = f"steps[{i}]"
+        if not isinstance(body, dict):
+            c.add(where, "must be a mapping")
+            continue
+        for key in sorted(set(body) - {"id", "title", "instructions", "owner", "due", "required"}):
+            c.add(f"{where}.{key}", "unknown field (id, title, instructions, owner, due, required)")
+        step_id = c.string(body, "id", f"{where}.")
+        if step_id and not NAME_RE.match(step_id):
+            c.add(f"{where}.id", f"{step_id!r} must be lowercase letters, digits, - or _")
+        if step_id in seen:
+            c.add(f"{where}.id", f"duplicate step id {step_id!r}")
+        seen.add(step_id)
+        owner = c.string(body, "owner", f"{where}.")
+        if owner and owner not in roles:
+            c.add(f"{where}.owner", f"{owner!r} is not declared under roles ({', '.join(sorted(roles))})")
+        required = body.get("required", True)
+        if not isinstance(required, bool):
+            c.add(f"{where}.required", "must be true or false")
+        steps.append({"id": step_id, "title": c.string(body, "title", f"{where}."),
+                      "instructions": c.string(body, "instructions", f"{where}.", required=False),
+                      "owner": owner, "due": c.duration(body.get("due"), f"{where}.due"),
+                      "required": bool(required)})
+    return steps
+
+
+def _escalation(c: _Checker, raw: object, roles: set[str]) -> dict[str, Any]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("levels"), list) or not raw["levels"]:
+        c.add("escalation.levels", "is required: a list of {after: 5m, notify: [targets]}")
+        return {"levels": [], "repeat": {"times": 0, "after": "0m"}}
+    levels = []
+    for i, body in enumerate(raw["levels"][:MAX_LEVELS + 1]):
+        where = f"escalation.levels[{i}]"
+        if not isinstance(body, dict):
+            c.add(where, "must be a mapping with after and notify")
+            continue
+        levels.append({"after": c.duration(body.get("after", "0m"), f"{where}.after"),
+                       "notify": c.targets(body.get("notify"), f"{where}.notify", roles)})
+    if len(raw["levels"]) > MAX_LEVELS:
+        c.add("escalation.levels", f"at most {MAX_LEVELS} levels")
+    repeat = raw.get("repeat", {"times": 0, "after": "0m"})
+    if not isinstance(repeat, dict):
+        c.add("escalation.repeat", "must be {times: N, after: 15m}")
+        repeat = {}
+    times = repeat.get("times", 0)
+    if not isinstance(times, int) or isinstance(times, bool) or not 0 <= times <= MAX_REPEAT:
+        c.add("escalation.repeat.times", f"must be an integer from 0 to {MAX_REPEAT}")
+        times = 0
+    return {"levels": levels,
+            "repeat": {"times": times, "after": c.duration(repeat.get("after", "0m"), "escalation.repeat.after")}}
+
+
+def _notify(c: _Checker, raw: object, roles: set[str]) -> dict[str, list[dict[str, str]]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        c.add("notify", f"must map events ({', '.join(NOTIFY_EVENTS)}) to targets")
+        return {}
+    out: dict[str, list[dict[str, str]]] = {}
+    for event, targets in raw.items():
+        if event not in NOTIFY_EVENTS:
+            c.add(f"notify.{event}", f"unknown event (use {', '.join(NOTIFY_EVENTS)})")
+            continue
+        out[event] = c.targets(targets, f"notify.{event}", roles)
+    return out
+
+
+def _postmortem(c: _Checker, raw: object) -> dict[str, Any]:
+    if raw is None:
+        return {"required_for": [], "due": "7d", "sections": []}
+    if not isinstance(raw, dict):
+        c.add("postmortem", "must be {required_for: [sev1], due: 7d, sections: [...]}")
+        return {"required_for": [], "due": "7d", "sections": []}
+    required_for = raw.get("required_for", [])
+    if not isinstance(required_for, list) or any(s not in SEVERITIES for s in required_for):
+        c.add("postmortem.required_for", f"must list some of {', '.join(SEVERITIES)}")
+        required_for = []
+    sections = raw.get("sections", [])
+    if not isinstance(sections, list) or not all(isinstance(s, str) and s for s in sections):
+        c.add("postmortem.sections", "must be a list of section titles")
+        sections = []
+    return {"required_for": required_for, "due": c.duration(raw.get("due", "7d"), "postmortem.due"),
+            "sections": sections}
+
+
+def load_text(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise PlaybookError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    return validate(data, source)
+
+
+def content_hash(spec: dict[str, Any]) -> str:
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def matches(spec: dict[str, Any], kind: str, severity: str) -> int:
+    """0 = does not apply; 2 = names this kind; 1 = applies through the '*' wildcard."""
+    applies = spec["applies_to"]
+    if severity not in applies["severities"]:
+        return 0
+    if kind in applies["kinds"]:
+        return 2
+    return 1 if "*" in applies["kinds"] else 0
