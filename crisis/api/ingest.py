@@ -81,7 +81,7 @@ def post_events(slug: str) -> tuple[Response, int]:
 
 def _ring_detectors(community_id: int) -> None:
     if rt().config.sync_jobs:
-        jobs.drain(community_id, max_batches=1_000_000)
+        jobs.detect(community_id)
         return
     try:
         queue.ring(rt().redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
