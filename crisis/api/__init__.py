@@ -5,8 +5,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from crisis.api import errors, health, ingest, openapi
+    from crisis.api import errors, health, ingest, openapi, settings
 
     errors.init_app(app)
-    for module in (health, ingest, openapi):
+    for module in (health, ingest, openapi, settings):
         app.register_blueprint(module.bp)
