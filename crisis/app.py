@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crisis import runtime as runtime_mod
 from crisis.clock import Clock
@@ -15,7 +16,7 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
         SECRET_KEY=config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.secure_cookies,
+        SESSION_COOKIE_SECURE=config.secure_cookies or _behind_tls_proxy(config),
         MAX_CONTENT_LENGTH=10 * 1024 * 1024,
         JSON_SORT_KEYS=False,
         TESTING=config.testing,
@@ -32,6 +33,18 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
     from crisis.api import init_app as init_api
     from crisis.web import init_app as init_web
 
+    from crisis import ratelimit
+
     init_api(app)
     init_web(app)
+    ratelimit.init_app(app)
+    if _behind_tls_proxy(config):
+        # One proxy in front terminates TLS: trust its X-Forwarded-For/-Proto so request.is_secure
+        # (HSTS, secure redirects) and rate-limit addresses are the client's, not the proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     return app
+
+
+def _behind_tls_proxy(config: Config) -> bool:
+    """gunicorn here speaks plain HTTP, so an https base URL means a TLS-terminating proxy."""
+    return config.base_url.startswith("https://")

@@ -1,7 +1,7 @@
 """Storing accepted events: one multi-row insert per batch, idempotent on (community, id)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +20,8 @@ _LOOKUP_CHUNK = 500
 class IngestResult:
     accepted: int
     duplicates: int
+    # Types of the accepted events, for the per-type ingest counters.
+    types: list[str] = field(default_factory=list)
 
 
 def _existing_ids(session: Session, community_id: int, ids: list[str]) -> set[str]:
@@ -59,4 +61,4 @@ def store_events(session: Session, community: Community, events: list[ValidEvent
              "received_at": now, "actor_id": e.actor_id, "payload": e.payload, "processed": False}
             for e in fresh
         ])
-    return IngestResult(accepted=len(fresh), duplicates=len(events) - len(fresh))
+    return IngestResult(accepted=len(fresh), duplicates=len(events) - len(fresh), types=[e.type for e in fresh])

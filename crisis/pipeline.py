@@ -7,21 +7,23 @@ never applied twice and nothing is lost when a worker dies mid-batch.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from crisis import incidents
+from crisis import incidents, metrics
 from crisis.clock import Clock
 from crisis.detection import CommunityDetector, DetectorSettings, parse_event
 from crisis.events import parse_rfc3339
 from crisis.models import Community, DetectorState, Event
 
 BATCH = 5000
+log = logging.getLogger(__name__)
 
 
 class LostRace(RuntimeError):
@@ -32,6 +34,8 @@ class LostRace(RuntimeError):
 class BatchOutcome:
     events: int = 0
     opened: list[int] = field(default_factory=list)
+    opened_kinds: list[tuple[str, str]] = field(default_factory=list)
+    signals: list[tuple[str, str]] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
 
@@ -55,6 +59,8 @@ def apply_actions(session: Session, community: Community, actions: Iterable[Any]
         kind = getattr(action, "action")
         key = action.episode_key
         at = _when(action)
+        if kind in ("open", "update"):
+            outcome.signals.append((str(action.kind), str(action.severity)))
         if kind == "open":
             incident = incidents.open_detected(
                 session, community, episode_key=key, kind=action.kind, severity=action.severity,
@@ -63,6 +69,7 @@ def apply_actions(session: Session, community: Community, actions: Iterable[Any]
                 clock=clock)
             if incident is not None:
                 outcome.opened.append(incident.id)
+                outcome.opened_kinds.append((str(action.kind), str(action.severity)))
             continue
         existing = incidents.find_by_episode(session, community.id, key)
         if existing is None:
@@ -99,22 +106,48 @@ def process_pending(session: Session, community_id: int, *, clock: Clock, limit:
     if community is None:
         return outcome
     rows = session.execute(
-        select(Event.seq, Event.payload).where(Event.community_id == community_id, Event.processed.is_(False))
+        select(Event.seq, Event.payload, Event.received_at).where(Event.community_id == community_id, Event.processed.is_(False))
         .order_by(Event.seq).limit(limit)).all()
     if not rows:
         return outcome
     detector, state_row = load_detector(session, community)
     # Event time, not arrival order, drives the detectors; a batch is sorted by it.
-    parsed = sorted((parse_event(payload) for _, payload in rows), key=lambda e: e.ts)
+    parsed = sorted((parse_event(row.payload) for row in rows), key=lambda e: e.ts)
     actions = detector.process(parsed)
     apply_actions(session, community, actions, clock=clock, outcome=outcome)
-    seqs = [seq for seq, _ in rows]
+    seqs = [row.seq for row in rows]
     now = clock.now()
     session.execute(update(Event).where(Event.community_id == community_id, Event.seq.in_(seqs))
                     .values(processed=True, processed_at=now), execution_options={"synchronize_session": False})
     _save_state(session, community_id, state_row, detector, last_seq=max(seqs), now=now)
     outcome.events = len(rows)
+    _count_after_commit(session, community.slug, [row.received_at for row in rows], outcome, clock)
     return outcome
+
+
+_METRICS_KEY = "crisis.pipeline.metrics"
+
+
+def _count_after_commit(session: Session, slug: str, received: list[datetime], outcome: BatchOutcome,
+                        clock: Clock) -> None:
+    # A batch that loses the race is rolled back and redone elsewhere: count it only once it commits.
+    session.info.setdefault(_METRICS_KEY, []).append((slug, received, outcome, clock))
+
+
+@event.listens_for(Session, "after_commit")
+def _record_metrics(session: Session) -> None:
+    for slug, received, outcome, clock in session.info.pop(_METRICS_KEY, ()):
+        now = clock.now()
+        try:
+            metrics.observe_lags(slug, [(now - at).total_seconds() for at in received])
+            metrics.count_detections(outcome.opened_kinds, outcome.signals)
+        except Exception:  # noqa: BLE001 -- the batch is committed; metrics must not fail it
+            log.warning("could not record detection metrics", exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_metrics(session: Session) -> None:
+    session.info.pop(_METRICS_KEY, None)
 
 
 def _save_state(session: Session, community_id: int, row: DetectorState | None, detector: CommunityDetector,

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from rq import Worker
+import os
+from typing import Any
 
-from crisis import jobs, queue, runtime
+from rq import Worker
+from rq.job import Job
+
+from crisis import jobs, metrics, queue, runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +34,49 @@ class Sweeper(threading.Thread):
                 log.warning("sweep failed", exc_info=True)
 
 
+class CrisisWorker(Worker):
+    """rq's forking worker, counting job outcomes into the multiprocess metrics
+    (after redash's StatsdRecordingWorker): the jobs themselves stay metric-free."""
+
+    def main_work_horse(self, job: Job, queue: Any) -> None:
+        metrics.become_horse(os.getppid())
+        super().main_work_horse(job, queue)
+
+    def handle_job_success(self, job: Job, queue: Any, *args: Any, **kwargs: Any) -> Any:
+        _count(job, "succeeded")
+        return super().handle_job_success(job, queue, *args, **kwargs)
+
+    def handle_job_failure(self, job: Job, queue: Any, *args: Any, **kwargs: Any) -> Any:
+        # Runs in the horse for an exception, in the worker when the horse was killed.
+        _count(job, "failed")
+        return super().handle_job_failure(job, queue, *args, **kwargs)
+
+
+def _count(job: Job, outcome: str) -> None:
+    try:
+        name = job.func_name.rsplit(".", 1)[-1]
+    except Exception:  # noqa: BLE001 -- an undecodable job still counts
+        name = "unknown"
+    try:
+        metrics.count_job(name, outcome)
+    except Exception:  # noqa: BLE001
+        log.warning("could not count job %s", job.id, exc_info=True)
+
+
+def metrics_group(name: str | None) -> str:
+    """One directory per worker: a restarting worker wipes only its own files."""
+    return f"worker-{name}" if name else f"worker-pid{os.getpid()}"
+
+
 def run_worker(*, burst: bool = False, sweep: bool = True, name: str | None = None,
                log_level: str = "INFO") -> None:
     rt = runtime.current()
+    metrics.prepare_group(rt.config.var_dir, metrics_group(name))
     sweeper = Sweeper(rt.config.sweep_interval) if sweep and not burst else None
     if sweeper:
         sweeper.start()
     try:
-        worker = Worker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis, name=name)
+        worker = CrisisWorker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis, name=name)
         worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
     finally:
         if sweeper:

@@ -1,9 +1,11 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the Prometheus scrape endpoint."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from crisis import scrape
 from crisis.webctx import rt
 
 bp = Blueprint("health", __name__)
@@ -30,3 +32,11 @@ def readyz() -> tuple[Response, int]:
         return jsonify({"status": "unavailable", "problems": problems,
                         "message": "not ready: " + ", ".join(sorted(problems))}), 503
     return jsonify({"status": "ready"}), 200
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format. Not authenticated: keep it off the public proxy (docs/deploy.md)."""
+    runtime = rt()
+    body = scrape.render(runtime.sessions, runtime.redis, runtime.config.var_dir)
+    return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)

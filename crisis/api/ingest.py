@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from crisis import jobs, queue
+from crisis import jobs, metrics, queue, ratelimit
 from crisis.api.auth import bearer_token, touch
-from crisis.api.errors import abort
+from crisis.api.errors import ApiError, abort
 from crisis.communities import NotFound, get_community
 from crisis.events import validate_batch
 from crisis.ingest import store_events
@@ -53,6 +53,14 @@ def _parse_body() -> list[Any]:
 
 @bp.post("/api/v1/communities/<slug>/events")
 def post_events(slug: str) -> tuple[Response, int]:
+    try:
+        return _post_events(slug)
+    except ApiError as exc:
+        metrics.count_rejected(exc.error, int(exc.extra.pop("_events", 1)))
+        raise
+
+
+def _post_events(slug: str) -> tuple[Response, int]:
     token = bearer_token()
     session = db()
     try:
@@ -63,6 +71,11 @@ def post_events(slug: str) -> tuple[Response, int]:
         abort(403, "forbidden", "this route takes an ingest token; personal tokens cannot post events")
     if token.community_id != community.id:
         abort(403, "forbidden", f"this ingest token does not belong to community {slug!r}")
+    wait = None if rt().config.sync_jobs else ratelimit.check_ingest_rate(rt().redis, token.id)
+    if wait is not None:
+        metrics.count_rate_limited("ingest")
+        raise ApiError(429, "rate_limited", f"too many requests for this token; retry in {wait}s",
+                       headers={"Retry-After": str(wait)}, retry_after=wait)
     events = _parse_body()
     if len(events) > MAX_EVENTS:
         abort(413, "too_many_events", f"{len(events)} events in one request; the limit is {MAX_EVENTS}")
@@ -70,10 +83,12 @@ def post_events(slug: str) -> tuple[Response, int]:
     valid, errors = validate_batch(events, slug, now)
     if errors:
         abort(422, "invalid_events", f"{len(errors)} problem(s) found; nothing was stored",
-              errors=[e.as_dict() for e in errors])
+              errors=[e.as_dict() for e in errors], _events=len(events))
     result = store_events(session, community, valid, clock=rt().clock)
     touch(token)
     session.commit()
+    metrics.count_ingested(slug, result.types)
+    metrics.count_duplicates(slug, result.duplicates)
     if result.accepted:
         _ring_detectors(community.id)
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 202

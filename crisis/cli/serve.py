@@ -52,7 +52,11 @@ def worker(burst: bool, name: str | None, log_level: str) -> None:
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 def web(bind: str, workers: int, threads: int, access_log: bool) -> None:
     """Serve the web app and API with gunicorn."""
-    load_runtime()  # fail fast on bad configuration before gunicorn forks
+    rt = load_runtime()  # fail fast on bad configuration before gunicorn forks
+    from crisis import metrics
+
+    # The gunicorn workers inherit the variable; their counters meet in var/metrics/web.
+    metrics.prepare_group(rt.config.var_dir, "web")
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
                                "--threads", str(threads), "--worker-class", "gthread",
                                *(["--access-logfile", "-"] if access_log else []),

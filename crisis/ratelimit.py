@@ -1,0 +1,120 @@
+"""Rate limits in Redis: fixed windows, one INCR+EXPIRE round trip per request.
+
+A fixed window lets a client send up to twice the limit across a window edge; that is
+acceptable for abuse control and costs one round trip (a token bucket needs a script).
+Counting is per request, not per event, so the ingest path pays it once per batch.
+
+When Redis is unreachable the limiter lets requests through (ingest keeps working;
+the database is the record) and stops asking Redis for a few seconds, so an outage
+does not add a connection timeout to every request.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from flask import Flask, Response, request
+from redis import Redis
+
+from crisis import metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limit:
+    requests: int
+    window: int  # seconds
+
+
+# Per ingest token: 300 batch requests a second, far above any single community's feed.
+INGEST = Limit(3000, 10)
+# Login: per client address and per submitted e-mail. The account lockout after 5 failed
+# passwords (crisis.web.auth) still applies; this stops spraying across accounts.
+LOGIN_PER_ADDRESS = Limit(20, 60)
+LOGIN_PER_ACCOUNT = Limit(10, 60)
+_BACKOFF = 5.0
+_down_until = 0.0
+
+
+def hit(redis: Redis, key: str, limit: Limit, *, now: float | None = None) -> int | None:
+    """Count one request against `key`. Returns seconds to wait when over the limit, else None."""
+    global _down_until
+    now = time.time() if now is None else now
+    if now < _down_until:
+        return None
+    window = int(now // limit.window)
+    bucket = f"crisis:rl:{key}:{window}"
+    try:
+        pipe = redis.pipeline(transaction=False)
+        pipe.incr(bucket)
+        pipe.expire(bucket, limit.window + 1)
+        count = int(pipe.execute()[0])
+    except Exception:  # noqa: BLE001
+        _down_until = now + _BACKOFF
+        log.warning("rate limiter: Redis unavailable; not limiting for %.0fs", _BACKOFF)
+        return None
+    if count <= limit.requests:
+        return None
+    return max(1, math.ceil((window + 1) * limit.window - now))
+
+
+def check_ingest_rate(redis: Redis, token_id: int) -> int | None:
+    return hit(redis, f"ingest:{token_id}", _limit("RATELIMIT_INGEST", INGEST))
+
+
+def check_login_rate(redis: Redis, address: str, email: str) -> int | None:
+    """Seconds the client must wait before trying to log in again, or None.
+
+    Counts the attempt against both the client address and the account name; the
+    UI may call this itself to render its own page, or rely on init_app's 429."""
+    per_address = hit(redis, f"login-ip:{address}", _limit("RATELIMIT_LOGIN_ADDRESS", LOGIN_PER_ADDRESS))
+    account = email.strip().lower()[:254]
+    per_account = hit(redis, f"login-user:{account}", _limit("RATELIMIT_LOGIN_ACCOUNT", LOGIN_PER_ACCOUNT)) \
+        if account else None
+    waits = [w for w in (per_address, per_account) if w is not None]
+    return max(waits) if waits else None
+
+
+def _limit(name: str, default: Limit) -> Limit:
+    # Flask config may override (tests, benchmarks); the environment config stays strict.
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        value = current_app.config.get(name)
+        if isinstance(value, Limit):
+            return value
+    return default
+
+
+def too_many(wait: int, *, json_body: bool) -> Response:
+    if json_body:
+        from crisis.api.errors import error_response
+
+        resp = error_response(429, "rate_limited", f"too many requests; retry in {wait}s", retry_after=wait)
+    else:
+        resp = Response(f"Too many attempts. Try again in {wait} seconds.\n", status=429, mimetype="text/plain")
+    resp.headers["Retry-After"] = str(wait)
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _login_limit() -> Response | None:
+        if request.method != "POST" or request.endpoint != "auth.login":
+            return None
+        from crisis.webctx import rt
+
+        wait = check_login_rate(rt().redis, request.remote_addr or "unknown", request.form.get("email", ""))
+        if wait is None:
+            return None
+        metrics.count_rate_limited("login")
+        return too_many(wait, json_body=False)
+
+
+def reset_backoff() -> None:
+    """Forget a Redis outage (tests)."""
+    global _down_until
+    _down_until = 0.0
