@@ -49,7 +49,7 @@ class CommunityDetector:
         self.raid = RaidDetector(community, self.settings, self.rates["joins"])
         self.dispute = DisputeDetector(community, self.settings)
         self.reports = ReportDetector(community, self.settings, self.rates["reports"], self.messages)
-        self.leaves = LeaveDetector(community, self.settings, self.rates["leaves"])
+        self.leaves = LeaveDetector(community, self.settings, self.rates["leaves"], self.messages)
 
     # ---- driving --------------------------------------------------------------------
     def process(self, events: Iterable[Event]) -> list[EpisodeAction]:
@@ -162,6 +162,8 @@ class CommunityDetector:
             sig.kind, sig.sustain_only = "raid", True  # same crisis: keep the raid open
         if sig.evidence and "per_minute_messages" not in sig.evidence:
             sig.evidence["per_minute_messages"] = self.messages.series(61)
+        if sig.kind == "raid":
+            self.rates["joins"].hold(sig.ts)  # a raid's joins must not become the baseline
         act = self.book.apply(sig)
         return [act] if act is not None else []
 

@@ -49,7 +49,9 @@ class ReportDetector:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.rate.add(e.ts)
         lim, minimum = _thresholds(self.settings, REPORT_ALPHA, REPORT_MIN)
-        lp, win, obs, exp = self.rate.surprise(e.ts, REPORT_WINDOWS, min_obs=2)
+        lp, win, obs, exp = self.rate.surprise(e.ts, REPORT_WINDOWS, min_obs=2, covariate=self.messages)
+        if lp < lim or (lp < math.log(SUSTAIN_ALPHA) and e.ts - self.last_full < 2400):
+            self.rate.hold(e.ts, 15)  # an alarm, or the tail of one: not baseline
         if lp < lim and obs >= minimum:
             if e.ts - self.last_full < FULL_EVERY:
                 return [Signal("complaint_spike", self.community, "community", 4, -lp, e.ts, "", {},
@@ -73,7 +75,9 @@ class ReportDetector:
             reasons[r[3]] = reasons.get(r[3], 0) + 1
         top = sorted(targets.items(), key=lambda kv: -kv[1])[:10]
         top3 = sum(n for _, n in top[:3]) / max(1, len(window))
-        pattern = "piled" if top3 >= 0.5 else "spread"
+        # piled: a few targets draw most reports, and repeatedly (with only a
+        # handful of reports the top-3 share alone would call anything piled)
+        pattern = "piled" if top3 >= 0.5 and len(window) >= 2 * len(targets) else "spread"
         ratio = obs / max(exp, 1e-9)
         sev = 2 if ratio >= 20 and obs >= 30 else 3
         ev = {"observed": obs, "expected": round(exp, 3), "window_min": win,
@@ -104,10 +108,12 @@ class ReportDetector:
 class LeaveDetector:
     """Leaves of established members (joined more than a day ago or before we watched)."""
 
-    def __init__(self, community: str, settings: DetectorSettings, rate: SeasonalRate) -> None:
+    def __init__(self, community: str, settings: DetectorSettings, rate: SeasonalRate,
+                 messages: SeasonalRate) -> None:
         self.community = community
         self.settings = settings
         self.rate = rate
+        self.messages = messages
         self.recent: list[list[Any]] = []
         self.last_full = -1e18
 
@@ -119,7 +125,9 @@ class LeaveDetector:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.rate.add(e.ts)
         lim, minimum = _thresholds(self.settings, LEAVE_ALPHA, LEAVE_MIN)
-        lp, win, obs, exp = self.rate.surprise(e.ts, LEAVE_WINDOWS, min_obs=2)
+        lp, win, obs, exp = self.rate.surprise(e.ts, LEAVE_WINDOWS, min_obs=2, covariate=self.messages)
+        if lp < lim or (lp < math.log(SUSTAIN_ALPHA) and e.ts - self.last_full < 3600):
+            self.rate.hold(e.ts, 15)
         if lp < lim and obs >= minimum and e.ts - self.last_full >= FULL_EVERY:
             self.last_full = e.ts
             leavers = [r[1] for r in self.recent if e.ts - r[0] <= win * 60][-100:]

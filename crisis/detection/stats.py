@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 _LOG_TINY = -745.0
+_LOG_NEAR = math.log(0.05)
 
 
 def nb_logsf(x: float, mean: float, shape: float) -> float:
@@ -31,12 +32,11 @@ def nb_logsf(x: float, mean: float, shape: float) -> float:
         return 0.0
     poisson = shape == math.inf or shape > 1e6
     var = mean if poisson else mean + mean * mean / shape
-    t = k - mean
-    cantelli = var / (var + t * t)
-    if cantelli > 0.02:
-        # Not in the tail we test for (p < 1e-2 at most): the one-sided Chebyshev
-        # bound is answer enough and avoids summing hundreds of terms near the mean.
-        return math.log(cantelli)
+    if k < mean + 1.5 * math.sqrt(var):
+        # Within 1.5 sd of the mean the upper tail is > 5 % for these skewed
+        # counts: not the tail we test for, and summing it would take hundreds of
+        # terms when the mean is large.
+        return _LOG_NEAR
     if poisson:
         logp = k * math.log(mean) - mean - math.lgamma(k + 1)
         q = 0.0
@@ -64,6 +64,7 @@ class SeasonalRate:
     """Per-minute counts with a learned daily/weekly baseline; O(1) amortized per add."""
 
     RING = 120
+    LAG = 30
 
     def __init__(self, *, half_life_days: float = 14.0, k_hod: float = 90.0,
                  k_how: float = 60.0, alpha_cap: float = 30.0, clip_sigmas: float = 3.0) -> None:
@@ -84,6 +85,12 @@ class SeasonalRate:
         self.prior_rate = 0.0  # per minute; set by the owner (pooled / size-scaled prior)
         self.prior_minutes = 60.0
         self.shape_fn: Any = None  # optional callable(minute) -> seasonal shape factor
+        # Minutes up to hold_until are anomalous (an open alarm): they are learned
+        # as if they had their expected count, i.e. treated as missing data.
+        self.hold_until = -1
+        self.hold_since = -1
+        self.hold_from = -1
+        self.first = -1
 
     # ---- counting -------------------------------------------------------------
     def add(self, ts: float, n: float = 1.0) -> None:
@@ -95,21 +102,44 @@ class SeasonalRate:
         # events older than the ring are dropped: too late to matter for a window
 
     def advance_minute(self, m: int) -> None:
-        """Move the ring forward to minute m, learning every minute that completes."""
+        """Move the ring forward to minute m.
+
+        Minutes are learned LAG minutes after they end, so that an anomaly found
+        a few minutes into a surge can still exclude its first minutes (hold()).
+        """
         if self.cur < 0:
-            self.cur = m
+            self.cur = self.first = m
             return
         if m - self.cur > 7 * 1440:  # a long outage: skip ahead rather than loop
             self.cur = m - 7 * 1440
-        ring, R = self.ring, self.RING
+            self.ring = [0.0] * self.RING
+        ring, R, lag = self.ring, self.RING, self.LAG
         while self.cur < m:
-            self._learn(self.cur, ring[self.cur % R])
+            old = self.cur - lag
+            if old >= self.first:
+                self._learn(old, ring[old % R])
             self.cur += 1
             ring[self.cur % R] = 0.0
 
+    def hold(self, ts: float, minutes: int = 10) -> None:
+        """Do not learn from LAG minutes ago until `minutes` from now (an anomaly).
+
+        Held minutes are learned as if they had their expected count, i.e. as
+        missing data. A hold lasting over six hours is released: by then a
+        persistent change of level is the new normal rather than an incident.
+        """
+        m = int(ts // 60)
+        if m - self.LAG > self.hold_until + 1:
+            self.hold_since = m
+            self.hold_from = m - self.LAG
+        if m - self.hold_since < 360:
+            self.hold_until = max(self.hold_until, m + minutes)
+
     def _learn(self, minute: int, count: float) -> None:
         x = count
-        if count > 3.0:  # the winsorizing cap is never below 3, so skip predict() below it
+        if self.hold_from <= minute <= self.hold_until:
+            x = self.predict(minute)[0]
+        elif count > 3.0:  # the winsorizing cap is never below 3, so skip predict() below it
             mean, shape = self.predict(minute)
             cap = mean + self.clip_sigmas * math.sqrt(mean + mean * mean / shape) + 3.0
             x = count if count < cap else cap
@@ -124,7 +154,14 @@ class SeasonalRate:
 
     # ---- baseline ---------------------------------------------------------------
     def global_rate(self) -> float:
-        return (self.cg + self.prior_rate * self.prior_minutes) / (self.eg + self.prior_minutes)
+        """Pooled per-minute rate; during the first hours it also uses the minutes
+        still waiting in the learning lag (cold start: nothing is learned yet)."""
+        c, e = self.cg, self.eg
+        if e < 120 and self.cur >= 0:
+            lo = max(self.first, self.cur - self.LAG + 1)
+            c += sum(self.ring[i % self.RING] for i in range(lo, self.cur + 1))
+            e += self.cur - lo + 1
+        return (c + self.prior_rate * self.prior_minutes) / (e + self.prior_minutes)
 
     def predict(self, minute: int) -> tuple[float, float]:
         """Expected count for one minute and the Gamma shape (confidence) behind it."""
@@ -133,7 +170,7 @@ class SeasonalRate:
         h, w = (minute // 60) % 24, hour_of_week(minute)
         rh = (self.ch[h] + self.k_hod * rg * shape_factor) / (self.eh[h] + self.k_hod)
         rw = (self.cw[w] + self.k_how * rh) / (self.ew[w] + self.k_how)
-        support = 1.0 + self.ch[h] + self.cw[w] + 0.05 * self.cg
+        support = 1.0 + self.ch[h] + self.cw[w] + 0.25 * self.cg
         return rw, min(self.alpha_cap, support)
 
     def hod_factor(self, minute: int) -> float:
@@ -151,13 +188,18 @@ class SeasonalRate:
         return sum(ring[(cur - i) % R] for i in range(min(windows_min, R)))
 
     def surprise(self, ts: float, windows: tuple[int, ...], mult: float = 1.0,
-                 min_obs: float = 0.0) -> tuple[float, int, float, float]:
+                 min_obs: float = 0.0, covariate: SeasonalRate | None = None) -> tuple[float, int, float, float]:
         """Most surprising sliding window ending now.
 
         Returns (log p, window minutes, observed, expected) where p is the NB upper
         tail of the observed count given the seasonal expectation over that window
         (the current minute counts by its elapsed fraction). Windows holding fewer
         than `min_obs` events are not tested (they could not fire anyway).
+
+        With a `covariate` (the community's message series) the expectation is
+        at least this series' learned share of the covariate's count in the same
+        window: leaves and reports grow with activity, so a promotion that
+        triples traffic is not a mass leave or a complaint spike.
         """
         m = int(ts // 60)
         if m > self.cur:
@@ -165,16 +207,25 @@ class SeasonalRate:
         frac = max(0.05, (ts - m * 60) / 60.0)
         rate, shape = self.predict(m)
         rate *= mult
+        ratio = 0.0
+        if covariate is not None:
+            if m > covariate.cur:
+                covariate.advance_minute(m)
+            ratio = mult * self.global_rate() / max(covariate.global_rate(), 1e-9)
         best = (0.0, windows[0], 0.0, 0.0)
         ring, R, cur = self.ring, self.RING, self.cur
-        obs, i = 0.0, 0
+        cring, ccur = (covariate.ring, covariate.cur) if covariate is not None else (ring, cur)
+        obs, cov, i = 0.0, 0.0, 0
         for w in windows:  # ascending widths: one pass accumulates every window
             while i < min(w, R):
                 obs += ring[(cur - i) % R]
+                cov += cring[(ccur - i) % R]
                 i += 1
             if obs < min_obs:
                 continue
             exp = rate * (w - 1 + frac)
+            if ratio and ratio * cov > exp:
+                exp = ratio * cov
             lp = nb_logsf(obs, exp, shape)
             if lp < best[0]:
                 best = (lp, w, obs, exp)
@@ -189,7 +240,7 @@ class SeasonalRate:
     def to_state(self) -> dict[str, Any]:
         return {"ring": self.ring, "cur": self.cur, "cg": self.cg, "eg": self.eg,
                 "ch": self.ch, "eh": self.eh, "cw": self.cw, "ew": self.ew,
-                "prior_rate": self.prior_rate}
+                "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from], "first": self.first}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.ring = [float(x) for x in st["ring"]]
@@ -198,3 +249,5 @@ class SeasonalRate:
         self.ch, self.eh = list(st["ch"]), list(st["eh"])
         self.cw, self.ew = list(st["cw"]), list(st["ew"])
         self.prior_rate = float(st["prior_rate"])
+        self.hold_until, self.hold_since, self.hold_from = (int(x) for x in st["hold"])
+        self.first = int(st["first"])
