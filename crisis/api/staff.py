@@ -1,0 +1,94 @@
+"""Personal-token authentication for staff routes, and tenant scoping.
+
+Every object belongs to a community. A caller with no role there gets 404, the same
+answer as for an object that does not exist, so ids cannot be probed across tenants;
+a caller with too small a role gets 403 naming the role needed."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import g, request
+from sqlalchemy import select
+
+from crisis.api.auth import bearer_token, touch
+from crisis.api.errors import abort
+from crisis.models import Community, Membership, Role, User
+from crisis.webctx import db
+
+
+def current_user() -> User:
+    user = g.get("staff_user")
+    if user is not None:
+        return user  # type: ignore[no-any-return]
+    token = bearer_token()
+    if token.kind != "personal" or token.user_id is None:
+        abort(403, "forbidden", "this route takes a personal token (crisis user token); ingest tokens cannot use it")
+    user = db().get(User, token.user_id)
+    if user is None:
+        abort(401, "unauthorized", "the token's user no longer exists")
+    touch(token)
+    g.staff_user = user
+    return user
+
+
+def role_in(community_id: int) -> Role | None:
+    user = current_user()
+    raw = db().scalar(select(Membership.role).where(Membership.user_id == user.id,
+                                                    Membership.community_id == community_id))
+    return Role(raw) if raw else None
+
+
+def require(community_id: int, minimum: Role, what: str, *, not_found: str) -> Role:
+    """404 `not_found` unless the caller is staff of the community; 403 below `minimum`."""
+    role = role_in(community_id)
+    if role is None:
+        abort(404, "not_found", not_found)
+    if not role.at_least(minimum):
+        abort(403, "forbidden", f"{what} needs the {minimum.value} role or above in this community; you are {role.value}")
+    return role
+
+
+def community_by_slug(slug: str, minimum: Role = Role.MODERATOR, what: str = "this") -> Community:
+    community = db().scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        abort(404, "not_found", f"no community {slug!r}")
+    require(community.id, minimum, what, not_found=f"no community {slug!r}")
+    return community
+
+
+def my_community_ids() -> list[int]:
+    return list(db().scalars(select(Membership.community_id).where(Membership.user_id == current_user().id)))
+
+
+def json_body() -> dict[str, Any]:
+    if not request.data:
+        return {}
+    if request.mimetype != "application/json":
+        abort(415, "unsupported_media_type", f"send application/json, not {request.mimetype or 'no Content-Type'}")
+    try:
+        body = json.loads(request.get_data())
+    except (ValueError, UnicodeDecodeError) as exc:
+        abort(400, "bad_json", f"the body is not valid JSON: {exc}")
+    if not isinstance(body, dict):
+        abort(400, "bad_body", "the body must be a JSON object")
+    return body
+
+
+def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = True,
+          default: Any = None) -> Any:
+    if name not in body or body[name] is None:
+        if required:
+            abort(422, "invalid", f"{name}: is required", field=name)
+        return default
+    value = body[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        abort(422, "invalid", f"{name}: must be {names}, got {type(value).__name__}", field=name)
+    return value
+
+
+def unprocessable(message: str) -> None:
+    """Service errors say 'field: problem'; pass the field through for clients."""
+    field_name = message.split(":", 1)[0] if ":" in message else ""
+    abort(422, "invalid", message, **({"field": field_name} if field_name and " " not in field_name else {}))
