@@ -1,14 +1,27 @@
-"""Server-rendered pages: sessions, CSRF, and the views."""
+"""Server-rendered pages: sessions, CSRF, languages, and the views."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+
+def _page_error(exc: HTTPException) -> tuple[str, int]:
+    return render_template("error.html", error=exc), exc.code or 500
 
 
 def init_app(app: Flask) -> None:
-    from crisis.web import auth, csrf, pages, security_headers
+    from crisis.web import (
+        access, auth, csrf, i18n, incidents, insights, manage, markup, pages, postmortem_views, security_headers,
+    )
 
     csrf.init_app(app)
     security_headers.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
+    i18n.init_app(app)
+    app.jinja_env.filters["markdown"] = markup.render
+    app.jinja_env.globals["role_label"] = access.role_label
+    # Page blueprints render their own errors; the API's JSON error handler stays app-wide.
+    for module in (auth, pages, incidents, postmortem_views, manage, insights):
+        if not module.bp._got_registered_once:  # noqa: SLF001 -- tests build many apps
+            module.bp.register_error_handler(HTTPException, _page_error)
+        app.register_blueprint(module.bp)

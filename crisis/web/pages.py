@@ -4,12 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, render_template
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from crisis import activity
 from crisis.clock import isoformat
 from crisis.communities import NotFound, communities_of, get_community, role_in
-from crisis.models import Community
+from crisis.incidents import SEVERITIES
+from crisis.models import Community, Incident, Role
 from crisis.web.auth import login_required
 from crisis.webctx import db, rt
 
@@ -30,15 +32,20 @@ def member_community(slug: str) -> Community:
 @bp.get("/")
 @login_required
 def home() -> Any:
-    return render_template("home.html", memberships=communities_of(db(), g.user.id))
+    memberships = communities_of(db(), g.user.id)
+    ids = [c.id for c, _role in memberships]
+    open_counts = dict(db().execute(select(Incident.community_id, func.count()).where(
+        Incident.community_id.in_(ids), Incident.status != "resolved").group_by(Incident.community_id)).all())
+    return render_template("home.html", memberships=memberships, open_counts=open_counts)
 
 
 @bp.get("/c/<slug>")
 @login_required
 def community(slug: str) -> Any:
     c = member_community(slug)
-    return render_template("community.html", community=c, role=role_in(db(), g.user.id, c.id),
-                           incidents=activity.recent_incidents(db(), c.id))
+    role = role_in(db(), g.user.id, c.id)
+    return render_template("community.html", community=c, role=role, incidents=activity.recent_incidents(db(), c.id),
+                           severities=SEVERITIES, can_open=role is not None and role.at_least(Role.RESPONDER))
 
 
 @bp.get("/c/<slug>/activity.json")

@@ -24,7 +24,8 @@
       svg.appendChild(line);
       const item = document.createElement("li");
       const swatch = document.createElement("span");
-      swatch.style.background = colors[i % colors.length];
+      swatch.setAttribute("data-color", String(i % colors.length));
+      swatch.className = "swatch c" + (i % colors.length);
       item.append(swatch, document.createTextNode(name));
       legend.appendChild(item);
     });
@@ -40,7 +41,10 @@
         const status = document.createElement("span");
         status.className = "muted";
         status.textContent = " " + inc.status;
-        li.append(strong, document.createTextNode(` ${inc.kind} · ${inc.title}`), status);
+        const link = document.createElement("a");
+        link.href = list.dataset.base + inc.id;
+        link.append(strong, document.createTextNode(` ${inc.kind} · ${inc.title}`));
+        li.append(link, status);
         return li;
       }));
     }

@@ -1,0 +1,63 @@
+"""The UI language per user: the saved choice, else the session's, else the browser's.
+
+Catalogs live in crisis/translations/<locale>/LC_MESSAGES/messages.po; the compiled .mo
+files are committed next to them (tests/web/test_i18n.py fails when they are stale)."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, redirect, request, session
+from flask_babel import Babel
+from werkzeug.wrappers import Response
+
+from crisis.config import ROOT
+from crisis.webctx import db
+
+TRANSLATIONS = ROOT / "crisis" / "translations"
+# Babel locale -> the label shown in the switcher (each in its own language).
+LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
+_ALIASES = {"zh": "zh_Hans", "zh_hans": "zh_Hans", "zh_cn": "zh_Hans", "zh_sg": "zh_Hans", "en": "en"}
+
+bp = Blueprint("i18n", __name__)
+
+
+def normalize(value: str | None) -> str | None:
+    """'zh-CN', 'zh_Hans', 'zh' -> 'zh_Hans'; 'en-GB' -> 'en'; unknown -> None."""
+    if not value:
+        return None
+    key = value.replace("-", "_").lower()
+    return _ALIASES.get(key) or _ALIASES.get(key.split("_", 1)[0])
+
+
+def select_locale() -> str:
+    user = g.get("user")
+    chosen = normalize(user.locale if user is not None else None) or normalize(session.get("locale"))
+    if chosen:
+        return chosen
+    for lang, _quality in request.accept_languages:
+        found = normalize(lang)
+        if found:
+            return found
+    return "en"
+
+
+def html_lang() -> str:
+    return "zh-Hans" if select_locale() == "zh_Hans" else "en"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale, timezone_selector=lambda: "UTC")
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=select_locale, html_lang=html_lang)
+    app.register_blueprint(bp)
+
+
+@bp.post("/locale")
+def set_locale() -> Response:
+    """The language switcher: remembered in the session, and on the user when signed in."""
+    chosen = normalize(request.form.get("locale")) or "en"
+    session["locale"] = chosen
+    user = g.get("user")
+    if user is not None:
+        user.locale = chosen
+        db().commit()
+    target = request.form.get("next") or "/"
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")

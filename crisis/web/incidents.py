@@ -1,0 +1,228 @@
+"""Incident list and incident page: parse the form, call the engine, render or redirect."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import case, select
+from werkzeug.wrappers import Response
+
+from crisis import lifecycle, postmortems, reports, tasks
+from crisis.communities import communities_of
+from crisis.incidents import SEVERITIES
+from crisis.models import Incident, Membership, Notification, Responder, Role, Task, User
+from crisis.states import ACTIONS, InvalidTransition, TRANSITIONS, IncidentStatus
+from crisis.web import charts
+from crisis.web.access import actor, community_scope, incident_scope
+from crisis.web.auth import login_required
+from crisis.webctx import db, rt
+
+bp = Blueprint("incidents", __name__)
+STATUSES = [s.value for s in IncidentStatus]
+# Who may press each button: moderators take an incident; moving it further needs a responder.
+ACTION_ROLES = {"acknowledge": Role.MODERATOR, "mitigate": Role.RESPONDER, "resolve": Role.RESPONDER,
+                "reopen": Role.RESPONDER}
+
+
+def _filters() -> dict[str, str]:
+    return {k: request.args.get(k, "") for k in ("community", "status", "kind", "severity")}
+
+
+def _list(filters: dict[str, str]) -> tuple[list[tuple[Incident, Any]], list[Any], list[str]]:
+    memberships = communities_of(db(), g.user.id)
+    by_id = {c.id: c for c, _role in memberships}
+    ids = list(by_id)
+    if filters["community"]:
+        ids = [c.id for c, _r in memberships if c.slug == filters["community"]]
+    query = select(Incident).where(Incident.community_id.in_(ids))
+    if filters["status"] == "open":
+        query = query.where(Incident.status != IncidentStatus.RESOLVED.value)
+    elif filters["status"] in STATUSES:
+        query = query.where(Incident.status == filters["status"])
+    if filters["kind"]:
+        query = query.where(Incident.kind == filters["kind"])
+    if filters["severity"] in SEVERITIES:
+        query = query.where(Incident.severity == filters["severity"])
+    open_first = case((Incident.status == IncidentStatus.RESOLVED.value, 1), else_=0)
+    rows = db().scalars(query.order_by(open_first, Incident.opened_at.desc(), Incident.id.desc()).limit(200))
+    kinds = sorted(set(db().scalars(select(Incident.kind).distinct().where(
+        Incident.community_id.in_(list(by_id))))))
+    return [(i, by_id[i.community_id]) for i in rows], memberships, kinds
+
+
+@bp.get("/incidents")
+@login_required
+def index() -> str:
+    filters = _filters()
+    rows, memberships, kinds = _list(filters)
+    return render_template("incidents/list.html", rows=rows, filters=filters, memberships=memberships, kinds=kinds,
+                           statuses=STATUSES, severities=SEVERITIES, now=rt().clock.now())
+
+
+@bp.get("/incidents/rows")
+@login_required
+def rows() -> str:
+    """The table body alone, for the list's live refresh."""
+    found, _m, _k = _list(_filters())
+    return render_template("incidents/_rows.html", rows=found, now=rt().clock.now())
+
+
+def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
+    scope, incident = incident_scope(slug, incident_id)
+    session = db()
+    if postmortems.ensure_draft(session, incident, clock=rt().clock) is not None:
+        session.commit()
+    staff = session.execute(select(User, Membership.role).join(Membership, Membership.user_id == User.id)
+                            .where(Membership.community_id == incident.community_id).order_by(User.email)).all()
+    names = {u.id: (u.display_name or u.email) for u, _r in staff}
+    task_rows = list(session.scalars(select(Task).where(Task.incident_id == incident.id).order_by(Task.position)))
+    responders = list(session.scalars(select(Responder).where(Responder.incident_id == incident.id)
+                                      .order_by(Responder.id)))
+    notifications = list(session.scalars(select(Notification).where(Notification.incident_id == incident.id)
+                                         .order_by(Notification.id.desc()).limit(100)))
+    activity = reports.incident_activity(session, incident)
+    chart = charts.line_chart(activity.labels, activity.series, baseline=activity.baseline,
+                              markers=[(activity.opened_index, _("opened"), "")] if activity.opened_index is not None
+                              else [], label=_("Events per minute around the incident"))
+    allowed = {a for a, target in ACTIONS.items()
+               if target in TRANSITIONS[IncidentStatus(incident.status)] and scope.can(ACTION_ROLES[a])}
+    return dict(scope=scope, community=scope.community, incident=incident, staff=staff, names=names,
+                tasks=task_rows, responders=responders, notifications=notifications, chart=chart,
+                activity=activity, actions=[a for a in ACTIONS if a in allowed], now=rt().clock.now(),
+                postmortem=postmortems.for_incident(session, incident.id), severities=SEVERITIES,
+                evidence=incident.evidence or {}, Role=Role)
+
+
+@bp.get("/c/<slug>/incidents/<int:incident_id>")
+@login_required
+def show(slug: str, incident_id: int) -> str:
+    return render_template("incidents/show.html", **_page_context(slug, incident_id))
+
+
+@bp.get("/c/<slug>/incidents/<int:incident_id>/live/<any(timeline, notifications, header, tasks):part>")
+@login_required
+def live(slug: str, incident_id: int, part: str) -> str:
+    return render_template(f"incidents/_{part}.html", **_page_context(slug, incident_id))
+
+
+def _back(slug: str, incident_id: int, anchor: str = "") -> Response:
+    return redirect(url_for("incidents.show", slug=slug, incident_id=incident_id) + (f"#{anchor}" if anchor else ""),
+                    code=303)
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/<any(acknowledge, mitigate, resolve, reopen):action>")
+@login_required
+def move(slug: str, incident_id: int, action: str) -> Response:
+    scope, incident = incident_scope(slug, incident_id, ACTION_ROLES[action])
+    session = db()
+    try:
+        lifecycle.transition(session, incident.id, ACTIONS[action], actor=actor(), clock=rt().clock,
+                             note=request.form.get("note", "").strip())
+    except (InvalidTransition, lifecycle.ConcurrentTransition) as exc:
+        session.rollback()
+        flash(_("Could not %(action)s: %(reason)s", action=action, reason=str(exc)), "error")
+        return _back(slug, incident_id)
+    if action == "resolve":
+        postmortems.ensure_draft(session, incident, clock=rt().clock)
+    session.commit()
+    return _back(slug, incident_id)
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/notes")
+@login_required
+def note(slug: str, incident_id: int) -> Response:
+    _scope, incident = incident_scope(slug, incident_id, Role.MODERATOR)
+    try:
+        lifecycle.add_note(db(), incident, request.form.get("text", ""), actor=actor(), clock=rt().clock)
+    except lifecycle.LifecycleError as exc:
+        flash(str(exc), "error")
+        return _back(slug, incident_id, "note")
+    db().commit()
+    return _back(slug, incident_id, "timeline")
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/updates")
+@login_required
+def status_update(slug: str, incident_id: int) -> Response:
+    _scope, incident = incident_scope(slug, incident_id, Role.RESPONDER)
+    try:
+        result = lifecycle.post_update(db(), incident, request.form.get("text", ""), actor=actor(), clock=rt().clock)
+    except lifecycle.LifecycleError as exc:
+        flash(str(exc), "error")
+        return _back(slug, incident_id, "update")
+    db().commit()
+    flash(_("Status update posted; notified: %(who)s", who=", ".join(result.labels) or _("nobody")), "info")
+    return _back(slug, incident_id, "timeline")
+
+
+def _member(incident: Incident, user_id: str | None) -> User:
+    user = db().get(User, int(user_id)) if user_id and user_id.isdigit() else None
+    if user is None or db().scalar(select(Membership.id).where(
+            Membership.user_id == user.id, Membership.community_id == incident.community_id)) is None:
+        abort(400, description=_("Pick someone who is staff of this community."))
+    return user
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/assign")
+@login_required
+def assign(slug: str, incident_id: int) -> Response:
+    _scope, incident = incident_scope(slug, incident_id, Role.RESPONDER)
+    user = _member(incident, request.form.get("user_id"))
+    try:
+        lifecycle.assign(db(), incident, user, role=request.form.get("role", "responder").strip(), actor=actor(),
+                         clock=rt().clock)
+    except lifecycle.LifecycleError as exc:
+        flash(str(exc), "error")
+        return _back(slug, incident_id, "people")
+    db().commit()
+    return _back(slug, incident_id, "people")
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/severity")
+@login_required
+def severity(slug: str, incident_id: int) -> Response:
+    _scope, incident = incident_scope(slug, incident_id, Role.RESPONDER)
+    try:
+        lifecycle.set_severity(db(), incident, request.form.get("severity", ""), actor=actor(), clock=rt().clock)
+    except lifecycle.LifecycleError as exc:
+        flash(str(exc), "error")
+    db().commit()
+    return _back(slug, incident_id)
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/tasks/<int:task_id>")
+@login_required
+def task(slug: str, incident_id: int, task_id: int) -> Response:
+    _scope, incident = incident_scope(slug, incident_id, Role.MODERATOR)
+    row = db().get(Task, task_id)
+    if row is None or row.incident_id != incident.id:
+        abort(404)
+    owner = request.form.get("owner_id")
+    owner_id = _member(incident, owner).id if owner else None
+    try:
+        tasks.update_task(db(), incident, row, status=request.form.get("status") or None, owner_id=owner_id,
+                          actor_user_id=g.user.id, actor_label=g.user.display_name or g.user.email,
+                          now=rt().clock.now())
+    except tasks.TaskError as exc:
+        flash(str(exc), "error")
+        return _back(slug, incident_id, "tasks")
+    db().commit()
+    return _back(slug, incident_id, "tasks")
+
+
+@bp.post("/c/<slug>/incidents")
+@login_required
+def open_manual(slug: str) -> Response:
+    scope = community_scope(slug, Role.RESPONDER)
+    try:
+        incident = lifecycle.open_manual(db(), scope.community, kind=request.form.get("kind", "").strip(),
+                                         severity=request.form.get("severity", ""),
+                                         title=request.form.get("title", ""),
+                                         description=request.form.get("description", ""), actor=actor(),
+                                         clock=rt().clock)
+    except lifecycle.LifecycleError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("pages.community", slug=slug), code=303)
+    db().commit()
+    return _back(slug, incident.id)
