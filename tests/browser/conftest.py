@@ -1,0 +1,165 @@
+"""A real server (werkzeug in a thread, jobs inline) and Debian's Chromium driven by Playwright.
+
+Every page a test opens is watched: a response of 500 or more, a console error or an
+uncaught page error fails the test at teardown."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from crisis import communities, playbooks, runtime
+from crisis.app import create_app
+from crisis.clock import SystemClock
+from crisis.config import Config
+from crisis.db import session_scope
+from crisis.demo import DemoStream
+from tests.live import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct horse battery"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Site:
+    url: str
+    app: Flask
+    slug: str
+    ingest_token: str
+    users: dict[str, str] = field(default_factory=dict)  # role -> email
+
+    def post_events(self, events: list[dict[str, Any]]) -> None:
+        from crisis.demo import post
+
+        for i in range(0, len(events), 1000):
+            post(f"{self.url}/api/v1/communities/{self.slug}/events", self.ingest_token, events[i:i + 1000])
+
+
+def seed(app: Flask, slug: str = "lantern") -> tuple[str, dict[str, str]]:
+    rt = app.extensions["crisis"]
+    clock = SystemClock()
+    users = {}
+    with session_scope(rt.sessions) as session:
+        playbooks.sync(session, clock=clock)
+        community, issued = communities.create_community(session, slug, name="Lantern Guild", clock=clock)
+        for role, email, name in (("moderator", "mo@example.test", "Mo"), ("responder", "ray@example.test", "Ray"),
+                                  ("manager", "meg@example.test", "Meg")):
+            user, _ = communities.create_user(session, email, password=PASSWORD, clock=clock, display_name=name)
+            communities.grant_role(session, user, community, role)
+            users[role] = email
+    return issued.token, users
+
+
+def raid_events(slug: str, *, now: datetime | None = None, history_minutes: int = 120,
+                per_minute: float = 30.0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(history, raid): ordinary traffic for a baseline, then a raid three minutes ago."""
+    now = now or datetime.now(timezone.utc)
+    stream = DemoStream(slug, seed=11)
+    raid_at = now - timedelta(minutes=4)
+    history = list(stream.span(now - timedelta(minutes=history_minutes), raid_at, per_minute))
+    raid = sorted(stream.raid(raid_at, size=60, seconds=60) + list(stream.span(raid_at, now, per_minute)),
+                  key=lambda e: e["ts"])
+    return history, raid
+
+
+@pytest.fixture
+def live_config(tmp_path: Path, migrated_template: Path) -> Config:
+    db_path = tmp_path / "crisis.db"
+    shutil.copy(migrated_template, db_path)
+    return Config(var_dir=tmp_path, database_url=f"sqlite:///{db_path}", redis_url="redis://127.0.0.1:1/0",
+                  secret_key="browser-secret-key-0123456789", testing=True, sync_jobs=True)
+
+
+@pytest.fixture
+def site(live_config: Config) -> Iterator[Site]:
+    app = create_app(live_config, clock=SystemClock())
+    token, users = seed(app)
+    with LiveServer(app) as server:
+        yield Site(server.url, app, "lantern", token, users)
+    runtime.reset()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (make system-deps)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class PageWatch:
+    """Collects what must never happen on a page: 5xx answers and JavaScript errors.
+
+    Chromium also logs "Failed to load resource" for any 4xx answer. A page answered on
+    purpose with 403 or 404 (a refusal, a hidden tenant) is not a script error, so those
+    are ignored for documents only; a 4xx on a script, stylesheet or fetch still fails."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.refused_documents: set[str] = set()
+
+    def _console(self, page: Any, msg: Any) -> None:
+        if msg.type != "error":
+            return
+        where = (msg.location or {}).get("url", "")
+        if msg.text.startswith("Failed to load resource: the server responded with a status of 4") \
+                and where in self.refused_documents:
+            return
+        self.problems.append(f"console error on {page.url}: {msg.text} ({where})")
+
+    def _response(self, resp: Any) -> None:
+        if resp.status >= 500:
+            self.problems.append(f"{resp.status} from {resp.url}")
+        elif resp.status >= 400 and resp.request.resource_type == "document":
+            self.refused_documents.add(resp.url)
+
+    def attach(self, page: Any) -> Any:
+        page.on("console", lambda msg: self._console(page, msg))
+        page.on("pageerror", lambda exc: self.problems.append(f"page error on {page.url}: {exc}"))
+        page.on("response", self._response)
+        return page
+
+
+@pytest.fixture
+def watch() -> Iterator[PageWatch]:
+    watcher = PageWatch()
+    yield watcher
+    assert not watcher.problems, "\n".join(watcher.problems)
+
+
+@pytest.fixture
+def new_page(browser: Any, watch: PageWatch) -> Iterator[Any]:
+    """new_page(viewport=DESKTOP, locale='en-US') -> a watched page in a fresh context."""
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int] = DESKTOP, locale: str = "en-US") -> Any:
+        context = browser.new_context(viewport=viewport, locale=locale)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return watch.attach(context.new_page())
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def log_in(page: Any, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{base}/")
