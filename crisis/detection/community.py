@@ -79,6 +79,7 @@ class CommunityDetector:
                 m = int(ts // 60)
                 if m == msgs.cur:
                     msgs.ring[m % RING] += 1.0
+                    msgs.total += 1.0
                 else:
                     msgs.add(ts)
                 actor = e.actor

@@ -120,6 +120,10 @@ class RaidDetector:
         return out
 
     def _check_cluster(self, cl: dict[str, Any], ts: float, author: str, book_open: Any) -> list[Signal]:
+        fired = cl.get("fired")
+        if fired and ts - self.last_full.get(fired, -1e18) < 20.0 and book_open(fired):
+            self.suspects[author] = ts  # known wave, evidence fresh: just keep it open
+            return [Signal(fired, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)]
         s = self.settings.s
         surge = self.settings.surge_factor(ts)
         authors = cl["authors"]
@@ -133,9 +137,11 @@ class RaidDetector:
         share = n_new / max(1, len(self.new_posters))
         if n_new >= k_raid and n_new >= 0.5 * n_all and share >= (0.15 if unknown_link else 0.3):
             self._mark(cl, ts, author)
+            cl["fired"] = "raid"
             return [self._signal("raid", ts, list(authors), cl["samples"], cl["domains"], book_open)]
         if strong and n_all - n_new >= K_SPAM * surge / s:
             self._mark(cl, ts, author)
+            cl["fired"] = "spam_wave"
             return [self._signal("spam_wave", ts, list(authors), cl["samples"], cl["domains"], book_open)]
         if strong and n_all >= 3:
             self._mark(cl, ts, author)  # their reports are not a complaint spike

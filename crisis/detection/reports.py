@@ -49,8 +49,14 @@ class ReportDetector:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.rate.add(e.ts)
         lim, minimum = _thresholds(self.settings, REPORT_ALPHA, REPORT_MIN)
-        lp, win, obs, exp = self.rate.surprise(e.ts, REPORT_WINDOWS, min_obs=2, covariate=self.messages)
-        if lp < lim or (lp < math.log(SUSTAIN_ALPHA) and e.ts - self.last_full < 2400):
+        recent_alarm = e.ts - self.last_full < 2400
+        # Cheap pre-check: with fewer reports in the last hour than the minimum
+        # count nothing can fire (and outside an alarm nothing needs sustaining).
+        if not recent_alarm and len(self.recent) < minimum:
+            return []
+        lp, win, obs, exp = self.rate.surprise(e.ts, REPORT_WINDOWS, min_obs=2 if recent_alarm else minimum,
+                                               covariate=self.messages)
+        if lp < lim or (lp < math.log(SUSTAIN_ALPHA) and recent_alarm):
             self.rate.hold(e.ts, 15)  # an alarm, or the tail of one: not baseline
         if lp < lim and obs >= minimum:
             if e.ts - self.last_full < FULL_EVERY:
@@ -125,8 +131,14 @@ class LeaveDetector:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.rate.add(e.ts)
         lim, minimum = _thresholds(self.settings, LEAVE_ALPHA, LEAVE_MIN)
-        lp, win, obs, exp = self.rate.surprise(e.ts, LEAVE_WINDOWS, min_obs=2, covariate=self.messages)
-        if lp < lim or (lp < math.log(SUSTAIN_ALPHA) and e.ts - self.last_full < 3600):
+        recent_alarm = e.ts - self.last_full < 3600
+        while self.recent and e.ts - self.recent[0][0] > 3600:
+            del self.recent[0]
+        if not recent_alarm and len(self.recent) < minimum:
+            return []
+        lp, win, obs, exp = self.rate.surprise(e.ts, LEAVE_WINDOWS, min_obs=2 if recent_alarm else minimum,
+                                               covariate=self.messages)
+        if lp < lim or (lp < math.log(SUSTAIN_ALPHA) and recent_alarm):
             self.rate.hold(e.ts, 15)
         if lp < lim and obs >= minimum and e.ts - self.last_full >= FULL_EVERY:
             self.last_full = e.ts

@@ -76,6 +76,10 @@ class SeasonalRate:
         self.decay_b = 0.5 ** (1.0 / (half_life_days * 60.0))
         self.ring = [0.0] * self.RING
         self.cur = -1  # minute index of the newest minute in the ring
+        # Running total and its value at the end of each ring minute: any
+        # sliding-window count is one subtraction (windows cost O(1)).
+        self.total = 0.0
+        self.cum_end = [0.0] * self.RING
         self.cg = 0.0
         self.eg = 0.0
         self.ch = [0.0] * 24
@@ -91,6 +95,7 @@ class SeasonalRate:
         self.hold_since = -1
         self.hold_from = -1
         self.first = -1
+        self.acc_c, self.acc_n, self.acc_hour = 0.0, 0, -1  # the hour being learned
 
     # ---- counting -------------------------------------------------------------
     def add(self, ts: float, n: float = 1.0) -> None:
@@ -98,7 +103,11 @@ class SeasonalRate:
         if m > self.cur:
             self.advance_minute(m)
         if m > self.cur - self.RING:
-            self.ring[m % self.RING] += n
+            R = self.RING
+            self.ring[m % R] += n
+            self.total += n
+            for k in range(m, self.cur):  # a late event: fix the running sums after it
+                self.cum_end[k % R] += n
         # events older than the ring are dropped: too late to matter for a window
 
     def advance_minute(self, m: int) -> None:
@@ -113,11 +122,12 @@ class SeasonalRate:
         if m - self.cur > 7 * 1440:  # a long outage: skip ahead rather than loop
             self.cur = m - 7 * 1440
             self.ring = [0.0] * self.RING
-        ring, R, lag = self.ring, self.RING, self.LAG
+        ring, R, lag, cum = self.ring, self.RING, self.LAG, self.cum_end
         while self.cur < m:
             old = self.cur - lag
             if old >= self.first:
                 self._learn(old, ring[old % R])
+            cum[self.cur % R] = self.total
             self.cur += 1
             ring[self.cur % R] = 0.0
 
@@ -136,6 +146,12 @@ class SeasonalRate:
             self.hold_until = max(self.hold_until, m + minutes)
 
     def _learn(self, minute: int, count: float) -> None:
+        """Learn one completed minute (winsorized, or imputed while held).
+
+        Minutes accumulate per hour and reach the buckets once per hour: the
+        model is hourly anyway, and per-minute bucket updates would dominate the
+        cost of quiet series.
+        """
         x = count
         if self.hold_from <= minute <= self.hold_until:
             x = self.predict(minute)[0]
@@ -143,20 +159,35 @@ class SeasonalRate:
             mean, shape = self.predict(minute)
             cap = mean + self.clip_sigmas * math.sqrt(mean + mean * mean / shape) + 3.0
             x = count if count < cap else cap
-        self.cg = self.cg * self.decay_g + x
-        self.eg = self.eg * self.decay_g + 1.0
+        hour = minute // 60
+        if hour != self.acc_hour:
+            self._flush()
+            self.acc_hour = hour
+        self.acc_c += x
+        self.acc_n += 1
+        if minute % 60 == 59:
+            self._flush()
+
+    def _flush(self) -> None:
+        n, x = self.acc_n, self.acc_c
+        if not n:
+            return
+        dg, db = self.decay_g ** n, self.decay_b ** n
+        self.cg = self.cg * dg + x
+        self.eg = self.eg * dg + n
+        minute = self.acc_hour * 60
         h, w = (minute // 60) % 24, hour_of_week(minute)
-        db = self.decay_b
         self.ch[h] = self.ch[h] * db + x
-        self.eh[h] = self.eh[h] * db + 1.0
+        self.eh[h] = self.eh[h] * db + n
         self.cw[w] = self.cw[w] * db + x
-        self.ew[w] = self.ew[w] * db + 1.0
+        self.ew[w] = self.ew[w] * db + n
+        self.acc_c, self.acc_n = 0.0, 0
 
     # ---- baseline ---------------------------------------------------------------
     def global_rate(self) -> float:
         """Pooled per-minute rate; during the first hours it also uses the minutes
         still waiting in the learning lag (cold start: nothing is learned yet)."""
-        c, e = self.cg, self.eg
+        c, e = self.cg + self.acc_c, self.eg + self.acc_n
         if e < 120 and self.cur >= 0:
             lo = max(self.first, self.cur - self.LAG + 1)
             c += sum(self.ring[i % self.RING] for i in range(lo, self.cur + 1))
@@ -183,9 +214,9 @@ class SeasonalRate:
         return min(10.0, max(0.1, rh / rg))
 
     # ---- tests ----------------------------------------------------------------
-    def window_count(self, windows_min: int) -> float:
-        ring, R, cur = self.ring, self.RING, self.cur
-        return sum(ring[(cur - i) % R] for i in range(min(windows_min, R)))
+    def window_count(self, minutes: int) -> float:
+        """Events in the last `minutes` minutes, the current one included."""
+        return self.total - self.cum_end[(self.cur - min(minutes, self.RING - 1)) % self.RING]
 
     def surprise(self, ts: float, windows: tuple[int, ...], mult: float = 1.0,
                  min_obs: float = 0.0, covariate: SeasonalRate | None = None) -> tuple[float, int, float, float]:
@@ -213,19 +244,19 @@ class SeasonalRate:
                 covariate.advance_minute(m)
             ratio = mult * self.global_rate() / max(covariate.global_rate(), 1e-9)
         best = (0.0, windows[0], 0.0, 0.0)
-        ring, R, cur = self.ring, self.RING, self.cur
-        cring, ccur = (covariate.ring, covariate.cur) if covariate is not None else (ring, cur)
-        obs, cov, i = 0.0, 0.0, 0
-        for w in windows:  # ascending widths: one pass accumulates every window
-            while i < min(w, R):
-                obs += ring[(cur - i) % R]
-                cov += cring[(ccur - i) % R]
-                i += 1
+        R, cur, total, cum = self.RING, self.cur, self.total, self.cum_end
+        if covariate is not None:
+            ctotal, ccum, ccur = covariate.total, covariate.cum_end, covariate.cur
+        for w in windows:
+            w = min(w, R - 1)
+            obs = total - cum[(cur - w) % R]
             if obs < min_obs:
                 continue
             exp = rate * (w - 1 + frac)
-            if ratio and ratio * cov > exp:
-                exp = ratio * cov
+            if ratio:
+                cov = ctotal - ccum[(ccur - w) % R]
+                if ratio * cov > exp:
+                    exp = ratio * cov
             lp = nb_logsf(obs, exp, shape)
             if lp < best[0]:
                 best = (lp, w, obs, exp)
@@ -238,16 +269,20 @@ class SeasonalRate:
 
     # ---- checkpoint ---------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
-        return {"ring": self.ring, "cur": self.cur, "cg": self.cg, "eg": self.eg,
+        return {"ring": self.ring, "cur": self.cur, "total": self.total, "cum_end": self.cum_end, "cg": self.cg, "eg": self.eg,
                 "ch": self.ch, "eh": self.eh, "cw": self.cw, "ew": self.ew,
-                "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from], "first": self.first}
+                "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from], "first": self.first,
+                "acc": [self.acc_c, self.acc_n, self.acc_hour]}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.ring = [float(x) for x in st["ring"]]
         self.cur = int(st["cur"])
+        self.total = float(st["total"])
+        self.cum_end = [float(x) for x in st["cum_end"]]
         self.cg, self.eg = float(st["cg"]), float(st["eg"])
         self.ch, self.eh = list(st["ch"]), list(st["eh"])
         self.cw, self.ew = list(st["cw"]), list(st["ew"])
         self.prior_rate = float(st["prior_rate"])
         self.hold_until, self.hold_since, self.hold_from = (int(x) for x in st["hold"])
         self.first = int(st["first"])
+        self.acc_c, self.acc_n, self.acc_hour = float(st["acc"][0]), int(st["acc"][1]), int(st["acc"][2])

@@ -6,7 +6,9 @@ at a couple of dict lookups.
 """
 from __future__ import annotations
 
+import math
 import re
+import zlib
 from typing import Any
 
 _URL = re.compile(r"(?:https?://|www\.)([^\s/?#]+)[^\s]*", re.I)
@@ -79,13 +81,29 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+def _order(tok: str) -> int:
+    """A fixed pseudo-random global token order (crc32) for prefix filtering."""
+    return zlib.crc32(tok.encode())
+
+
+def _prefix(toks: frozenset[str], threshold: float) -> list[str]:
+    """Tokens that any set with Jaccard >= threshold must share a token with.
+
+    AllPairs prefix filter: under one global order, two sets with Jaccard >= t
+    share a token among the first |x| - ceil(t*|x|) + 1 tokens of each.
+    """
+    ordered = sorted(toks, key=_order)
+    return ordered[: len(ordered) - math.ceil(threshold * len(ordered)) + 1]
+
+
 class DupClusters:
     """Greedy online clustering of token sets by Jaccard similarity.
 
     Each cluster keeps its first message as representative, the distinct authors,
     a few samples and its last time; clusters expire after `horizon` seconds and
-    their number is capped (oldest evicted) so memory stays bounded. An inverted
-    index from rare-ish tokens to clusters keeps lookups short.
+    their number is capped (oldest evicted) so memory stays bounded. A prefix
+    index (token -> clusters) makes the candidate search exact but short even
+    when hundreds of clusters are live (a promotion's many greetings).
     """
 
     def __init__(self, *, threshold: float = 0.6, horizon: float = 900.0, cap: int = 400) -> None:
@@ -93,6 +111,7 @@ class DupClusters:
         self.horizon = horizon
         self.cap = cap
         self.clusters: dict[int, dict[str, Any]] = {}
+        self.index: dict[str, set[int]] = {}
         self.next_id = 0
         self._last_expire = -1e18
 
@@ -107,17 +126,22 @@ class DupClusters:
             return None
         self._expire(ts)
         best, best_j = None, self.threshold
-        for cl in self.clusters.values():
+        candidates: set[int] = set()
+        for tok in _prefix(toks, self.threshold):
+            ids = self.index.get(tok)
+            if ids:
+                candidates |= ids
+        for cid in sorted(candidates):
+            cl = self.clusters[cid]
             j = jaccard(toks, cl["rep"])
             if j >= best_j:
                 best, best_j = cl, j
         if best is None:
             if len(self.clusters) >= self.cap:
-                oldest = min(self.clusters, key=lambda k: self.clusters[k]["last"])
-                del self.clusters[oldest]
+                self._drop(min(self.clusters, key=lambda k: self.clusters[k]["last"]))
             best = {"id": self.next_id, "rep": toks, "authors": {}, "samples": [],
                     "first": ts, "last": ts, "links": 0, "mass": 0, "domains": {}, "n_new": 0}
-            self.clusters[self.next_id] = best
+            self._insert(best)
             self.next_id += 1
         best["last"] = max(best["last"], ts)
         if author not in best["authors"] and len(best["authors"]) < 1000:
@@ -134,22 +158,34 @@ class DupClusters:
             best["mass"] += 1
         return best
 
+    def _insert(self, cl: dict[str, Any]) -> None:
+        self.clusters[cl["id"]] = cl
+        for tok in _prefix(cl["rep"], self.threshold):
+            self.index.setdefault(tok, set()).add(cl["id"])
+
+    def _drop(self, cid: int) -> None:
+        cl = self.clusters.pop(cid)
+        for tok in _prefix(cl["rep"], self.threshold):
+            ids = self.index.get(tok)
+            if ids is not None:
+                ids.discard(cid)
+                if not ids:
+                    del self.index[tok]
+
     def _expire(self, ts: float) -> None:
         if ts - self._last_expire < 10.0:
             return
         self._last_expire = ts
-        dead = [k for k, c in self.clusters.items() if ts - c["last"] > self.horizon]
-        for k in dead:
-            del self.clusters[k]
+        for k in [k for k, c in self.clusters.items() if ts - c["last"] > self.horizon]:
+            self._drop(k)
 
     def to_state(self) -> dict[str, Any]:
         cl = [dict(c, rep=sorted(c["rep"])) for c in self.clusters.values()]
         return {"clusters": cl, "next_id": self.next_id, "last_expire": self._last_expire}
 
     def load_state(self, st: dict[str, Any]) -> None:
-        self.clusters = {}
+        self.clusters, self.index = {}, {}
         for c in st["clusters"]:
-            c = dict(c, rep=frozenset(c["rep"]))
-            self.clusters[int(c["id"])] = c
+            self._insert(dict(c, rep=frozenset(c["rep"])))
         self.next_id = int(st["next_id"])
         self._last_expire = float(st["last_expire"])
