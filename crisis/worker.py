@@ -2,12 +2,14 @@
 and a sweeper thread that recovers whatever Redis lost."""
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
-
 import os
+import threading
+import time
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Worker
 from rq.job import Job
 
@@ -76,8 +78,27 @@ def run_worker(*, burst: bool = False, sweep: bool = True, name: str | None = No
     if sweeper:
         sweeper.start()
     try:
-        worker = CrisisWorker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis, name=name)
-        worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
+        _work_until_stopped(rt, burst=burst, name=name, log_level=log_level)
     finally:
         if sweeper:
             sweeper.stopped.set()
+
+
+def _work_until_stopped(rt: runtime.Runtime, *, burst: bool, name: str | None, log_level: str) -> None:
+    """rq's work loop, restarted when Redis goes away instead of letting the process die:
+    a Redis restart must cost a few seconds of delay, not a worker (the sweeper re-rings
+    whatever the restart dropped)."""
+    delay = 0.5
+    while True:
+        worker = CrisisWorker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis, name=name)
+        try:
+            worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
+            return
+        except RedisConnectionError:
+            if burst:
+                raise
+            log.warning("Redis is unreachable; reconnecting in %.1fs", delay)
+        with contextlib.suppress(Exception):
+            worker.register_death()
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)

@@ -147,6 +147,7 @@ def start(var_dir: Path, postgres: PostgresServer, redis: RedisServer, *, db_nam
           rq_workers: int = 2, sweep_interval: float = 1.0, **worker_env: str) -> Topology:
     url = postgres.create_database(db_name)
     migrate.upgrade(url)
+    _sync_playbooks(url)
     config = Config(var_dir=var_dir, database_url=url, redis_url=redis.url,
                     secret_key="topology-secret-key-0123456789", sweep_interval=sweep_interval)
     web = WebProcess(config, workers=web_workers).start()
@@ -154,6 +155,17 @@ def start(var_dir: Path, postgres: PostgresServer, redis: RedisServer, *, db_nam
     for i in range(rq_workers):
         topo.workers.append(WorkerProcess(config, name=f"w{i + 1}", **worker_env).start())
     return topo
+
+
+def _sync_playbooks(url: str) -> None:
+    from crisis import playbooks
+
+    engine = make_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            playbooks.sync(session, clock=SystemClock())
+    finally:
+        engine.dispose()
 
 
 def stream_events(slug: str, *, hours: float = 5.0, seed: int = 7, raid: bool = True) -> list[dict[str, Any]]:

@@ -1,0 +1,180 @@
+"""Fault drills on the production topology: nothing accepted is lost, nothing is doubled."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+
+from crisis.clock import SystemClock
+from crisis.db import session_scope
+from crisis.models import Channel, Community, Event, Incident, Notification
+from tests.engine.helpers import HttpReceiver
+from tests.live import WorkerProcess, wait_for
+from tests.ops import topology
+from tests.ops.test_topology import _post_in_batches, _replayed
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    r = HttpReceiver().start()
+    yield r
+    r.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _log_channel(topo: topology.Topology, slug: str, url: str) -> None:
+    with session_scope(topo.sessions) as session:
+        community = session.scalar(select(Community).where(Community.slug == slug))
+        session.add(Channel(community_id=community.id, name="modlog", purpose="log", url=url,
+                            created_at=SystemClock().now()))
+
+
+def _unique_incidents(topo: topology.Topology) -> None:
+    with topo.sessions() as s:
+        keys = s.scalars(select(Incident.episode_key)).all()
+    assert len(keys) == len(set(keys))
+
+
+def test_it_loses_and_doubles_nothing_when_a_worker_is_killed_mid_batch(
+        start_topology: Callable[..., topology.Topology], tmp_path: Path) -> None:
+    topo = start_topology(rq_workers=1)
+    token = topo.community("harbor")
+    events = topology.stream_events("harbor", hours=8)
+    worker = topo.workers[0]
+    assert worker.proc is not None
+    os.kill(worker.proc.pid, signal.SIGSTOP)  # hold detection until the whole stream is stored
+    try:
+        _post_in_batches(topo, "harbor", token, events, size=1000)
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    horses = wait_for(lambda: _children(worker.proc.pid), timeout=20, interval=0.01,
+                      message="a work horse running a detect batch")
+    time.sleep(0.05)
+    assert topo.pending() > 0, "the batch finished before the kill; the drill needs a longer stream"
+    for pid in [*horses, worker.proc.pid]:
+        os.kill(pid, signal.SIGKILL)
+    worker.proc.wait()
+    replacement = WorkerProcess(topo.config, name="w9").start()
+    topo.workers.append(replacement)
+    topo.wait_processed()
+    assert topo.stored() == len(events)
+    assert sorted(topo.incidents()) == _replayed(tmp_path, events)
+    _unique_incidents(topo)
+
+
+def test_it_delivers_detection_and_notifications_once_across_a_redis_restart(
+        start_topology: Callable[..., topology.Topology], receiver: HttpReceiver, tmp_path: Path) -> None:
+    """Redis is the doorbell, not the record: events and notification rows stored while it is
+    down are found by the sweeper once it is back (escalation timers are swept the same way)."""
+    topo = start_topology(rq_workers=2)
+    token = topo.community("harbor")
+    _log_channel(topo, "harbor", receiver.url("modlog"))
+    events = topology.stream_events("harbor", hours=2)
+    half = len(events) // 2
+    _post_in_batches(topo, "harbor", token, events[:half])
+    topo.redis.stop()
+    _post_in_batches(topo, "harbor", token, events[half:])  # accepted: the database is the record
+    time.sleep(2)
+    topo.redis.start()
+    topo.wait_processed(timeout=120)
+    expected = _replayed(tmp_path, events)
+    assert sorted(topo.incidents()) == expected
+    wait_for(lambda: len(receiver.to("modlog")) >= len(expected), timeout=60,
+             message="a log-channel notification per incident")
+    time.sleep(3)  # a few more sweeps: nothing may be sent twice
+    assert len(receiver.to("modlog")) == len(expected)
+
+
+def test_it_delivers_once_to_a_receiver_that_was_down(
+        start_topology: Callable[..., topology.Topology], receiver: HttpReceiver) -> None:
+    """The receiver answers 503 to the first two attempts (about 7 s with the shipped
+    2 s, 5 s backoff), then recovers: the message arrives once."""
+    topo = start_topology(rq_workers=2)
+    token = topo.community("harbor")
+    _log_channel(topo, "harbor", receiver.url("modlog"))
+    receiver.fail("modlog", 2)
+    events = topology.stream_events("harbor", hours=2)
+    _post_in_batches(topo, "harbor", token, events)
+    topo.wait_processed()
+    opened = len(topo.incidents())
+    assert opened >= 1
+    wait_for(lambda: len(receiver.to("modlog")) >= opened, timeout=60, message="delivery after recovery")
+    time.sleep(3)
+    assert len(receiver.to("modlog")) == opened
+    with topo.sessions() as s:
+        attempts = s.scalars(select(Notification.attempts).where(Notification.status == "sent")).all()
+    assert max(attempts) >= 2
+
+
+def _set_connections(topo: topology.Topology, allowed: bool) -> None:
+    url = topo.config.database_url.replace("postgresql+psycopg://", "postgresql://")
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"true" if allowed else "false"}')
+        if not allowed:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+
+def test_it_answers_503_with_retry_after_while_the_database_is_down(
+        start_topology: Callable[..., topology.Topology]) -> None:
+    topo = start_topology(rq_workers=1)
+    token = topo.community("harbor")
+    events = topology.stream_events("harbor", hours=0.5, raid=False)
+    _set_connections(topo, False)
+    try:
+        down = topo.post("harbor", token, events)
+    finally:
+        _set_connections(topo, True)
+    assert down.status == 503, down.body
+    assert int(down.headers["Retry-After"]) >= 1
+    assert down.body["error"] == "database_unavailable"
+    retry = topo.post("harbor", token, events)
+    assert retry.status == 202 and retry.body["accepted"] == len(events)
+    again = topo.post("harbor", token, events)
+    assert again.body == {"accepted": 0, "duplicates": len(events)}
+    topo.wait_processed()
+    assert topo.stored() == len(events)
+
+
+def test_it_stores_and_detects_once_when_events_come_twice_and_out_of_order(
+        start_topology: Callable[..., topology.Topology], tmp_path: Path) -> None:
+    topo = start_topology(rq_workers=2)
+    token = topo.community("harbor")
+    events = topology.stream_events("harbor", hours=3)
+    rng = random.Random(3)
+    # Out of order within a few seconds of event time (what a client retrying in parallel
+    # produces), and every batch sent twice, the second time overlapping the next one.
+    jittered = sorted(events, key=lambda e: e["ts"][:18] + str(rng.random()))
+    for start in range(0, len(jittered), 100):
+        first = topo.post("harbor", token, jittered[start:start + 100])
+        assert first.status == 202, first.body
+        second = topo.post("harbor", token, jittered[max(0, start - 50):start + 100])
+        assert second.status == 202 and second.body["accepted"] == 0
+    topo.wait_processed()
+    assert topo.stored() == len(events)
+    with topo.sessions() as s:
+        assert s.scalar(select(func.count(func.distinct(Event.event_id)))) == len(events)
+    assert sorted(topo.incidents()) == _replayed(tmp_path, events)
+    _unique_incidents(topo)
