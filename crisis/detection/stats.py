@@ -55,6 +55,12 @@ def nb_logsf(x: float, mean: float, shape: float) -> float:
     return max(_LOG_TINY, min(0.0, logp + math.log(total)))
 
 
+def _log_normal_sf(z: float) -> float:
+    """log P(Z >= z) for a standard normal."""
+    p = 0.5 * math.erfc(z / math.sqrt(2.0))
+    return math.log(p) if p > 0 else -0.5 * z * z - math.log(z * math.sqrt(2 * math.pi))
+
+
 def hour_of_week(minute: int) -> int:
     """Minute index since epoch -> 0..167 with Monday 00:00 UTC = 0 (epoch was a Thursday)."""
     return (minute // 60 + 72) % 168
@@ -96,6 +102,9 @@ class SeasonalRate:
         self.hold_from = -1
         self.first = -1
         self.acc_c, self.acc_n, self.acc_hour = 0.0, 0, -1  # the hour being learned
+        self.v: dict[str, Any] = {}  # value-mode state (observe_value), empty in count mode
+        self.v_windows = (1, 10)  # rows averaged by the value-mode test
+        self.v_rates = (0.3, 0.01, 0.01)  # EWMA rates: level, deviations, residual scores
 
     # ---- counting -------------------------------------------------------------
     def add(self, ts: float, n: float = 1.0) -> None:
@@ -266,6 +275,58 @@ class SeasonalRate:
         """Per-minute counts, oldest first, ending with the current minute."""
         n = min(minutes, self.RING)
         return [int(self.ring[(self.cur - i) % self.RING]) for i in range(n - 1, -1, -1)]
+
+    # ---- value mode (numeric series: the NAB benchmark) ------------------------
+    def observe_value(self, ts: float, x: float) -> float:
+        """Score a numeric observation, then learn it; returns log p (<= 0).
+
+        The same seasonal buckets learn the mean value per hour of day / week
+        (sums of values over rows instead of counts over minutes). A value is
+        surprising when it is far both from the local level (EWMA) and from the
+        seasonal mean, in units of their mean absolute deviations. Like the
+        count windows, the surprise is judged over short windows of recent rows
+        (1 and 10): the mean of recent residual scores is compared with their
+        long-run mean and spread (an "anomaly likelihood"), so one noisy point
+        in a noisy series is not an anomaly but a sustained shift is.
+        """
+        v = self.v
+        m = int(ts // 60)
+        if not v:
+            v.update(level=x, dev_l=0.0, dev_s=0.0, n=0, hist=[], rmean=0.0, rvar=0.0)
+        seas, _ = self.predict(m) if self.eg > 0 else (x, 0.0)
+        eps = 1e-9 + 1e-6 * abs(v["level"])
+        z_l = abs(x - v["level"]) / (v["dev_l"] + eps)
+        z_s = abs(x - seas) / (v["dev_s"] + eps)
+        raw = min(z_l, z_s, 50.0) if v["n"] > 2 else 0.0
+        hist = v["hist"]
+        hist.append(raw)
+        if len(hist) > max(self.v_windows):
+            del hist[0]
+        lp = 0.0
+        if v["n"] >= 30 and v["rvar"] > 0:
+            sd = math.sqrt(v["rvar"])
+            for w in self.v_windows:
+                mean_w = sum(hist[-w:]) / min(w, len(hist))
+                zz = (mean_w - v["rmean"]) / sd
+                lp = min(lp, _log_normal_sf(zz))
+        self._learn_value(m, x, seas, raw)
+        return lp
+
+    def _learn_value(self, m: int, x: float, seas: float, raw: float) -> None:
+        v = self.v
+        a_fast, a_dev, a_raw = self.v_rates
+        v["dev_l"] += a_dev * (abs(x - v["level"]) - v["dev_l"]) if v["n"] else 0.0
+        v["dev_s"] += a_dev * (abs(x - seas) - v["dev_s"]) if v["n"] else 0.0
+        v["level"] += a_fast * (x - v["level"])
+        d = raw - v["rmean"]
+        v["rmean"] += a_raw * d
+        v["rvar"] = (1 - a_raw) * (v["rvar"] + a_raw * d * d)
+        v["n"] += 1
+        dg, db = self.decay_g, self.decay_b
+        h, w = (m // 60) % 24, hour_of_week(m)
+        self.cg, self.eg = self.cg * dg + x, self.eg * dg + 1.0
+        self.ch[h], self.eh[h] = self.ch[h] * db + x, self.eh[h] * db + 1.0
+        self.cw[w], self.ew[w] = self.cw[w] * db + x, self.ew[w] * db + 1.0
 
     # ---- checkpoint ---------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
