@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -11,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from crisis import escalation, queue, runtime, tasks, wakeups
 from crisis.db import session_scope
 from crisis.models import Notification
-from crisis.notify import deliver, routing
+from crisis.notify import deliver, routing, transport
 
 if TYPE_CHECKING:
     from crisis import pipeline
@@ -22,6 +24,21 @@ log = logging.getLogger(__name__)
 # community cannot starve the others on a shared queue.
 MAX_BATCHES_PER_JOB = 20
 SWEEP_LIMIT = 500
+
+# The worker runs sweep() on a thread while rq forks a work horse per job. A fork taken
+# while that thread is inside SQLite (or any C library) can hand the horse a mutex held
+# by a thread that does not exist there, and the horse hangs on its first query. Forks
+# wait for the sweep in progress to finish; the child starts with a fresh lock.
+_sweeping = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _sweeping
+    _sweeping = threading.Lock()
+
+
+os.register_at_fork(before=lambda: _sweeping.acquire(), after_in_parent=lambda: _sweeping.release(),
+                    after_in_child=_reset_after_fork)
 
 
 def detect(community_id: int) -> int:
@@ -79,7 +96,13 @@ def fire_escalations() -> int:
 def sweep() -> dict[str, int]:
     """Recover whatever Redis lost: pending events, due escalations, overdue tasks,
     notifications due for (re)delivery and deliveries abandoned mid-send."""
+    with _sweeping:
+        return _sweep()
+
+
+def _sweep() -> dict[str, int]:
     rt = runtime.current()
+    transport.warm()  # the sweeper runs in the worker process itself: later horses inherit it
     counts: dict[str, int] = {}
     # Each part runs even if another fails: a broken detector must not stop escalations.
     parts = (

@@ -1,0 +1,120 @@
+"""A raid through the ingest API, a real rq worker with its scheduler, real Redis, and
+real receivers: json:// over HTTP on loopback and mailto:// into aiosmtpd."""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crisis import runtime
+from crisis.config import Config
+from crisis.models import EscalationTimer, Notification
+from tests.engine import stack as st
+from tests.engine.helpers import HttpReceiver, SmtpReceiver, wait_for
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[HttpReceiver, SmtpReceiver]]:
+    http, smtp = HttpReceiver().start(), SmtpReceiver().start()
+    yield http, smtp
+    http.stop()
+    smtp.stop()
+
+
+def mail_text(raw: str) -> str:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return f"{message['subject']}\n{body.get_content()}"
+
+
+def ack_path(text: str) -> str:
+    found = re.search(r"/ack/[A-Za-z0-9_.\-]+", text)
+    assert found, f"no acknowledge link in {text!r}"
+    return found.group(0)
+
+
+def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
+                                   receivers: tuple[HttpReceiver, SmtpReceiver]) -> None:
+    http, smtp = receivers
+    config = replace(redis_config, base_url="http://crisis.example.test")
+    stack = st.build(config, http, smtp)
+    version = st.publish_fast_raid(stack)
+    http.fail("team", 2)  # the team channel answers 503 twice, then recovers
+    worker = st.start_worker(config, tmp_path / "worker.log")
+    try:
+        history, raid = st.traffic("lantern")
+        st.post(stack, history)
+        wait_for(lambda: not stack.incidents() and _processed(stack, len(history)), 120, 0.2, "history processed")
+        st.post(stack, raid)
+        [incident] = wait_for(stack.incidents, 60, 0.1, "the raid incident")
+        assert incident.kind == "raid" and (incident.playbook_name, incident.playbook_version) == ("raid", version)
+
+        # Level 1 (primary: alice, json://) at once, with a working acknowledge link.
+        [first] = wait_for(lambda: http.to("alice"), 20, 0.05, "level 1 to alice")
+        assert first.body["title"].startswith("[SEV") and "Lantern: Raid" in first.body["title"]
+        link = ack_path(first.body["message"])
+        page = stack.client.get(link)
+        assert page.status_code == 200 and b"Acknowledge as Alice" in page.data  # GET changes nothing
+
+        # Level 2 (secondary: bob, mailto://) after 3 s, because nobody acknowledged.
+        [mail] = wait_for(lambda: smtp.messages, 20, 0.05, "level 2 email to bob")
+        text = mail_text(mail["data"])
+        assert "Escalated (level 2)" in text and mail["to"] == ["bob@example.test"]
+        done = stack.client.post(ack_path(text))
+        assert done.status_code == 200 and b"Thank you, Bob" in done.data
+
+        # Escalation stops: level 3 (managers: alice) would have fired 4 s after level 2.
+        time.sleep(6)
+        assert [m.body["title"] for m in http.to("alice")] == [first.body["title"]]
+        with stack.session() as s:
+            timer = s.scalar(select(EscalationTimer).where(EscalationTimer.incident_id == incident.id))
+            assert timer is not None and timer.status == "stopped"
+
+        # The failing team channel was retried until it succeeded.
+        wait_for(lambda: [m for m in http.to("team") if "Lantern" in m.body["title"]], 30, 0.1, "team channel")
+        with stack.session() as s:
+            team = s.scalar(select(Notification).where(Notification.incident_id == incident.id,
+                                                       Notification.destination.like("ch:%"),
+                                                       Notification.event == "opened"))
+            assert team is not None and (team.status, team.attempts) == ("sent", 3)
+
+        detail = stack.client.get(f"/api/v1/incidents/{incident.id}",
+                                  headers={"Authorization": f"Bearer {stack.tokens['alice']}"}).get_json()
+        messages = [e["message"] for e in detail["timeline"]]
+        expected = [
+            "Detector opened raid incident",
+            f"Running playbook raid v{version}",
+            "Escalation level 1 fired: notifying Alice (webhook)",
+            "Sent opened notification to Alice (webhook)",
+            "Escalation level 2 fired: notifying Bob (email)",
+            "Sent escalated notification to Bob (email)",
+            "Bob moved the incident triggered → acknowledged via link",
+            "Escalation stopped: acknowledged by Bob",
+        ]
+        positions = [next(i for i, m in enumerate(messages) if m.startswith(text)) for text in expected]
+        assert positions == sorted(positions), messages
+        team_entries = [m for m in messages if "opened notification to #mod-team" in m]
+        assert [m.split(" ", 2)[:2] for m in team_entries] == [["Attempt", "1"], ["Attempt", "2"], ["Sent", "opened"]]
+        at = [e["at"] for e in detail["timeline"]]
+        assert at == sorted(at)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+    finally:
+        st.stop_worker(worker)
+        runtime.reset()
+
+
+def _processed(stack: st.Stack, count: int) -> bool:
+    from sqlalchemy import func
+
+    from crisis.models import Event
+
+    with stack.session() as s:
+        return bool(s.scalar(select(func.count()).select_from(Event).where(Event.processed.is_(True))) >= count)
