@@ -15,6 +15,7 @@ class Received:
     path: str
     body: dict[str, Any]
     at: float
+    wall: float = 0.0
 
 
 @dataclass
@@ -41,7 +42,8 @@ class HttpReceiver:
                     else:
                         code = receiver.statuses.get(self.path, 200)
                         if code == 200:
-                            receiver.messages.append(Received(self.path, json.loads(raw or b"{}"), time.monotonic()))
+                            receiver.messages.append(Received(self.path, json.loads(raw or b"{}"), time.monotonic(),
+                                                                   time.time()))
                 self.send_response(code)
                 self.end_headers()
 

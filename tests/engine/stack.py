@@ -50,20 +50,28 @@ class Stack:
 
 def build(config: Config, http: HttpReceiver, smtp: SmtpReceiver, *, slug: str = "lantern") -> Stack:
     app = create_app(config, clock=SystemClock())
+    with app.extensions["crisis"].sessions() as session:
+        playbooks.sync(session, clock=app.extensions["crisis"].clock)
+        session.commit()
+    return add_tenant(app, config, http, smtp, slug=slug)
+
+
+def add_tenant(app: Flask, config: Config, http: HttpReceiver, smtp: SmtpReceiver, *, slug: str,
+               tag: str = "") -> Stack:
+    """A community with alice (admin, primary on call, json://) and bob (responder,
+    secondary on call, mailto://) and a team channel (json://.../team)."""
     clock = app.extensions["crisis"].clock
     with app.extensions["crisis"].sessions() as session:
-        playbooks.sync(session, clock=clock)
-        session.commit()
         factory = Factory(session, clock)
         tenant = factory.community(slug)
-        alice = factory.staff("alice@example.test", tenant.community, "admin").user
-        bob = factory.staff("bob@example.test", tenant.community, "responder").user
+        alice = factory.staff(f"alice{tag}@example.test", tenant.community, "admin").user
+        bob = factory.staff(f"bob{tag}@example.test", tenant.community, "responder").user
         alice.display_name, bob.display_name = "Alice", "Bob"
         now = clock.now()
         session.add_all([
-            ContactMethod(user_id=alice.id, label="webhook", url=http.url("alice"), created_at=now),
-            ContactMethod(user_id=bob.id, label="email", url=smtp.url("bob@example.test"), created_at=now),
-            Channel(community_id=tenant.community.id, name="mod-team", purpose="team", url=http.url("team"),
+            ContactMethod(user_id=alice.id, label="webhook", url=http.url(f"alice{tag}"), created_at=now),
+            ContactMethod(user_id=bob.id, label="email", url=smtp.url(f"bob{tag}@example.test"), created_at=now),
+            Channel(community_id=tenant.community.id, name="mod-team", purpose="team", url=http.url(f"team{tag}"),
                     created_at=now),
         ])
         yesterday = (now - timedelta(days=1)).date().isoformat()
