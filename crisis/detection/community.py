@@ -60,16 +60,19 @@ class CommunityDetector:
         msgs, posters, members = self.messages, self.posters, self.raid.members
         seen, prev = self.seen, self.seen_prev
         clock = self.clock
+        next_minute = (self.minute + 1) * 60.0
         for e in events:
             eid = e.id
             if eid in seen or eid in prev:
                 continue
             ts = e.ts
             if ts > clock:
-                self.clock = clock = ts
-                if int(ts // 60) != self.minute:
+                clock = ts
+                if ts >= next_minute:
+                    self.clock = ts
                     out += self._tick(ts)
                     seen, prev = self.seen, self.seen_prev
+                    next_minute = (self.minute + 1) * 60.0
             seen.add(eid)
             if e.extra or allow_users:
                 if settings.is_allowed(e.actor, e.roles, e.bot):
@@ -96,8 +99,10 @@ class CommunityDetector:
                     continue
             else:
                 sigs = self._other(e)
+            self.clock = clock
             for sig in sigs:
                 out += self._apply(sig)
+        self.clock = clock
         return out
 
     def _other(self, e: Event) -> list[Signal]:

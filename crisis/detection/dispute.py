@@ -38,17 +38,20 @@ class DisputeDetector:
         self.last_sweep = -1e18
 
     def on_reply(self, e: Event) -> list[Signal]:
-        x, y, ch = e.actor, e.target_user, e.channel or ""
-        if not y or y == x:
+        x, y = e.actor, e.target_user
+        if y == x:
             return []
+        ch = e.channel or ""
+        replies = self.replies
         key = (ch, x, y)
-        self.replies.pop(key, None)
+        if key in replies:
+            del replies[key]  # re-insert: keeps the dict in time order for expiry
         mine = [e.ts, e.content or "", False]
-        self.replies[key] = mine
-        if len(self.replies) > MAX_REPLIES:
-            self.replies.pop(next(iter(self.replies)))
-        back = self.replies.get((ch, y, x))
+        replies[key] = mine
+        back = replies.get((ch, y, x))
         if back is None or e.ts - back[0] > WINDOW:
+            if len(replies) > MAX_REPLIES:
+                del replies[next(iter(replies))]
             return []
         log = self.logs.setdefault(ch, [])
         if not back[2]:

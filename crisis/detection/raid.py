@@ -24,6 +24,7 @@ K_LINK = 3.0  # distinct newcomers sharing a link/mass-mention template
 K_PLAIN = 8.0  # distinct newcomers sharing plain text (chance collisions are likelier)
 K_SPAM = 5.0  # distinct established accounts for a spam wave
 JOIN_WINDOWS = (2, 5, 10, 30, 60)
+FULL_EVERY = 60.0  # seconds between full evidence builds while a wave is open
 _SHAPE = re.compile(r"(.)\1+")
 
 
@@ -121,7 +122,7 @@ class RaidDetector:
 
     def _check_cluster(self, cl: dict[str, Any], ts: float, author: str, book_open: Any) -> list[Signal]:
         fired = cl.get("fired")
-        if fired and ts - self.last_full.get(fired, -1e18) < 20.0 and book_open(fired):
+        if fired and ts - self.last_full.get(fired, -1e18) < FULL_EVERY and book_open(fired):
             self.suspects[author] = ts  # known wave, evidence fresh: just keep it open
             return [Signal(fired, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)]
         s = self.settings.s
@@ -181,8 +182,8 @@ class RaidDetector:
     # ---- signals --------------------------------------------------------------------
     def _signal(self, kind: str, ts: float, accounts: list[str], samples: list[str],
                 domains: dict[str, int], book_open: Any) -> Signal:
-        """Full evidence at most every 20 s per kind; in between a cheap sustain signal."""
-        if book_open(kind) and ts - self.last_full.get(kind, -1e18) < 20.0:
+        """Full evidence at most every FULL_EVERY s per kind; in between a cheap sustain signal."""
+        if book_open(kind) and ts - self.last_full.get(kind, -1e18) < FULL_EVERY:
             return Signal(kind, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)
         self.last_full[kind] = ts
         lp, win, obs, exp = self.joins.surprise(ts, JOIN_WINDOWS, self.settings.surge_factor(ts))

@@ -22,7 +22,8 @@ LEAVE_WINDOWS = (10, 30, 60)
 LEAVE_ALPHA = 1e-7
 LEAVE_MIN = 10
 SUSTAIN_ALPHA = 1e-2
-FULL_EVERY = 30.0
+FULL_EVERY = 60.0  # seconds between full evidence builds (episode updates go out every 120 s)
+MAX_EVIDENCE_REPORTS = 500
 MAX_RECENT = 3000
 
 
@@ -73,7 +74,7 @@ class ReportDetector:
         return []
 
     def _signal(self, ts: float, lp: float, win: int, obs: float, exp: float) -> Signal:
-        window = [r for r in self.recent if ts - r[0] <= win * 60]
+        window = [r for r in self.recent[-MAX_EVIDENCE_REPORTS:] if ts - r[0] <= win * 60]
         targets: dict[str, int] = {}
         reasons: dict[str, int] = {}
         for r in window:
