@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -51,6 +51,15 @@ def init_app(app: Flask) -> None:
         if code == 413:
             message = "the request body is larger than 10 MB"
         return error_response(code, name, message)
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(exc: Exception) -> Response | Exception:
+        # A client-supplied number the database cannot hold (SQLite raises OverflowError,
+        # PostgreSQL a DataError): the request is wrong, not the server, and retrying won't help.
+        if not _is_api():
+            raise exc
+        return error_response(400, "out_of_range", "a value in the request is out of range")
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

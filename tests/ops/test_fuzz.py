@@ -1,0 +1,79 @@
+"""Hypothesis: event validation never crashes and accepts only what it can store; the
+detectors survive arbitrary streams with bounded state."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crisis.detection import CommunityDetector, parse_event
+from crisis.events import KNOWN_TYPES, validate_batch
+
+NOW = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                           max_leaves=10)
+odd_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(
+    ["<script>alert(1)</script>", "\u202eevil", "\x00", "𝕏" * 500, "' OR 1=1 --", "a" * 5000])
+
+
+@st.composite
+def near_valid(draw: st.DrawFn) -> dict[str, Any]:
+    ts = NOW - timedelta(seconds=draw(st.integers(-200_000, 3_000_000)))
+    event: dict[str, Any] = {
+        "id": draw(odd_text), "type": draw(st.sampled_from(sorted(KNOWN_TYPES)) | odd_text),
+        "ts": draw(st.sampled_from([ts.isoformat(), ts.strftime("%Y-%m-%dT%H:%M:%SZ")]) | odd_text),
+        "actor": draw(st.fixed_dictionaries({"id": odd_text}, optional={"name": odd_text, "bot": json_values})
+                      | json_values),
+    }
+    for field in draw(st.sets(st.sampled_from(["content", "channel", "target", "x-extra", "bogus"]))):
+        event[field] = draw(odd_text | json_values)
+    return event
+
+
+@given(st.lists(near_valid() | json_values, max_size=20))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_it_validates_anything_without_crashing(raw: list[Any]) -> None:
+    valid, errors = validate_batch(raw, "lantern", NOW)
+    assert len(errors) <= 100
+    if not errors:
+        assert len(valid) == len(raw)
+    for event in valid:
+        assert event.ts.tzinfo is not None and len(event.event_id) <= 200
+        json.dumps(event.payload)  # storable as JSON
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
+    base = NOW.timestamp() - 7200
+    n = draw(st.integers(1, 300))
+    actors = [f"u{i}" for i in range(draw(st.integers(1, 40)))]
+    out = []
+    for i in range(n):
+        ts = base + draw(st.floats(0, 7200))
+        out.append({"id": f"e{draw(st.integers(0, n))}", "community": "lantern",
+                    "type": draw(st.sampled_from(sorted(KNOWN_TYPES) + ["x-thing"])),
+                    "ts": datetime.fromtimestamp(ts, timezone.utc).isoformat(),
+                    "actor": {"id": draw(st.sampled_from(actors)), "created_at": NOW.isoformat()},
+                    "content": draw(odd_text | st.just("free https://x.example @everyone")),
+                    "target": {"user_id": draw(st.sampled_from(actors))}})
+    return out
+
+
+@given(streams(), st.integers(1, 50))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def test_it_detects_on_arbitrary_streams_with_bounded_state(events: list[dict[str, Any]], batch: int) -> None:
+    detector = CommunityDetector("lantern")
+    for start in range(0, len(events), batch):
+        parsed = sorted((parse_event(e) for e in events[start:start + batch]), key=lambda e: e.ts)
+        detector.process(parsed)
+        state = detector.to_state()
+        detector = CommunityDetector.from_state("lantern", None, json.loads(json.dumps(state)))
+    # Every remembered id and poster came from the stream: state grows with input, never beyond it.
+    state = detector.to_state()
+    assert len(state["seen"]) + len(state["seen_prev"]) <= len(events)
+    assert len(state["posters"]) <= len({e["actor"]["id"] for e in events})
+    assert len(json.dumps(state)) < 2_000_000

@@ -1,0 +1,98 @@
+"""Tenant isolation over the whole URL map: staff and tokens of community A get 403 or 404
+on every route that names one of community B's objects. New routes are covered as they
+are added; a route whose arguments this table cannot fill fails the test until it is taught."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.routing import AnyConverter, Rule
+
+from crisis.clock import FixedClock
+from crisis.models import Channel, ContactMethod, Incident, Schedule, Task
+from tests.conftest import Factory
+
+# Arguments that do not name a community's object: global playbooks, signed ack links, files.
+NOT_TENANT = {"name", "version", "token", "filename"}
+ISOLATED = {403, 404}
+
+
+@dataclass
+class Victim:
+    slug: str
+    ids: dict[str, int]
+
+
+@pytest.fixture
+def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
+    b = factory.community("harbor")
+    owner = factory.staff("bob@example.test", b.community, "admin")
+    now = clock.now()
+    incident = Incident(community_id=b.community.id, kind="raid", title="B's raid", severity="sev2",
+                        status="triggered", source="manual", evidence={}, opened_at=now, created_at=now)
+    session.add(incident)
+    session.flush()
+    task = Task(incident_id=incident.id, step_id="s1", title="B's task", created_at=now)
+    schedule = Schedule(community_id=b.community.id, name="primary", created_at=now)
+    channel = Channel(community_id=b.community.id, name="modlog", url="json://127.0.0.1:9/x", created_at=now)
+    method = ContactMethod(user_id=owner.user.id, url="json://127.0.0.1:9/y", created_at=now)
+    session.add_all([task, schedule, channel, method])
+    session.commit()
+    return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
+                             "channel_id": channel.id, "method_id": method.id, "item_id": 1})
+
+
+def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
+    values: dict[str, object] = {}
+    for arg in rule.arguments:
+        converter = rule._converters.get(arg)  # noqa: SLF001 -- the only way to read a rule's choices
+        if arg in NOT_TENANT:
+            return None
+        if arg == "slug":
+            values[arg] = victim.slug
+        elif isinstance(converter, AnyConverter):
+            values[arg] = sorted(converter.items)[0]
+        elif arg in victim.ids:
+            values[arg] = victim.ids[arg]
+        else:
+            pytest.fail(f"{rule.rule}: teach this test what object of community B '{arg}' names")
+    return values
+
+
+def _routes(app: Flask, victim: Victim) -> list[tuple[str, str]]:
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.arguments:
+            continue
+        values = _fill(rule, victim)
+        if values is None:
+            continue
+        path = rule.build(values, append_unknown=False)[1]  # type: ignore[index]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append((method, path))
+    return out
+
+
+def test_it_refuses_community_a_everything_of_community_b(app: Flask, client: FlaskClient, factory: Factory,
+                                                          victim: Victim) -> None:
+    a = factory.community("lantern")
+    alice = factory.staff("alice@example.test", a.community, "admin")
+    personal = factory.personal_token(alice.user)
+    with client.session_transaction() as sess:
+        sess["user_id"] = alice.user.id
+        sess["_csrf"] = "csrf-token"
+    leaks = []
+    routes = _routes(app, victim)
+    assert len(routes) > 20
+    for method, path in routes:
+        api = path.startswith("/api/")
+        token = a.token if path.endswith("/events") else personal
+        headers = {"Authorization": f"Bearer {token}"} if api else {"X-CSRF-Token": "csrf-token"}
+        resp = client.open(path, method=method, headers=headers, json={} if api and method != "GET" else None,
+                           data=None if api else {"_csrf": "csrf-token"})
+        if resp.status_code not in ISOLATED:
+            leaks.append(f"{method} {path} -> {resp.status_code}")
+    assert not leaks, "community A reached community B:\n" + "\n".join(leaks)
