@@ -66,3 +66,14 @@ def test_it_serves_text_promtool_accepts(client: FlaskClient, factory: Factory, 
     body = client.get("/metrics").get_data()
     result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_it_ships_alerting_rules_promtool_accepts() -> None:
+    from crisis.config import ROOT
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (scripts/system-deps.sh installs prometheus)")
+    result = subprocess.run([promtool, "check", "rules", str(ROOT / "docs" / "prometheus-rules.yml")],
+                            capture_output=True)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
