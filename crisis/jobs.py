@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from crisis import escalation, queue, runtime, tasks, wakeups
+from crisis import escalation, postmortems, queue, runtime, tasks, wakeups
 from crisis.db import session_scope
 from crisis.models import Notification
 from crisis.notify import deliver, routing, transport
@@ -109,6 +109,8 @@ def _sweep() -> dict[str, int]:
         ("detect", lambda: _sweep_detect(rt)),
         ("escalations", lambda: {"escalations_fired": escalation.fire_due(rt.sessions, clock=rt.clock)}),
         ("tasks", lambda: {"tasks_overdue": tasks.notify_overdue(rt.sessions, clock=rt.clock)}),
+        ("action_items", lambda: {"action_items_overdue": postmortems.notify_overdue_actions(rt.sessions,
+                                                                                              clock=rt.clock)}),
         ("notifications", lambda: _sweep_notifications(rt)),
     )
     for name, part in parts:

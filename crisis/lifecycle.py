@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crisis import escalation, playbooks, tasks
+from crisis import escalation, playbooks, postmortems, tasks
 from crisis.clock import Clock
 from crisis.incidents import SEVERITIES, add_timeline
 from crisis.models import Community, Incident, PlaybookVersion, Responder, User
@@ -138,6 +138,9 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
                            event="reopened")
     else:
         escalation.stop(session, incident, now=now, why=f"{target.value} by {actor.label}")
+    if target == S.RESOLVED:
+        # Every path that resolves (API, web, ack link) opens the draft the playbook asks for.
+        postmortems.ensure_draft(session, incident, clock=clock)
     if target == S.RESOLVED and spec is not None:
         task = tasks.add_postmortem_task(session, incident, spec, now)
         if task is not None:

@@ -71,8 +71,6 @@ def rows() -> str:
 def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
     scope, incident = incident_scope(slug, incident_id)
     session = db()
-    if postmortems.ensure_draft(session, incident, clock=rt().clock) is not None:
-        session.commit()
     staff = session.execute(select(User, Membership.role).join(Membership, Membership.user_id == User.id)
                             .where(Membership.community_id == incident.community_id).order_by(User.email)).all()
     names = {u.id: (u.display_name or u.email) for u, _r in staff}
@@ -123,8 +121,6 @@ def move(slug: str, incident_id: int, action: str) -> Response:
         session.rollback()
         flash(_("Could not %(action)s: %(reason)s", action=action, reason=str(exc)), "error")
         return _back(slug, incident_id)
-    if action == "resolve":
-        postmortems.ensure_draft(session, incident, clock=rt().clock)
     session.commit()
     return _back(slug, incident_id)
 
