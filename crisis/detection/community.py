@@ -130,9 +130,12 @@ class CommunityDetector:
         self.minute = int(ts // 60)
         # Baselines learn lazily (each catches up on its next add/test); only the
         # size-scaled priors follow the message rate here.
-        base = self.messages.global_rate()
-        for name, r in self.rates.items():
-            r.prior_rate = PRIOR_PER_MESSAGE[name] * base
+        if self.minute % 5 == 0:  # slow-moving housekeeping, every five minutes
+            base = self.messages.global_rate()
+            for name, r in self.rates.items():
+                r.prior_rate = PRIOR_PER_MESSAGE[name] * base
+            self.dispute.expire(ts)
+            self.reports.expire(ts)
         epoch = int(ts // DEDUP_HORIZON)
         if epoch != self.seen_epoch or len(self.seen) > MAX_SEEN:
             self.seen_prev = self.seen if epoch == self.seen_epoch + 1 else set()
@@ -142,8 +145,6 @@ class CommunityDetector:
             for k in list(self.posters)[: MAX_POSTERS // 10]:
                 del self.posters[k]
         self.raid.expire(ts)
-        self.dispute.expire(ts)
-        self.reports.expire(ts)
         return self.book.expire(ts)
 
     def _excluded(self, e: Event) -> bool:

@@ -94,6 +94,13 @@ class RaidDetector:
 
     # ---- messages -------------------------------------------------------------------
     def on_message(self, e: Event, book_open: Any) -> list[Signal]:
+        if e.actor in self.suspects:
+            # A known member of an open wave: nothing new to learn from its text,
+            # just keep the episode open (raids post thousands of these).
+            for kind in ("raid", "spam_wave"):
+                if book_open(kind):
+                    self.suspects[e.actor] = e.ts
+                    return [Signal(kind, self.community, "community", 4, 0.0, e.ts, "", {}, sustain_only=True)]
         content = e.content or ""
         new = self.is_newcomer(e.actor, e.ts)
         linky = "http" in content or "www." in content
