@@ -18,7 +18,7 @@ from .settings import DetectorSettings
 from .text import hostility
 
 WINDOW = 900.0
-MIN_EXCHANGES = 5
+MIN_EXCHANGES = 4
 MIN_HOSTILE_MSGS = 3
 MIN_HOSTILE_SPEAKERS = 2
 MIN_HOSTILITY = 4.0

@@ -123,8 +123,9 @@ class RaidDetector:
         out: list[Signal] = []
         if cl is not None and len(cl["authors"]) >= 2:
             out += self._check_cluster(cl, e.ts, e.actor, book_open)
-        if new and domains:
-            out += self._check_domains(e, domains, book_open)
+        if new and (domains or mass):
+            # a mass mention is treated like a shared link target ("@mass")
+            out += self._check_domains(e, domains + (["@mass"] if mass else []), book_open)
         return out
 
     def _check_cluster(self, cl: dict[str, Any], ts: float, author: str, book_open: Any) -> list[Signal]:
@@ -164,7 +165,10 @@ class RaidDetector:
             if len(posters) < 1000:
                 posters[e.actor] = e.ts
             n_new = len(posters)  # only newcomers are recorded; idle domains expire after 15 min
-            if n_new >= K_LINK * self.settings.surge_factor(e.ts) / self.settings.s:
+            k = (K_PLAIN if d == "@mass" else K_LINK) * self.settings.surge_factor(e.ts) / self.settings.s
+            # the same target from a few newcomers is a raid only if it is what
+            # newcomers are posting, not a link some of a promotion's crowd share
+            if n_new >= k and n_new >= 0.3 * len(self.new_posters):
                 if d not in self.suspect_domains:
                     self.suspect_domains[d] = e.ts
                     for a in posters:

@@ -66,3 +66,30 @@ def run_stream(events_iter: Iterable[dict[str, Any] | Event],
     """One incident dict per opened episode, in opening order."""
     return [incident_from_action(a) for a in run_actions(events_iter, settings_by_community)
             if a.action == "open"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m crisis.detection.replay EVENTS... [--labels labels.json] [--out incidents.jsonl]"""
+    import argparse
+
+    from .scoring import format_table, score
+
+    ap = argparse.ArgumentParser(prog="python -m crisis.detection.replay")
+    ap.add_argument("events", nargs="+")
+    ap.add_argument("--labels")
+    ap.add_argument("--out")
+    a = ap.parse_args(argv)
+    incidents = run_stream(iter_ndjson(a.events))
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(i) + "\n" for i in incidents)
+    if a.labels:
+        with open(a.labels, encoding="utf-8") as fh:
+            print(format_table(score(json.load(fh), incidents)))
+    else:
+        for i in incidents:
+            print(i["opened_at"], i["community"], i["kind"], i["severity"], i["title"])
+
+
+if __name__ == "__main__":
+    main()

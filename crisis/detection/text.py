@@ -19,11 +19,14 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 
 # Generic English hostility lexicon (insults, dismissals). Deliberately short and
 # unspecific to any community; friendly markers cancel banter like "you idiot lol".
-HOSTILE = frozenset("""idiot idiots stupid moron morons dumb trash garbage clown clowns pathetic
-liar liars hypocrite loser losers ridiculous shut wrong nobody asked stfu gtfo fool fools
-jerk scum disgusting worthless useless hate troll toxic coward cringe shameful incompetent
-bs bullshit crap damn wtf""".split())
-HOSTILE_PHRASES = ("shut up", "grow up", "nobody asked", "get lost", "who asked", "go away")
+HOSTILE = frozenset("""idiot idiots idiotic stupid stupidity moron morons moronic dumb dumbest
+trash garbage clown clowns pathetic liar liars lying lies hypocrite hypocrisy loser losers
+ridiculous shut wrong nobody asked stfu gtfo fool fools foolish jerk scum disgusting worthless
+useless hate hateful troll trolling toxic coward cowards cringe shameful incompetent clueless
+ignorant delusional braindead nonsense absurd embarrassing joke laughable bs bullshit crap
+damn wtf screw pig rat creep freak weirdo shameless""".split())
+HOSTILE_PHRASES = ("shut up", "grow up", "nobody asked", "get lost", "who asked", "go away",
+                   "screw you", "you're wrong", "you are wrong", "how dare", "get a life")
 FRIENDLY = frozenset("""lol haha hahaha lmao thanks thank love awesome nice great agree totally
 exactly yes same friend cool glad""".split())
 

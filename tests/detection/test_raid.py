@@ -89,3 +89,34 @@ def test_it_ignores_a_link_shared_by_a_few_members() -> None:
     for i in range(3):
         s.msg(start + 60 * i, f"u{i}", "patch notes are out https://docs.example/patch/12 nice")
     assert incidents(s.events()) == []
+
+
+def test_it_detects_a_raid_posting_plain_text_without_links() -> None:
+    s = Stream()
+    s.background(T0, WARM + 2)
+    start = T0 + WARM * 3600
+    s.raid(start, 40, 300, template="this place is dead everyone move to the other server {i}")
+    opened = _opened(incidents(s.events()), "raid")
+    assert len(opened) == 1 and opened[0] - start <= 300
+
+
+def test_it_detects_a_raid_whose_spam_text_varies_but_shares_a_link() -> None:
+    s = Stream()
+    s.background(T0, WARM + 2)
+    start = T0 + WARM * 3600
+    for i in range(30):
+        t = start + 4 * i
+        s.add(t, "member.join", f"rv{i}", age_days=2)
+        s.msg(t + 5, f"rv{i}", f"{s.words(5)} https://cl1ck-here.example/{i} {s.words(3)}")
+    opened = _opened(incidents(s.events()), "raid")
+    assert len(opened) == 1 and opened[0] - start <= 60
+
+
+def test_it_stays_silent_when_some_promotion_newcomers_share_the_promoted_link() -> None:
+    s = Stream(seed=11)
+    s.background(T0, WARM + 3)
+    start = T0 + WARM * 3600
+    s.promotion(start, 300, 3600)
+    for i in range(0, 300, 12):  # one newcomer in twelve posts the promoted page
+        s.msg(start + 12 * i + 60, f"pr{i}", f"came from {s.words(3)} https://launch.example/post {s.words(2)}")
+    assert incidents(s.events()) == []
