@@ -18,8 +18,6 @@ from .reports import LeaveDetector, ReportDetector
 from .settings import DetectorSettings
 from .stats import SeasonalRate
 
-RING = SeasonalRate.RING
-
 DEDUP_HORIZON = 600.0
 MAX_SEEN = 200_000
 MAX_POSTERS = 300_000
@@ -81,7 +79,6 @@ class CommunityDetector:
                 # hot path: most events are ordinary messages; keep this branch lean
                 m = int(ts // 60)
                 if m == msgs.cur:
-                    msgs.ring[m % RING] += 1.0
                     msgs.total += 1.0
                 else:
                     msgs.add(ts)

