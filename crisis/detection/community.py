@@ -21,6 +21,7 @@ from .stats import SeasonalRate
 DEDUP_HORIZON = 600.0
 MAX_SEEN = 200_000
 MAX_POSTERS = 300_000
+POSTER_MEMORY = 30 * 86400.0
 STATE_VERSION = 1
 # Size-scaled cold-start priors (per message of this community): before any
 # history, expected joins/reports/leaves are a small fraction of message traffic.
@@ -38,7 +39,7 @@ class CommunityDetector:
         self.seen: set[str] = set()
         self.seen_prev: set[str] = set()
         self.seen_epoch = 0
-        self.posters: dict[str, float] = {}  # accounts seen posting (first time), bounded
+        self.posters: dict[str, float] = {}  # accounts seen posting in the last 30 days
         self.messages = SeasonalRate()
         self.rates = {name: SeasonalRate() for name in PRIOR_PER_MESSAGE}
         for r in self.rates.values():
@@ -83,7 +84,8 @@ class CommunityDetector:
                 else:
                     msgs.add(ts)
                 actor = e.actor
-                if actor not in posters:
+                if posters.get(actor, -1e18) < ts - 86400.0:
+                    posters.pop(actor, None)  # refreshed daily: the dict stays in recency order
                     posters[actor] = ts
                 c = e.content
                 sigs = None
@@ -138,9 +140,12 @@ class CommunityDetector:
             self.seen_prev = self.seen if epoch == self.seen_epoch + 1 else set()
             self.seen = set()
             self.seen_epoch = epoch
-        if len(self.posters) > MAX_POSTERS:
-            for k in list(self.posters)[: MAX_POSTERS // 10]:
-                del self.posters[k]
+        posters = self.posters
+        while posters:  # forget accounts silent for POSTER_MEMORY (or beyond the cap)
+            k = next(iter(posters))
+            if ts - posters[k] <= POSTER_MEMORY and len(posters) <= MAX_POSTERS:
+                break
+            del posters[k]
         self.raid.expire(ts)
         return self.book.expire(ts)
 
