@@ -90,15 +90,19 @@ def _work_until_stopped(rt: runtime.Runtime, *, burst: bool, name: str | None, l
     whatever the restart dropped)."""
     delay = 0.5
     while True:
-        worker = CrisisWorker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis, name=name)
+        worker: CrisisWorker | None = None
         try:
+            # The constructor already talks to Redis (CLIENT INFO), so it is inside the retry.
+            worker = CrisisWorker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis,
+                                  name=name)
             worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
             return
         except RedisConnectionError:
             if burst:
                 raise
             log.warning("Redis is unreachable; reconnecting in %.1fs", delay)
-        with contextlib.suppress(Exception):
-            worker.register_death()
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                worker.register_death()
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
