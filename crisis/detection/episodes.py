@@ -45,6 +45,7 @@ class Episode:
     last_update: float
     evidence: dict[str, Any]
     signals: int = 1
+    score: float = 0.0
 
     def to_state(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -61,6 +62,13 @@ class EpisodeAction:
     opened_at: str  # ISO event time of the opening signal
     ts: str  # event time of this action
     evidence: dict[str, Any]
+    scope: str = ""  # e.g. "community" or "channel:general"
+    score: float = 0.0  # strength of the latest full signal (kind-specific scale)
+
+    @property
+    def at(self) -> str:
+        """Event time of this action (alias of ts, for callers that say "at")."""
+        return self.ts
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -96,7 +104,7 @@ class EpisodeBook:
                 return None
             key = f"{self.community}:{sig.kind}:{sig.scope}:{int(sig.ts)}"
             ep = Episode(key, sig.kind, self.community, sig.scope, sig.severity, sig.title,
-                         sig.ts, sig.ts, sig.ts, dict(sig.evidence))
+                         sig.ts, sig.ts, sig.ts, dict(sig.evidence), score=sig.score)
             self.open[ident] = ep
             return self._action("open", ep, sig.ts)
         ep.last_signal = max(ep.last_signal, sig.ts)
@@ -106,6 +114,7 @@ class EpisodeBook:
         raised = sig.severity < ep.severity
         accounts = _merge_accounts(ep.evidence.get("accounts", []), sig.evidence.get("accounts", []))
         ep.evidence = dict(sig.evidence, accounts=accounts)
+        ep.score = sig.score
         if raised:
             ep.severity, ep.title = sig.severity, sig.title
         if raised or sig.ts - ep.last_update >= UPDATE_EVERY:
@@ -124,7 +133,7 @@ class EpisodeBook:
 
     def _action(self, what: str, ep: Episode, ts: float) -> EpisodeAction:
         return EpisodeAction(what, ep.key, ep.kind, self.community, f"sev{ep.severity}", ep.title,
-                             iso(ep.opened_at), iso(ts), ep.evidence)
+                             iso(ep.opened_at), iso(ts), ep.evidence, ep.scope, ep.score)
 
     def to_state(self) -> dict[str, Any]:
         return {k: ep.to_state() for k, ep in self.open.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .events import parse_ts
+from .events import iso, parse_ts
 
 _LEVELS = {"low": 0.6, "normal": 1.0, "high": 1.6}
 
@@ -16,10 +16,15 @@ class SurgeWindow:
     start: float
     end: float
     factor: float = 5.0
+    label: str = ""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SurgeWindow:
-        return cls(parse_ts(d["start"]), parse_ts(d["end"]), float(d.get("factor", 5.0)))
+        return cls(parse_ts(d["start"]), parse_ts(d["end"]), float(d.get("factor", 5.0)),
+                   str(d.get("label", "")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": iso(self.start), "end": iso(self.end), "factor": self.factor, "label": self.label}
 
 
 @dataclass
@@ -66,8 +71,7 @@ class DetectorSettings:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["surge_windows"] = [{"start": w.start, "end": w.end, "factor": w.factor}
-                              for w in self.surge_windows]
+        d["surge_windows"] = [w.to_dict() for w in self.surge_windows]
         return d
 
     @classmethod
