@@ -19,6 +19,10 @@ from crisis.webctx import db, rt
 
 bp = Blueprint("api_playbooks", __name__)
 
+# Version numbers are stored in a 32-bit integer column (PostgreSQL INTEGER): anything
+# larger can name no version, and SQLite cannot even bind it.
+MAX_VERSION = 2**31 - 1
+
 
 def _reader() -> None:
     current_user()
@@ -27,7 +31,7 @@ def _reader() -> None:
 
 
 def _version(name: str, version: int) -> PlaybookVersion:
-    row = playbooks.get_version(db(), name, version)
+    row = playbooks.get_version(db(), name, version) if 1 <= version <= MAX_VERSION else None
     if row is None:
         abort(404, "not_found", f"playbook {name!r} has no version {version}")
     return row
@@ -63,11 +67,21 @@ def get_version(name: str, version: int) -> Response:
 @bp.get("/api/v1/playbooks/<name>/diff")
 def diff(name: str) -> Response:
     _reader()
-    try:
-        old, new = int(request.args["from"]), int(request.args["to"])
-    except (KeyError, ValueError):
-        abort(400, "bad_query", "from and to: both are required version numbers, e.g. ?from=1&to=2")
+    old, new = _version_param("from"), _version_param("to")
     return jsonify(playbooks.diff(_version(name, old), _version(name, new)))
+
+
+def _version_param(param: str) -> int:
+    """A required version number from the query string: a positive integer up to MAX_VERSION."""
+    raw = request.args.get(param)
+    if raw is None:
+        abort(400, "bad_query", f"{param}: is required (a version number, e.g. ?from=1&to=2)", parameter=param)
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_VERSION)) \
+            or not 1 <= int(text) <= MAX_VERSION:
+        abort(400, "bad_query", f"{param}: {raw[:40]!r} is not a version number (an integer from 1 to {MAX_VERSION})",
+              parameter=param)
+    return int(text)
 
 
 @bp.post("/api/v1/playbooks/<name>/versions")
