@@ -91,7 +91,8 @@ class ReportDetector:
               "log10_p": round(lp / math.log(10), 1), "pattern": pattern,
               "top3_share": round(top3, 2), "distinct_targets": len(targets),
               "distinct_reporters": len({r[1] for r in window}),
-              "most_reported": dict(top), "reasons": reasons,
+              "most_reported": dict(top),
+              "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])[:10]),
               "accounts": [t for t, _ in top],
               "per_minute_reports": self.rate.series(61)}
         title = f"Complaint spike: {int(obs)} reports in {win} min (expected {exp:.1f}), {pattern}"
