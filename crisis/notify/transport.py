@@ -76,7 +76,11 @@ def send(url: str, title: str, body: str, *, notify_type: str = "info") -> None:
     sender = apprise.Apprise()
     if not sender.add(url):
         raise TransportError("apprise does not understand this destination URL", permanent=True)
-    result = sender.notify(title=title, body=body, notify_type=notify_type)
+    # Our templates render plain text (crisis.notify.render). Saying so makes apprise escape it
+    # for destinations that interpret markup: HTML email gets &lt;script&gt;, Markdown services
+    # get backslash escapes. Without a body_format apprise passes the text through untouched,
+    # and an incident title or note such as <img src=x onerror=...> became live HTML in email.
+    result = sender.notify(title=title, body=body, notify_type=notify_type, body_format=apprise.NotifyFormat.TEXT)
     if result:  # truthy only for SUCCESS; PARTIAL, NOMATCH and TIMEOUT are failures
         return
     message, permanent = _failure_detail(result)
