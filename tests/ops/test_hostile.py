@@ -349,7 +349,10 @@ DOM_PROBLEMS = """() => {
     for (const a of el.attributes) {
       if (a.name.startsWith('on')) bad.push(`${el.tagName} has handler ${a.name}=${a.value}`);
       if (a.name.includes('pwn')) bad.push(`${el.tagName} has injected attribute ${a.name}`);
-      if (urlAttrs.includes(a.name) && /^\\s*(javascript|data|vbscript):/i.test(a.value))
+      if (urlAttrs.includes(a.name) && /^\\s*(javascript|vbscript):/i.test(a.value))
+        bad.push(`${el.tagName} ${a.name}=${a.value}`);
+      // The page's own favicon is href="data:,"; a data: URL anywhere else was injected.
+      if (urlAttrs.includes(a.name) && el.tagName !== 'LINK' && /^\\s*data:/i.test(a.value))
         bad.push(`${el.tagName} ${a.name}=${a.value}`);
     }
     if (el.id && el.id.startsWith('pwn')) bad.push(`injected element ${el.tagName}#${el.id}`);
