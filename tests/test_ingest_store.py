@@ -1,0 +1,93 @@
+"""crisis.ingest.store_events on both stores: one statement per batch, idempotent on
+(community, id), duplicates counted from what the database actually stored."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis import communities, migrate
+from crisis.clock import FixedClock
+from crisis.db import make_engine, make_sessionmaker
+from crisis.events import validate_batch
+from crisis.ingest import store_events
+from crisis.models import Community, Event
+from tests.servers import PostgresServer
+
+NOW = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crisis.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"store_{abs(hash(request.node.name)) % 10**8}")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def _events(slug: str, ids: list[str]) -> list:  # type: ignore[type-arg]
+    raw = [{"id": i, "type": "message.create", "ts": "2026-10-05T13:59:58.123456789+02:00",
+            "actor": {"id": f"u-{i}", "name": "Ünïcode \"quoted\" <b>"}, "content": "line\nbreak \\ back",
+            "x-extra": {"n": 1}} for i in ids]
+    valid, errors = validate_batch(raw, slug, NOW)
+    assert not errors
+    return valid
+
+
+def _community(session: Session, slug: str) -> Community:
+    community, _ = communities.create_community(session, slug, name=slug, clock=FixedClock(NOW))
+    session.commit()
+    return community
+
+
+def test_it_stores_a_batch_and_reads_it_back_unchanged(store: Session) -> None:
+    c = _community(store, "lantern")
+    result = store_events(store, c, _events("lantern", ["a", "b", "c"]), clock=FixedClock(NOW))
+    store.commit()
+    assert (result.accepted, result.duplicates, result.types) == (3, 0, ["message.create"] * 3)
+    rows = store.scalars(select(Event).order_by(Event.seq)).all()
+    assert [r.event_id for r in rows] == ["a", "b", "c"]
+    first = rows[0]
+    assert first.ts == datetime(2026, 10, 5, 11, 59, 58, 123456, tzinfo=timezone.utc)
+    assert first.received_at == NOW and first.actor_id == "u-a" and first.processed is False
+    assert first.payload["actor"]["name"] == "Ünïcode \"quoted\" <b>"
+    assert first.payload["content"] == "line\nbreak \\ back" and first.payload["x-extra"] == {"n": 1}
+    assert first.payload["community"] == "lantern"
+
+
+def test_it_counts_repeats_across_and_inside_batches(store: Session) -> None:
+    c = _community(store, "lantern")
+    clock = FixedClock(NOW)
+    store_events(store, c, _events("lantern", ["a", "b"]), clock=clock)
+    store.commit()
+    result = store_events(store, c, _events("lantern", ["b", "c", "c", "a", "d"]), clock=clock)
+    store.commit()
+    assert (result.accepted, result.duplicates) == (2, 3)
+    assert sorted(store.scalars(select(Event.event_id))) == ["a", "b", "c", "d"]
+
+
+def test_the_same_id_in_two_communities_is_two_events(store: Session) -> None:
+    a, b = _community(store, "a"), _community(store, "b")
+    clock = FixedClock(NOW + timedelta(seconds=1))
+    assert store_events(store, a, _events("a", ["x"]), clock=clock).accepted == 1
+    assert store_events(store, b, _events("b", ["x"]), clock=clock).accepted == 1
+    store.commit()
+    assert len(store.scalars(select(Event.seq)).all()) == 2
+
+
+def test_an_empty_batch_stores_nothing(store: Session) -> None:
+    c = _community(store, "lantern")
+    result = store_events(store, c, [], clock=FixedClock(NOW))
+    assert (result.accepted, result.duplicates) == (0, 0)
