@@ -178,3 +178,90 @@ def test_it_stores_and_detects_once_when_events_come_twice_and_out_of_order(
         assert s.scalar(select(func.count(func.distinct(Event.event_id)))) == len(events)
     assert sorted(topo.incidents()) == _replayed(tmp_path, events)
     _unique_incidents(topo)
+
+
+def _escalation_drill_staff(topo: topology.Topology, slug: str,
+                            receiver: HttpReceiver) -> tuple[str, dict[str, int]]:
+    """alice (admin) and bob (responder), each reachable at the receiver: alice's personal
+    token and each one's contact method id."""
+    from crisis import communities
+    from crisis.models import ContactMethod
+
+    clock = SystemClock()
+    with session_scope(topo.sessions) as session:
+        community = session.scalar(select(Community).where(Community.slug == slug))
+        ids = {}
+        for name, role in (("alice", "admin"), ("bob", "responder")):
+            user, _ = communities.create_user(session, f"{name}@example.test", password=None, clock=clock,
+                                              display_name=name.title())
+            communities.grant_role(session, user, community, role)
+            method = ContactMethod(user_id=user.id, label="webhook", url=receiver.url(name), created_at=clock.now())
+            session.add(method)
+            session.flush()
+            ids[name] = (user, method.id)
+        token = communities.issue_personal_token(session, ids["alice"][0], clock=clock).token
+    return token, {name: method_id for name, (_, method_id) in ids.items()}
+
+
+def _scheduled_jobs(topo: topology.Topology) -> int:
+    from redis import Redis
+    from rq.registry import ScheduledJobRegistry
+
+    from crisis import queue
+
+    with Redis.from_url(topo.redis.url) as redis:
+        return len(ScheduledJobRegistry(queue.DEFAULT, connection=redis))
+
+
+def test_it_fires_a_pending_escalation_once_across_a_redis_restart(
+        start_topology: Callable[..., topology.Topology], receiver: HttpReceiver) -> None:
+    """Level 1 fires as the incident opens and schedules level 2 in rq, six seconds on.
+    Redis restarts (without persistence) in between: the scheduled job is gone, and the
+    sweeper fires level 2 from the timer row, once, with one delivery."""
+    from crisis.models import EscalationTimer
+
+    level2_after = 6.0
+    topo = start_topology(rq_workers=2)
+    topo.community("harbor")
+    token, methods = _escalation_drill_staff(topo, "harbor", receiver)
+    spec = topology.http("GET", f"{topo.web.url}/api/v1/playbooks/raid/versions/1", token=token).body["spec"]
+    spec["escalation"] = {"levels": [{"after": "0s", "notify": [{"user": "alice@example.test"}]},
+                                     {"after": f"{level2_after:.0f}s", "notify": [{"user": "bob@example.test"}]}],
+                          "repeat": {"times": 0, "after": "0s"}}
+    published = topology.http("POST", f"{topo.web.url}/api/v1/playbooks/raid/versions", token=token,
+                              body={"spec": spec, "comment": "second-scale escalation for the Redis drill"})
+    assert published.status == 201, published.body
+    opened = topology.http("POST", f"{topo.web.url}/api/v1/incidents", token=token, body={
+        "community": "harbor", "kind": "raid", "severity": "sev2", "title": "Raid during a Redis restart"})
+    assert opened.status == 201, opened.body
+    opened_at = time.monotonic()
+    incident_id = opened.body["id"]
+    assert opened.body["playbook"] == {"name": "raid", "version": published.body["version"]}
+
+    wait_for(lambda: receiver.to("alice"), timeout=20, message="level 1 to alice")
+    assert _scheduled_jobs(topo) >= 1, "level 2 should be waiting in rq's scheduled registry"
+    with topo.sessions() as s:
+        timer = s.scalar(select(EscalationTimer).where(EscalationTimer.incident_id == incident_id))
+        assert timer is not None and (timer.status, timer.level) == ("pending", 1), "level 2 is pending"
+    assert time.monotonic() - opened_at < level2_after - 1.5, "too slow to restart Redis before level 2 is due"
+
+    topo.redis.restart()
+    assert _scheduled_jobs(topo) == 0, "the restart (no persistence) lost the scheduled job"
+    assert not receiver.to("bob")
+
+    [bob] = wait_for(lambda: receiver.to("bob"), timeout=30, message=f"level 2 to bob; logs:\n{topo.logs()}")
+    assert bob.at - opened_at >= level2_after - 0.5, "level 2 may not fire before its delay"
+    assert "Escalated (level 2)" in bob.body["title"]
+    time.sleep(4)  # several sweeps by both workers: nothing may fire or send twice
+    assert len(receiver.to("bob")) == 1 and len(receiver.to("alice")) == 1
+    with topo.sessions() as s:
+        rows = s.execute(select(Notification.destination, Notification.event, Notification.status)
+                         .where(Notification.incident_id == incident_id)
+                         .where(Notification.contact_method_id.is_not(None))).all()
+        timer = s.scalar(select(EscalationTimer).where(EscalationTimer.incident_id == incident_id))
+    # One row per target and level: level 1 is alice's "opened" page, level 2 bob's "escalated".
+    assert sorted(tuple(r) for r in rows) == sorted([(f"cm:{methods['alice']}", "opened", "sent"),
+                                                     (f"cm:{methods['bob']}", "escalated", "sent")]), rows
+    assert timer is not None and timer.status == "exhausted" and timer.fired_count == 2
+    for worker in topo.workers:
+        assert worker.proc is not None and worker.proc.poll() is None, topo.logs()
