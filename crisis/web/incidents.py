@@ -16,6 +16,7 @@ from crisis.states import ACTIONS, InvalidTransition, TRANSITIONS, IncidentStatu
 from crisis.web import charts
 from crisis.web.access import actor, community_scope, incident_scope
 from crisis.web.auth import login_required
+from crisis.web.outcome import commit_or_flash
 from crisis.webctx import db, rt
 
 bp = Blueprint("incidents", __name__)
@@ -129,25 +130,19 @@ def move(slug: str, incident_id: int, action: str) -> Response:
 @login_required
 def note(slug: str, incident_id: int) -> Response:
     _scope, incident = incident_scope(slug, incident_id, Role.MODERATOR)
-    try:
+    with commit_or_flash(lifecycle.LifecycleError) as done:
         lifecycle.add_note(db(), incident, request.form.get("text", ""), actor=actor(), clock=rt().clock)
-    except lifecycle.LifecycleError as exc:
-        flash(str(exc), "error")
-        return _back(slug, incident_id, "note")
-    db().commit()
-    return _back(slug, incident_id, "timeline")
+    return _back(slug, incident_id, "timeline" if done.ok else "note")
 
 
 @bp.post("/c/<slug>/incidents/<int:incident_id>/updates")
 @login_required
 def status_update(slug: str, incident_id: int) -> Response:
     _scope, incident = incident_scope(slug, incident_id, Role.RESPONDER)
-    try:
+    with commit_or_flash(lifecycle.LifecycleError) as done:
         result = lifecycle.post_update(db(), incident, request.form.get("text", ""), actor=actor(), clock=rt().clock)
-    except lifecycle.LifecycleError as exc:
-        flash(str(exc), "error")
+    if not done.ok:
         return _back(slug, incident_id, "update")
-    db().commit()
     flash(_("Status update posted; notified: %(who)s", who=", ".join(result.labels) or _("nobody")), "info")
     return _back(slug, incident_id, "timeline")
 
@@ -165,13 +160,9 @@ def _member(incident: Incident, user_id: str | None) -> User:
 def assign(slug: str, incident_id: int) -> Response:
     _scope, incident = incident_scope(slug, incident_id, Role.RESPONDER)
     user = _member(incident, request.form.get("user_id"))
-    try:
+    with commit_or_flash(lifecycle.LifecycleError):
         lifecycle.assign(db(), incident, user, role=request.form.get("role", "responder").strip(), actor=actor(),
                          clock=rt().clock)
-    except lifecycle.LifecycleError as exc:
-        flash(str(exc), "error")
-        return _back(slug, incident_id, "people")
-    db().commit()
     return _back(slug, incident_id, "people")
 
 
@@ -179,11 +170,8 @@ def assign(slug: str, incident_id: int) -> Response:
 @login_required
 def severity(slug: str, incident_id: int) -> Response:
     _scope, incident = incident_scope(slug, incident_id, Role.RESPONDER)
-    try:
+    with commit_or_flash(lifecycle.LifecycleError):
         lifecycle.set_severity(db(), incident, request.form.get("severity", ""), actor=actor(), clock=rt().clock)
-    except lifecycle.LifecycleError as exc:
-        flash(str(exc), "error")
-    db().commit()
     return _back(slug, incident_id)
 
 
@@ -196,14 +184,10 @@ def task(slug: str, incident_id: int, task_id: int) -> Response:
         abort(404)
     owner = request.form.get("owner_id")
     owner_id = _member(incident, owner).id if owner else None
-    try:
+    with commit_or_flash(tasks.TaskError):
         tasks.update_task(db(), incident, row, status=request.form.get("status") or None, owner_id=owner_id,
                           actor_user_id=g.user.id, actor_label=g.user.display_name or g.user.email,
                           now=rt().clock.now())
-    except tasks.TaskError as exc:
-        flash(str(exc), "error")
-        return _back(slug, incident_id, "tasks")
-    db().commit()
     return _back(slug, incident_id, "tasks")
 
 
@@ -211,14 +195,12 @@ def task(slug: str, incident_id: int, task_id: int) -> Response:
 @login_required
 def open_manual(slug: str) -> Response:
     scope = community_scope(slug, Role.RESPONDER)
-    try:
+    with commit_or_flash(lifecycle.LifecycleError) as done:
         incident = lifecycle.open_manual(db(), scope.community, kind=request.form.get("kind", "").strip(),
                                          severity=request.form.get("severity", ""),
                                          title=request.form.get("title", ""),
                                          description=request.form.get("description", ""), actor=actor(),
                                          clock=rt().clock)
-    except lifecycle.LifecycleError as exc:
-        flash(str(exc), "error")
+    if not done.ok:
         return redirect(url_for("pages.community", slug=slug), code=303)
-    db().commit()
     return _back(slug, incident.id)

@@ -18,6 +18,7 @@ from crisis.models import Channel, ContactMethod, Membership, PlaybookVersion, R
 from crisis.web import destinations
 from crisis.web.access import community_scope
 from crisis.web.auth import login_required
+from crisis.web.outcome import commit_or_flash
 from crisis.webctx import db, rt
 
 bp = Blueprint("manage", __name__)
@@ -168,15 +169,11 @@ def add_override(slug: str, schedule_id: int) -> Response:
     schedule = db().get(Schedule, schedule_id)
     if schedule is None or schedule.community_id != scope.community.id:
         abort(404)
-    try:
+    with commit_or_flash(ValueError, oncall.ScheduleError) as done:
         user_id = int(request.form.get("user_id", "0"))
         oncall.add_override(db(), schedule, user_id=user_id, starts_at=_local(request.form.get("starts_at", "")),
                             ends_at=_local(request.form.get("ends_at", "")), clock=rt().clock)
-    except (ValueError, oncall.ScheduleError) as exc:
-        db().rollback()
-        flash(str(exc), "error")
-    else:
-        db().commit()
+    if done.ok:
         flash(_("Override added."), "info")
     return redirect(url_for("manage.oncall_page", slug=slug), code=303)
 
@@ -249,15 +246,10 @@ def save_settings(slug: str) -> Any:
 @login_required
 def add_channel(slug: str) -> Response:
     scope = community_scope(slug, Role.MANAGER)
-    try:
+    with commit_or_flash(destinations.DestinationError):
         destinations.add_channel(db(), scope.community, name=request.form.get("name", ""),
                                  purpose=request.form.get("purpose", "team"), url=request.form.get("url", ""),
                                  now=rt().clock.now())
-    except destinations.DestinationError as exc:
-        db().rollback()
-        flash(str(exc), "error")
-    else:
-        db().commit()
     return redirect(url_for("manage.settings_page", slug=slug) + "#channels", code=303)
 
 
@@ -265,14 +257,9 @@ def add_channel(slug: str) -> Response:
 @login_required
 def add_contact_method(slug: str) -> Response:
     community_scope(slug)
-    try:
+    with commit_or_flash(destinations.DestinationError):
         destinations.add_contact_method(db(), g.user, label=request.form.get("label", ""),
                                         url=request.form.get("url", ""), now=rt().clock.now())
-    except destinations.DestinationError as exc:
-        db().rollback()
-        flash(str(exc), "error")
-    else:
-        db().commit()
     return redirect(url_for("manage.settings_page", slug=slug) + "#contacts", code=303)
 
 

@@ -14,6 +14,7 @@ from crisis.models.postmortem import ActionItem, Postmortem
 from crisis.web import charts
 from crisis.web.access import incident_scope
 from crisis.web.auth import login_required
+from crisis.web.outcome import commit_or_flash
 from crisis.webctx import db, rt
 
 bp = Blueprint("postmortems", __name__)
@@ -75,15 +76,11 @@ def save(slug: str, incident_id: int) -> Response:
     _scope, _incident, pm = _load(slug, incident_id, Role.RESPONDER)
     bodies = {s["key"]: request.form[f"section-{s['key']}"] for s in pm.sections
               if f"section-{s['key']}" in request.form}
-    try:
+    with commit_or_flash(postmortems.PostmortemError) as done:
         postmortems.save(db(), pm, bodies=bodies, verdict=request.form.get("verdict") or None,
                          duplicate_of_id=_int(request.form.get("duplicate_of_id")), clock=rt().clock)
-    except postmortems.PostmortemError as exc:
-        db().rollback()
-        flash(str(exc), "error")
-        return _back(slug, incident_id)
-    db().commit()
-    flash(_("Postmortem saved."), "info")
+    if done.ok:
+        flash(_("Postmortem saved."), "info")
     return _back(slug, incident_id)
 
 
@@ -91,15 +88,10 @@ def save(slug: str, incident_id: int) -> Response:
 @login_required
 def add_action(slug: str, incident_id: int) -> Response:
     _scope, _incident, pm = _load(slug, incident_id, Role.RESPONDER)
-    try:
+    with commit_or_flash(postmortems.PostmortemError):
         postmortems.add_action(db(), pm, title=request.form.get("title", ""),
                                owner_id=_int(request.form.get("owner_id")),
                                due_at=postmortems.parse_due(request.form.get("due", "")), clock=rt().clock)
-    except postmortems.PostmortemError as exc:
-        db().rollback()
-        flash(str(exc), "error")
-        return _back(slug, incident_id, "actions")
-    db().commit()
     return _back(slug, incident_id, "actions")
 
 
@@ -110,15 +102,10 @@ def update_action(slug: str, incident_id: int, item_id: int) -> Response:
     item = db().get(ActionItem, item_id)
     if item is None or item.postmortem_id != pm.id:
         abort(404)
-    try:
+    with commit_or_flash(postmortems.PostmortemError):
         postmortems.update_action(db(), item, status=request.form.get("status") or None,
                                   owner_id=_int(request.form.get("owner_id")),
                                   due_at=postmortems.parse_due(request.form.get("due", "")), clock=rt().clock)
-    except postmortems.PostmortemError as exc:
-        db().rollback()
-        flash(str(exc), "error")
-        return _back(slug, incident_id, "actions")
-    db().commit()
     return _back(slug, incident_id, "actions")
 
 
