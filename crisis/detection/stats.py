@@ -105,6 +105,8 @@ class SeasonalRate:
         self.v: dict[str, Any] = {}  # value-mode state (observe_value), empty in count mode
         self.v_windows = (1, 10)  # rows averaged by the value-mode test
         self.v_rates = (0.3, 0.01, 0.01)  # EWMA rates: level, deviations, residual scores
+        self.v_regime = 10  # rows in the regime-change mean (value mode)
+        self.v_slow_rate = 0.01  # EWMA rate of the slow level it is compared with
 
     # ---- counting -------------------------------------------------------------
     def add(self, ts: float, n: float = 1.0) -> None:
@@ -282,7 +284,10 @@ class SeasonalRate:
         The same seasonal buckets learn the mean value per hour of day / week
         (sums of values over rows instead of counts over minutes). A value is
         surprising when it is far both from the local level (EWMA) and from the
-        seasonal mean, in units of their mean absolute deviations. Like the
+        seasonal mean, in units of their mean absolute deviations. A change of
+        regime is surprising too: the mean of the last `v_regime` rows against a
+        slow level (EWMA rate `v_slow_rate`), in units of that mean's usual
+        deviation from it; the residual score is the larger of the two. Like the
         count windows, the surprise is judged over short windows of recent rows
         (1 and 10): the mean of recent residual scores is compared with their
         long-run mean and spread (an "anomaly likelihood"), so one noisy point
@@ -291,12 +296,21 @@ class SeasonalRate:
         v = self.v
         m = int(ts // 60)
         if not v:
-            v.update(level=x, dev_l=0.0, dev_s=0.0, n=0, hist=[], rmean=0.0, rvar=0.0)
+            v.update(level=x, dev_l=0.0, dev_s=0.0, n=0, hist=[], rmean=0.0, rvar=0.0,
+                     slow=x, dev_r=0.0, recent=[])
         seas, _ = self.predict(m) if self.eg > 0 else (x, 0.0)
         eps = 1e-9 + 1e-6 * abs(v["level"])
         z_l = abs(x - v["level"]) / (v["dev_l"] + eps)
         z_s = abs(x - seas) / (v["dev_s"] + eps)
         raw = min(z_l, z_s, 50.0) if v["n"] > 2 else 0.0
+        rec = v["recent"]
+        rec.append(x)
+        if len(rec) > self.v_regime:
+            del rec[0]
+        rec_mean = sum(rec) / len(rec)
+        if v["n"] > self.v_regime:
+            z_r = abs(rec_mean - v["slow"]) / (v["dev_r"] + eps)
+            raw = max(raw, min(z_r, 50.0))
         hist = v["hist"]
         hist.append(raw)
         if len(hist) > max(self.v_windows):
@@ -308,6 +322,9 @@ class SeasonalRate:
                 mean_w = sum(hist[-w:]) / min(w, len(hist))
                 zz = (mean_w - v["rmean"]) / sd
                 lp = min(lp, _log_normal_sf(zz))
+        a_slow = self.v_slow_rate
+        v["dev_r"] += a_slow * (abs(rec_mean - v["slow"]) - v["dev_r"]) if v["n"] else 0.0
+        v["slow"] += a_slow * (x - v["slow"])
         self._learn_value(m, x, seas, raw)
         return lp
 
