@@ -74,6 +74,9 @@ def main() -> None:
     try:
         targets = [(f"/api/v1/communities/c{i}/events", topo.community(f"c{i}")) for i in range(COMMUNITIES)]
         assert topo.web.proc is not None
+        # Warm up: every worker imported and every community's detector state written.
+        drive(topo.web.url.removeprefix("http://"), targets, size=100, clients=1, threads=2, duration=2.0)
+        topo.wait_processed(timeout=120)
         pids = {f"web{i}": pid for i, pid in enumerate(children(topo.web.proc.pid))}
         pids.update({w.name: w.proc.pid for w in topo.workers if w.proc is not None})
         r = redis_lib.Redis.from_url(redis.url)

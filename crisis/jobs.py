@@ -20,9 +20,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Each job drains at most this many batches, then re-rings, so one busy
-# community cannot starve the others on a shared queue.
+# Each job runs at most this many drain transactions, then re-rings, so one busy
+# community cannot starve the others on a shared queue. A transaction checkpoints the
+# detectors once (pipeline.drain): it takes up to DRAIN_SECONDS of batches, and waits up
+# to DRAIN_LINGER for more events when the queue runs dry, so a steady feed of small
+# requests pays one checkpoint per fraction of a second instead of one per request.
 MAX_BATCHES_PER_JOB = 20
+DRAIN_SECONDS = 0.5
+DRAIN_LINGER = 0.1
 SWEEP_LIMIT = 500
 
 # The worker runs sweep() on a thread while rq forks a work horse per job. A fork taken
@@ -52,7 +57,8 @@ def detect(community_id: int) -> int:
     for _ in range(MAX_BATCHES_PER_JOB):
         try:
             with session_scope(rt.sessions) as session:
-                outcome = pipeline.process_pending(session, community_id, clock=rt.clock)
+                outcome = pipeline.drain(session, community_id, clock=rt.clock, max_seconds=DRAIN_SECONDS,
+                                         linger=0.0 if rt.config.sync_jobs else DRAIN_LINGER)
         except (pipeline.LostRace, IntegrityError):
             log.info("community %s: another worker is ahead; leaving it the batch", community_id)
             return total

@@ -72,6 +72,12 @@ def current() -> Runtime:
         parent = next(iter(_current.values()), None)
         config = _config or Config.from_env().with_secret()
         runtime = Runtime(config, parent.clock if parent else SystemClock())
+        if parent is not None and "engine" in parent.__dict__ and parent.config == config:
+            # A forked child (an rq work horse): building an engine costs more than a small
+            # detect job. Keep the parent's, minus its pooled connections, which belong to
+            # the parent: dispose(close=False) drops them without touching their sockets.
+            parent.engine.dispose(close=False)
+            runtime.__dict__["engine"] = parent.engine
         _current.clear()
         _current[pid] = runtime
     return runtime

@@ -74,6 +74,7 @@ def run_worker(*, burst: bool = False, sweep: bool = True, name: str | None = No
                log_level: str = "INFO") -> None:
     rt = runtime.current()
     metrics.prepare_group(rt.config.var_dir, metrics_group(name))
+    _warm(rt)
     sweeper = Sweeper(rt.config.sweep_interval) if sweep and not burst else None
     if sweeper:
         sweeper.start()
@@ -82,6 +83,20 @@ def run_worker(*, burst: bool = False, sweep: bool = True, name: str | None = No
     finally:
         if sweeper:
             sweeper.stopped.set()
+
+
+def _warm(rt: runtime.Runtime) -> None:
+    """Pay the one-off costs in the worker, before the first fork, so every work horse
+    inherits them: the detectors' imports, the SQLAlchemy engine (a horse keeps it, minus
+    the parent's connections: crisis.runtime), apprise's plugin registry."""
+    try:
+        from crisis import pipeline  # noqa: F401 -- the detectors load here once
+        from crisis.notify import transport
+
+        rt.engine  # noqa: B018 -- builds it
+        transport.warm()
+    except Exception:  # noqa: BLE001 -- only an optimisation; the horse does it itself otherwise
+        log.warning("could not warm the worker", exc_info=True)
 
 
 def _work_until_stopped(rt: runtime.Runtime, *, burst: bool, name: str | None, log_level: str) -> None:

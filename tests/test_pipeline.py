@@ -80,3 +80,57 @@ def test_it_resumes_from_the_checkpoint_after_a_restart(tmp_path: Path, migrated
     runtime.reset()
     assert incidents(other) == uninterrupted
     assert uninterrupted, "the stream must open an incident for this test to mean anything"
+
+
+def _stored_demo(session: Any, factory: Factory) -> int:
+    from crisis.events import validate_batch
+    from crisis.ingest import store_events
+
+    tenant = factory.community("lantern")
+    valid, errors = validate_batch(demo_stream(), "lantern", CURRENT_TIME)
+    assert not errors
+    store_events(session, tenant.community, valid, clock=FixedClock(CURRENT_TIME))
+    session.commit()
+    return tenant.community.id
+
+
+def test_a_drain_checkpoints_once_for_many_batches_and_opens_what_batch_by_batch_opens(
+        session: Any, factory: Factory) -> None:
+    from sqlalchemy import func
+
+    from crisis import pipeline
+    from crisis.models import Event
+
+    cid = _stored_demo(session, factory)
+    clock = FixedClock(CURRENT_TIME)
+    transactions = 0
+    while True:  # the reference: one batch, one checkpoint per transaction
+        outcome = pipeline.process_pending(session, cid, clock=clock, limit=400)
+        session.commit()
+        if outcome.events == 0:
+            break
+        transactions += 1
+    reference = [(i.kind, i.opened_at) for i in session.scalars(select(Incident).order_by(Incident.id))]
+    assert reference and transactions > 3
+    state = session.get(DetectorState, cid)
+    assert state is not None and state.version == transactions
+
+    # Same stream again, drained: far fewer checkpoints, the same incidents.
+    session.execute(Incident.__table__.delete())
+    session.execute(DetectorState.__table__.delete())
+    session.execute(Event.__table__.update().values(processed=False, processed_at=None))
+    session.commit()
+    session.expunge_all()
+    drains = 0
+    while True:
+        outcome = pipeline.drain(session, cid, clock=clock, limit=400, max_seconds=60)
+        session.commit()
+        if outcome.events == 0:
+            break
+        drains += 1
+    assert [(i.kind, i.opened_at) for i in session.scalars(select(Incident).order_by(Incident.id))] == reference
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.processed.is_(False))) == 0
+    # A drain ends early only after a batch that wrote incidents (opened or updated one).
+    assert 1 < drains and drains * 2 < transactions
+    session.expire_all()
+    assert session.get(DetectorState, cid).version == drains

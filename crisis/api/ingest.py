@@ -4,14 +4,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import select
 
 from crisis import jobs, metrics, queue, ratelimit
-from crisis.api.auth import bearer_token, touch
+from crisis.api.auth import touch
 from crisis.api.errors import ApiError, abort
-from crisis.communities import NotFound, get_community
 from crisis.events import validate_batch
 from crisis.ingest import store_events
+from crisis.models import ApiToken, Community
+from crisis.secrets import hash_token
 from crisis.webctx import db, rt
 
 bp = Blueprint("ingest", __name__)
@@ -60,13 +62,29 @@ def post_events(slug: str) -> tuple[Response, int]:
         raise
 
 
-def _post_events(slug: str) -> tuple[Response, int]:
-    token = bearer_token()
-    session = db()
-    try:
-        community = get_community(session, slug)
-    except NotFound:
+def _token_and_community(slug: str) -> tuple[ApiToken, Community]:
+    """crisis.api.auth.bearer_token + get_community in ONE query (a round trip per request
+    saved on the hot path), with the same answers in the same order: 401, then 404."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if not header:
+        abort(401, "unauthorized", "missing Authorization header (expected 'Bearer <token>')")
+    if scheme.lower() != "bearer" or not value.strip():
+        abort(401, "unauthorized", "the Authorization header must be 'Bearer <token>'")
+    row = db().execute(select(ApiToken, Community).outerjoin(Community, Community.slug == slug)
+                       .where(ApiToken.token_hash == hash_token(value.strip()))).first()
+    if row is None or row[0].revoked_at is not None:
+        abort(401, "unauthorized", "unknown or revoked token")
+    token, community = row
+    g.api_token = token
+    if community is None:
         abort(404, "not_found", f"no community {slug!r}")
+    return token, community
+
+
+def _post_events(slug: str) -> tuple[Response, int]:
+    token, community = _token_and_community(slug)
+    session = db()
     if token.kind != "ingest":
         abort(403, "forbidden", "this route takes an ingest token; personal tokens cannot post events")
     if token.community_id != community.id:
