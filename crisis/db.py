@@ -1,7 +1,7 @@
 """Engine, sessions and the declarative base with a naming convention for Alembic."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -76,3 +76,18 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def sweep(factory: sessionmaker[Session], find: Callable[[Session, datetime, int], list[int]],
+          handle: Callable[[Session, int, datetime], bool], *, now: datetime, limit: int) -> int:
+    """Read the due ids once, then handle each in its own transaction; returns how many `handle` took.
+
+    One transaction per row keeps locks short and lets a row that another process claimed first
+    (handle returns False) cost nothing but its own claim."""
+    with factory() as session:
+        ids = find(session, now, limit)
+    count = 0
+    for row_id in ids:
+        with session_scope(factory) as session:
+            count += handle(session, row_id, now)
+    return count

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crisis import playbooks, reports
 from crisis.clock import Clock, isoformat, utc
-from crisis.db import session_scope
+from crisis.db import sweep
 from crisis.incidents import add_timeline
 from crisis.models import Community, Incident, Role, Task, TimelineEntry, User
 from crisis.models.postmortem import ActionItem, Postmortem
@@ -383,19 +383,11 @@ def notify_overdue_action(session: Session, item_id: int, now: datetime) -> bool
                                                     "step": "postmortem-action",
                                                     "owner": owner.display_name or owner.email,
                                                     "late_minutes": late}})
-    add_timeline(session, incident, "postmortem", f"Action item {item.title!r} is overdue; notified "
-                 + (", ".join(result.labels) or "nobody (" + "; ".join(result.skipped) + ")"), at=now,
-                 actor="postmortems", data={"action_item_id": item.id, "recipients": result.labels})
+    add_timeline(session, incident, "postmortem", f"Action item {item.title!r} is overdue; notified {result.summary}",
+                 at=now, actor="postmortems", data={"action_item_id": item.id, "recipients": result.labels})
     return True
 
 
 def notify_overdue_actions(sessions: sessionmaker[Session], *, clock: Clock, limit: int = 200) -> int:
     """For the periodic sweep: each overdue, owned, unfinished action item notifies once."""
-    now = clock.now()
-    with sessions() as session:
-        ids = _overdue(session, now, limit)
-    count = 0
-    for item_id in ids:
-        with session_scope(sessions) as session:
-            count += notify_overdue_action(session, item_id, now)
-    return count
+    return sweep(sessions, _overdue, notify_overdue_action, now=clock.now(), limit=limit)

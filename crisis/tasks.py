@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crisis.clock import Clock
-from crisis.db import session_scope
+from crisis.db import sweep
 from crisis.incidents import add_timeline
 from crisis.models import Incident, Responder, Task, User
 from crisis.notify import outbox, recipients
@@ -134,18 +134,10 @@ def notify_overdue_one(session: Session, task_id: int, now: datetime) -> bool:
                            extra={"task": {"title": task.title, "step": task.step_id,
                                            "owner": (owner.display_name or owner.email) if owner else "",
                                            "late_minutes": int(late.total_seconds() // 60)}})
-    add_timeline(session, incident, "task", f"Task {task.title!r} is overdue; notified "
-                 + (", ".join(result.labels) or "nobody (" + "; ".join(result.skipped) + ")"), at=now,
+    add_timeline(session, incident, "task", f"Task {task.title!r} is overdue; notified {result.summary}", at=now,
                  actor="tasks", data={"task_id": task.id, "recipients": result.labels})
     return True
 
 
 def notify_overdue(sessions: sessionmaker[Session], *, clock: Clock, limit: int = 200) -> int:
-    now = clock.now()
-    with sessions() as session:
-        ids = _overdue(session, now, limit)
-    count = 0
-    for task_id in ids:
-        with session_scope(sessions) as session:
-            count += notify_overdue_one(session, task_id, now)
-    return count
+    return sweep(sessions, _overdue, notify_overdue_one, now=clock.now(), limit=limit)

@@ -30,6 +30,11 @@ class Outcome:
     def labels(self) -> list[str]:
         return [n.recipient_label for n in self.notifications]
 
+    @property
+    def summary(self) -> str:
+        """Who was notified, for a timeline line: the recipients, or "nobody (why each target was skipped)"."""
+        return ", ".join(self.labels) or "nobody (" + "; ".join(self.skipped) + ")"
+
 
 def incident_context(incident: Incident, community: Community) -> dict[str, Any]:
     config = runtime.current().config
