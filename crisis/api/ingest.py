@@ -1,7 +1,9 @@
 """POST /api/v1/communities/<slug>/events: parse, validate, store, ring the detectors."""
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -19,6 +21,9 @@ from crisis.webctx import db, rt
 bp = Blueprint("ingest", __name__)
 
 MAX_EVENTS = 10_000
+# SQLite takes one writer at a time; threads that collide on its lock back off in sleeps
+# of up to 100 ms (its busy handler). One writer per process, queued on a lock, instead.
+_SQLITE_WRITER = threading.Lock()
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
 
@@ -102,9 +107,11 @@ def _post_events(slug: str) -> tuple[Response, int]:
     if errors:
         abort(422, "invalid_events", f"{len(errors)} problem(s) found; nothing was stored",
               errors=[e.as_dict() for e in errors], _events=len(events))
-    result = store_events(session, community, valid, clock=rt().clock)
-    touch(token)
-    session.commit()
+    single_writer = _SQLITE_WRITER if session.get_bind().dialect.name == "sqlite" else contextlib.nullcontext()
+    with single_writer:
+        result = store_events(session, community, valid, clock=rt().clock)
+        touch(token)
+        session.commit()
     metrics.count_ingested(slug, result.types)
     metrics.count_duplicates(slug, result.duplicates)
     if result.accepted:
