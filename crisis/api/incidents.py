@@ -10,7 +10,9 @@ from sqlalchemy import select
 from crisis import lifecycle, tasks
 from crisis.api import serialize
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, current_user, field, json_body, my_community_ids, require, unprocessable
+from crisis.api.staff import (
+    community_by_slug, community_row, current_user, field, json_body, my_community_ids, unprocessable,
+)
 from crisis.incidents import SEVERITIES
 from crisis.models import Incident, Membership, Notification, Role, Task, User
 from crisis.states import ACTIONS, IncidentStatus, InvalidTransition
@@ -21,12 +23,7 @@ MAX_LIMIT = 200
 
 
 def _incident(incident_id: int, minimum: Role = Role.MODERATOR, what: str = "this") -> Incident:
-    incident = db().get(Incident, incident_id)
-    missing = f"no incident {incident_id}"
-    if incident is None:
-        abort(404, "not_found", missing)
-    require(incident.community_id, minimum, what, not_found=missing)
-    return incident
+    return community_row(Incident, incident_id, "incident", minimum, what)
 
 
 def _actor() -> lifecycle.Actor:

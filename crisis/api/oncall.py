@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crisis import oncall
 from crisis.api import serialize
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, current_user, field, json_body, require, unprocessable
+from crisis.api.staff import community_by_slug, community_row, current_user, field, json_body, unprocessable
 from crisis.events import parse_rfc3339
 from crisis.models import ContactMethod, Role, Schedule
 from crisis.notify import check_url
@@ -19,12 +19,7 @@ bp = Blueprint("api_oncall", __name__)
 
 
 def _schedule(schedule_id: int, minimum: Role = Role.MODERATOR, what: str = "this") -> Schedule:
-    schedule = db().get(Schedule, schedule_id)
-    missing = f"no schedule {schedule_id}"
-    if schedule is None:
-        abort(404, "not_found", missing)
-    require(schedule.community_id, minimum, what, not_found=missing)
-    return schedule
+    return community_row(Schedule, schedule_id, "schedule", minimum, what)
 
 
 def _when(name: str, raw: str | None, *, required: bool) -> object:

@@ -6,7 +6,7 @@ a caller with too small a role gets 403 naming the role needed."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from flask import g, request
 from sqlalchemy import select
@@ -55,6 +55,24 @@ def community_by_slug(slug: str, minimum: Role = Role.MODERATOR, what: str = "th
         abort(404, "not_found", f"no community {slug!r}")
     require(community.id, minimum, what, not_found=f"no community {slug!r}")
     return community
+
+
+class _InCommunity(Protocol):
+    @property
+    def community_id(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_InCommunity)
+
+
+def community_row(model: type[Row], row_id: int, noun: str, minimum: Role, what: str) -> Row:
+    """The row with this id: 404 "no <noun> <id>" alike when it is missing or in another community."""
+    row = db().get(model, row_id)
+    missing = f"no {noun} {row_id}"
+    if row is None:
+        abort(404, "not_found", missing)
+    require(row.community_id, minimum, what, not_found=missing)
+    return row
 
 
 def my_community_ids() -> list[int]:
