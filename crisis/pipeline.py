@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import BigInteger, any_, bindparam, event, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from crisis import incidents, metrics
@@ -161,14 +162,25 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
     if not seqs or detector is None:
         return outcome
     now = clock.now()
-    for start in range(0, len(seqs), BATCH):
-        chunk = seqs[start:start + BATCH]
-        session.execute(update(Event).where(Event.community_id == community_id, Event.seq.in_(chunk))
-                        .values(processed=True, processed_at=now), execution_options={"synchronize_session": False})
+    _mark_processed(session, community_id, seqs, now)
     _save_state(session, community_id, state_row, detector, last_seq=max(seqs), now=now)
     outcome.events = len(seqs)
     _count_after_commit(session, community.slug, received, outcome, clock)
     return outcome
+
+
+def _mark_processed(session: Session, community_id: int, seqs: list[int], now: datetime) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: a constant statement psycopg prepares once, instead of an
+        # IN list of thousands of parameters that it re-parses every time.
+        seq_list = bindparam("seqs", seqs, type_=ARRAY(BigInteger))
+        session.execute(update(Event).where(Event.community_id == community_id, Event.seq == any_(seq_list))
+                        .values(processed=True, processed_at=now), execution_options={"synchronize_session": False})
+        return
+    for start in range(0, len(seqs), BATCH):  # SQLite caps the parameters per statement
+        chunk = seqs[start:start + BATCH]
+        session.execute(update(Event).where(Event.community_id == community_id, Event.seq.in_(chunk))
+                        .values(processed=True, processed_at=now), execution_options={"synchronize_session": False})
 
 
 _METRICS_KEY = "crisis.pipeline.metrics"
