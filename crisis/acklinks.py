@@ -69,23 +69,33 @@ def _page(status: int, heading: str, message: str, **ctx: Any) -> tuple[Response
     return resp, status
 
 
-def _load(token: str) -> tuple[dict[str, Any], Incident | None, User | None]:
+class _Unusable(Exception):
+    """The link cannot be used (bad, expired, or its incident is gone); `page` says why."""
+
+    def __init__(self, page: tuple[Response, int]) -> None:
+        self.page = page
+
+
+def _load(token: str) -> tuple[Incident, User | None]:
     runtime = rt()
-    data = read_token(runtime.config, token, runtime.clock.now())
+    try:
+        data = read_token(runtime.config, token, runtime.clock.now())
+    except LinkError as exc:
+        raise _Unusable(_page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))) from exc
     session = db()
     incident = session.get(Incident, data["i"])
+    if incident is None:
+        raise _Unusable(_page(404, "Incident not found", "This incident no longer exists."))
     user = session.get(User, data["u"]) if data["u"] else None
-    return data, incident, user
+    return incident, user
 
 
 @bp.get("/ack/<token>")
 def confirm(token: str) -> tuple[Response, int]:
     try:
-        _data, incident, user = _load(token)
-    except LinkError as exc:
-        return _page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))
-    if incident is None:
-        return _page(404, "Incident not found", "This incident no longer exists.")
+        incident, user = _load(token)
+    except _Unusable as unusable:
+        return unusable.page
     who = (user.display_name or user.email) if user else "the link holder"
     if incident.status != IncidentStatus.TRIGGERED:
         return _page(200, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
@@ -96,11 +106,9 @@ def confirm(token: str) -> tuple[Response, int]:
 @bp.post("/ack/<token>")
 def acknowledge(token: str) -> tuple[Response, int]:
     try:
-        _data, incident, user = _load(token)
-    except LinkError as exc:
-        return _page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))
-    if incident is None:
-        return _page(404, "Incident not found", "This incident no longer exists.")
+        incident, user = _load(token)
+    except _Unusable as unusable:
+        return unusable.page
     from crisis import lifecycle  # lifecycle → notify → acklinks: import at use
 
     session = db()
