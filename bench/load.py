@@ -5,7 +5,10 @@ Phase 1 drives both at full speed for --duration seconds (events/s accepted, lat
 errors). Phase 2 drives crisis at half the capacity measured in phase 1 and reports the detector
 lag (processed_at - received_at) p50/p99 from the database.
 
-    .venv/bin/python bench/load.py [--duration 15] [--batch 100] [--clients 2] [--threads 4]
+    .venv/bin/python bench/load.py [--duration 15] [--batch 100] [--clients 2] [--threads 4] [--wrk]
+
+--wrk drives both endpoints with wrk (apt-get install wrk) and bench/wrk_ingest.lua instead of
+the Python clients, which cannot build and send batches as fast as the bare endpoint takes them.
 """
 from __future__ import annotations
 
@@ -101,6 +104,26 @@ def drive(base: str, targets: list[tuple[str, str]], *, size: int, clients: int,
             "errors": len(samples) - len(ok), "p50_ms": qs[49] * 1000, "p99_ms": qs[98] * 1000}
 
 
+def drive_wrk(base: str, targets: list[tuple[str, str]], *, size: int, clients: int, threads: int,
+              duration: float, rate_per_thread: float = 0.0) -> dict[str, float]:
+    """Same figures as drive(), from wrk: `clients` wrk threads, clients*threads connections.
+    wrk counts every non-2xx answer as an error (crisis and the bare endpoint answer 202)."""
+    import os
+
+    env = {**os.environ, "LOAD_TARGETS": ";".join(f"{p} {t or '-'}" for p, t in targets),
+           "LOAD_BATCH": str(size), "LOAD_TS": datetime.now(timezone.utc).isoformat(),
+           "LOAD_RATE": str(rate_per_thread)}
+    out = subprocess.run(["wrk", "-t", str(clients), "-c", str(clients * threads), "-d", f"{int(duration)}s",
+                          "--timeout", "30s", "-s", str(ROOT / "bench" / "wrk_ingest.lua"), f"http://{base}"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    r = json.loads(line.removeprefix("WRKJSON "))
+    secs = r["duration_us"] / 1e6
+    ok = r["requests"] - r["errors"]
+    return {"events_per_s": ok * size / secs, "requests": r["requests"], "errors": r["errors"],
+            "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000}
+
+
 def start_bare(var: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
@@ -127,7 +150,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--wrk", action="store_true", help="drive with wrk + bench/wrk_ingest.lua")
     args = parser.parse_args()
+    drive_fn = drive_wrk if args.wrk else drive
     var = Path(tempfile.mkdtemp(prefix="crisis-load-"))
     pg, redis = PostgresServer().start(), RedisServer().start()
     bare, bare_port = start_bare(var)
@@ -136,15 +161,15 @@ def main() -> None:
         targets = [(f"/api/v1/communities/c{i}/events", topo.community(f"c{i}")) for i in range(COMMUNITIES)]
         base = topo.web.url.removeprefix("http://")
         drive_kw = {"size": args.batch, "clients": args.clients, "threads": args.threads}
-        bare_r = drive(f"127.0.0.1:{bare_port}", [("/parse", "")], duration=args.duration, **drive_kw)
-        full = drive(base, targets, duration=args.duration, **drive_kw)
+        bare_r = drive_fn(f"127.0.0.1:{bare_port}", [("/parse", "")], duration=args.duration, **drive_kw)
+        full = drive_fn(base, targets, duration=args.duration, **drive_kw)
         topo.wait_processed(timeout=600)
         half_rate = full["events_per_s"] / 2 / args.batch / (args.clients * args.threads)
         since = datetime.now(timezone.utc)
-        half = drive(base, targets, duration=args.duration, rate_per_thread=half_rate, **drive_kw)
+        half = drive_fn(base, targets, duration=args.duration, rate_per_thread=half_rate, **drive_kw)
         topo.wait_processed(timeout=600)
         p50, p99, n = lag_percentiles(topo, since)
-        print(json.dumps({"batch": args.batch, "duration_s": args.duration, "bare_parse_only": bare_r,
+        print(json.dumps({"generator": "wrk" if args.wrk else "python", "batch": args.batch, "duration_s": args.duration, "bare_parse_only": bare_r,
                           "crisis_full_speed": full, "crisis_half_capacity": half,
                           "detector_lag_at_half_s": {"p50": round(p50, 3), "p99": round(p99, 3), "events": n},
                           "ratio_to_parse_only": round(full["events_per_s"] / max(bare_r["events_per_s"], 1), 3)},

@@ -226,5 +226,9 @@ def _save_state(session: Session, community_id: int, row: DetectorState | None, 
 
 
 def communities_with_pending(session: Session) -> list[int]:
-    return list(session.scalars(select(Event.community_id).where(Event.processed.is_(False)).distinct()))
+    """One index probe per community (ix_events_pending), not a scan of every event: the
+    sweeper asks this every few seconds of a table that only grows."""
+    pending = select(Event.seq).where(Event.community_id == Community.id,
+                                      Event.processed == False).exists()  # noqa: E712 -- SQL, and indexable
+    return list(session.scalars(select(Community.id).where(pending).order_by(Community.id)))
 
