@@ -17,7 +17,8 @@ from crisis import runtime
 from crisis.config import Config
 from crisis.models import EscalationTimer, Notification
 from tests.engine import stack as st
-from tests.engine.helpers import HttpReceiver, SmtpReceiver, wait_for
+from tests.engine.helpers import HttpReceiver, SmtpReceiver
+from tests.live import wait_for
 
 
 @pytest.fixture
@@ -52,20 +53,21 @@ def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
     try:
         history, raid = st.traffic("lantern")
         st.post(stack, history)
-        wait_for(lambda: not stack.incidents() and _processed(stack, len(history)), 120, 0.2, "history processed")
+        wait_for(lambda: not stack.incidents() and _processed(stack, len(history)), timeout=120, interval=0.2,
+                 message="history processed")
         st.post(stack, raid)
-        [incident] = wait_for(stack.incidents, 60, 0.1, "the raid incident")
+        [incident] = wait_for(stack.incidents, timeout=60, interval=0.1, message="the raid incident")
         assert incident.kind == "raid" and (incident.playbook_name, incident.playbook_version) == ("raid", version)
 
         # Level 1 (primary: alice, json://) at once, with a working acknowledge link.
-        [first] = wait_for(lambda: http.to("alice"), 20, 0.05, "level 1 to alice")
+        [first] = wait_for(lambda: http.to("alice"), timeout=20, interval=0.05, message="level 1 to alice")
         assert first.body["title"].startswith("[SEV") and "Lantern: Raid" in first.body["title"]
         link = ack_path(first.body["message"])
         page = stack.client.get(link)
         assert page.status_code == 200 and b"Acknowledge as Alice" in page.data  # GET changes nothing
 
         # Level 2 (secondary: bob, mailto://) after 3 s, because nobody acknowledged.
-        [mail] = wait_for(lambda: smtp.messages, 20, 0.05, "level 2 email to bob")
+        [mail] = wait_for(lambda: smtp.messages, timeout=20, interval=0.05, message="level 2 email to bob")
         text = mail_text(mail["data"])
         assert "Escalated (level 2)" in text and mail["to"] == ["bob@example.test"]
         done = stack.client.post(ack_path(text))
@@ -79,7 +81,8 @@ def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
             assert timer is not None and timer.status == "stopped"
 
         # The failing team channel was retried until it succeeded.
-        wait_for(lambda: [m for m in http.to("team") if "Lantern" in m.body["title"]], 30, 0.1, "team channel")
+        wait_for(lambda: [m for m in http.to("team") if "Lantern" in m.body["title"]], timeout=30, interval=0.1,
+                 message="team channel")
         with stack.session() as s:
             team = s.scalar(select(Notification).where(Notification.incident_id == incident.id,
                                                        Notification.destination.like("ch:%"),

@@ -37,8 +37,8 @@ from crisis.models import Channel, Community, Incident
 from crisis.notify import render
 from tests.browser.conftest import (  # noqa: F401 -- fixtures used by the browser test
     PASSWORD, PageWatch, browser, live_config, log_in, new_page, raid_events, watch)
-from tests.engine.helpers import HttpReceiver, SmtpReceiver, wait_for
-from tests.live import LiveServer
+from tests.engine.helpers import HttpReceiver, SmtpReceiver
+from tests.live import LiveServer, wait_for
 
 # ---- the strings ------------------------------------------------------------------------
 # Every payload carries "xss-" in what it would run and "pwn" in what it would inject, so
@@ -230,7 +230,7 @@ def test_notifications_reach_every_channel_kind_neutralized(app: Flask, client: 
     assert updates and "bold" in _inert_html(markdown.markdown(updates[0].body["message"]))
 
     # Email: plain text stays plain (text/plain only, or an HTML part that is escaped).
-    wait_for(lambda: len(smtp.messages) >= 8, 10, 0.05, "the emails")
+    wait_for(lambda: len(smtp.messages) >= 8, timeout=10, interval=0.05, message="the emails")
     for mail in smtp.messages:
         msg = email.message_from_string(mail["data"], policy=email.policy.default)
         assert not CONTROLS.search(str(msg["subject"]))
@@ -405,8 +405,8 @@ def test_pages_show_hostile_strings_as_text(hostile_site: HostileSite, new_page:
     manual_title = _title("Manual")
 
     with site.app.extensions["crisis"].sessions() as s:
-        raid_id = wait_for(lambda: s.scalar(select(Incident.id).where(Incident.source != "manual")), 60, 0.5,
-                           "the raid incident")
+        raid_id = wait_for(lambda: s.scalar(select(Incident.id).where(Incident.source != "manual")), timeout=60,
+                           interval=0.5, message="the raid incident")
         assert s.scalar(select(Community.name)) == community
 
     home = _visit(page, f"{site.url}/", dialogs)
