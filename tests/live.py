@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -51,6 +52,16 @@ def process_env(config: Config, **extra: str) -> dict[str, str]:
     return env
 
 
+def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
+    """Send `sig`, give the process `timeout` seconds to shut down cleanly, then kill it."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class WorkerProcess:
     """`crisis worker` in a subprocess with the test's configuration."""
 
@@ -69,15 +80,7 @@ class WorkerProcess:
     def stop(self, sig: int | None = None) -> None:
         if self.proc is None:
             return
-        if sig is None:
-            self.proc.terminate()
-        else:
-            self.proc.send_signal(sig)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM if sig is None else sig, 15)
         self.proc = None
 
     def log(self) -> str:

@@ -20,7 +20,7 @@ from crisis.clock import SystemClock
 from crisis.config import ROOT, Config
 from crisis.db import make_engine, make_sessionmaker, session_scope
 from crisis.models import Event, Incident
-from tests.live import WorkerProcess, process_env, wait_for
+from tests.live import WorkerProcess, process_env, stop_process, wait_for
 from tests.servers import PostgresServer, RedisServer, free_port, wait_port
 
 
@@ -78,12 +78,7 @@ class WebProcess:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, signal.SIGTERM, 20)
             self.proc = None
 
     def log(self) -> str:
