@@ -4,9 +4,8 @@ Every page a test opens is watched: a response of 500 or more, a console error o
 uncaught page error fails the test at teardown."""
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -73,11 +72,8 @@ def raid_events(slug: str, *, now: datetime | None = None, history_minutes: int 
 
 
 @pytest.fixture
-def live_config(tmp_path: Path, migrated_template: Path) -> Config:
-    db_path = tmp_path / "crisis.db"
-    shutil.copy(migrated_template, db_path)
-    return Config(var_dir=tmp_path, database_url=f"sqlite:///{db_path}", redis_url="redis://127.0.0.1:1/0",
-                  secret_key="browser-secret-key-0123456789", testing=True, sync_jobs=True)
+def live_config(config: Config) -> Config:
+    return replace(config, secret_key="browser-secret-key-0123456789")
 
 
 @pytest.fixture
