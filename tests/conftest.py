@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -143,3 +144,24 @@ def postgres_server() -> Iterator[PostgresServer]:
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per session. Defined here, once: a second
+    definition in another module would start a second sync_playwright in the same thread."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("TEST_REQUIRE_SERVERS"):
+            pytest.fail("Chromium is required (TEST_REQUIRE_SERVERS) but not installed; run make system-deps")
+        pytest.skip("Chromium is not installed (make system-deps)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

@@ -19,11 +19,9 @@ from crisis.clock import SystemClock
 from crisis.config import Config
 from crisis.db import session_scope
 from crisis.demo import DemoStream
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS as ARGS  # noqa: F401 -- re-exported for scripts
 from tests.live import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -83,18 +81,6 @@ def site(live_config: Config) -> Iterator[Site]:
     with LiveServer(app) as server:
         yield Site(server.url, app, "lantern", token, users)
     runtime.reset()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 class PageWatch:

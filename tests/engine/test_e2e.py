@@ -83,11 +83,16 @@ def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
         # The failing team channel was retried until it succeeded.
         wait_for(lambda: [m for m in http.to("team") if "Lantern" in m.body["title"]], timeout=30, interval=0.1,
                  message="team channel")
-        with stack.session() as s:
-            team = s.scalar(select(Notification).where(Notification.incident_id == incident.id,
-                                                       Notification.destination.like("ch:%"),
-                                                       Notification.event == "opened"))
-            assert team is not None and (team.status, team.attempts) == ("sent", 3)
+
+        def team_row() -> tuple[str, int] | None:
+            # The receiver answers before the worker records the outcome: wait for the record.
+            with stack.session() as s:
+                row = s.scalar(select(Notification).where(Notification.incident_id == incident.id,
+                                                          Notification.destination.like("ch:%"),
+                                                          Notification.event == "opened"))
+                return None if row is None or row.status == "sending" else (row.status, row.attempts)
+
+        assert wait_for(team_row, timeout=10, interval=0.05, message="the team delivery's record") == ("sent", 3)
 
         detail = stack.client.get(f"/api/v1/incidents/{incident.id}",
                                   headers={"Authorization": f"Bearer {stack.tokens['alice']}"}).get_json()

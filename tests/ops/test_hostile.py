@@ -36,7 +36,7 @@ from crisis.db import session_scope
 from crisis.models import Channel, Community, Incident
 from crisis.notify import render
 from tests.browser.conftest import (  # noqa: F401 -- fixtures used by the browser test
-    PASSWORD, PageWatch, browser, live_config, log_in, new_page, raid_events, watch)
+    PASSWORD, PageWatch, live_config, log_in, new_page, raid_events, watch)
 from tests.engine.helpers import HttpReceiver, SmtpReceiver
 from tests.live import LiveServer, wait_for
 
