@@ -136,8 +136,11 @@ def _start_embedded_redis(config: Config) -> tuple[object, str]:
 @click.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--no-demo", is_flag=True, help="Do not seed or feed the demo community.")
-def run(bind: str, no_demo: bool) -> None:
+@click.option("--demo-raid-after", default=60.0, show_default=True, help="Seconds until the demo raid.")
+def run(bind: str, no_demo: bool, demo_raid_after: float) -> None:
     """Set up and start everything on the embedded defaults; Ctrl-C stops it all."""
+    # `kill` stops everything too, not only Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     config = Config.from_env().with_secret()
     config.var_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(config.database_url)
@@ -154,12 +157,12 @@ def run(bind: str, no_demo: bool) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     crisis_cmd = [sys.executable, "-m", "crisis"]
     try:
-        procs.append(subprocess.Popen([*crisis_cmd, "web", "--bind", bind, "--no-access-log"], env=env, cwd=ROOT))
-        procs.append(subprocess.Popen([*crisis_cmd, "worker", "--log-level", "WARNING"], env=env, cwd=ROOT))
+        procs.append(_spawn([*crisis_cmd, "web", "--bind", bind, "--no-access-log"], env))
+        procs.append(_spawn([*crisis_cmd, "worker", "--log-level", "WARNING"], env))
         if not no_demo:
             token = seed_demo(rt)
-            procs.append(subprocess.Popen([*crisis_cmd, "demo", "feed", "--url", base_url],
-                                          env={**env, "DEMO_INGEST_TOKEN": token}, cwd=ROOT))
+            procs.append(_spawn([*crisis_cmd, "demo", "feed", "--url", base_url, "--raid-after", str(demo_raid_after)],
+                                {**env, "DEMO_INGEST_TOKEN": token}))
         click.secho(f"crisis is up: open {base_url}/ (Ctrl-C stops every process)", bold=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -174,16 +177,28 @@ def run(bind: str, no_demo: bool) -> None:
             embedded.shutdown()  # type: ignore[attr-defined]
 
 
+def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Each child leads its own process group, so stopping it also stops what it forked
+    (gunicorn's workers, rq's work horses), whoever sent the interrupt."""
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+        _signal_group(proc, signal.SIGTERM)
     deadline = time.monotonic() + 10
     for proc in procs:
         try:
             proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-
+            pass
+        # Whatever the group leader left behind goes too.
+        _signal_group(proc, signal.SIGKILL)
+        proc.poll()
