@@ -12,6 +12,7 @@ from flask import Blueprint, Response, render_template_string
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from crisis.clock import isoformat
+from crisis.communities import role_in
 from crisis.config import Config
 from crisis.models import Incident, User
 from crisis.states import IncidentStatus, InvalidTransition
@@ -87,6 +88,10 @@ def _load(token: str) -> tuple[Incident, User | None]:
     if incident is None:
         raise _Unusable(_page(404, "Incident not found", "This incident no longer exists."))
     user = session.get(User, data["u"]) if data["u"] else None
+    if user is not None and role_in(session, user.id, incident.community_id) is None:
+        # Staff who left the community since the alert: the link still acknowledges, as its
+        # holder, but must not make them commander of an incident they can no longer see.
+        user = None
     return incident, user
 
 

@@ -5,18 +5,14 @@ import logging
 import os
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crisis import escalation, postmortems, queue, runtime, tasks, wakeups
 from crisis.db import session_scope
 from crisis.models import Notification
-from crisis.notify import deliver, routing, transport
-
-if TYPE_CHECKING:
-    from crisis import pipeline
+from crisis.notify import deliver, routing
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +38,17 @@ def _reset_after_fork() -> None:
     _sweeping = threading.Lock()
 
 
-os.register_at_fork(before=lambda: _sweeping.acquire(), after_in_parent=lambda: _sweeping.release(),
-                    after_in_child=_reset_after_fork)
+_fork_guard_installed = False
+
+
+def install_fork_guard() -> None:
+    """Called by the worker before it forks anything (not at import: importing must not
+    change process-wide state, and only the worker runs a sweeper beside forks)."""
+    global _fork_guard_installed
+    if not _fork_guard_installed:
+        os.register_at_fork(before=lambda: _sweeping.acquire(), after_in_parent=lambda: _sweeping.release(),
+                            after_in_child=_reset_after_fork)
+        _fork_guard_installed = True
 
 
 def detect(community_id: int) -> int:
@@ -59,22 +64,18 @@ def detect(community_id: int) -> int:
             with session_scope(rt.sessions) as session:
                 outcome = pipeline.drain(session, community_id, clock=rt.clock, max_seconds=DRAIN_SECONDS,
                                          linger=0.0 if rt.config.sync_jobs else DRAIN_LINGER)
-        except (pipeline.LostRace, IntegrityError):
+        except (pipeline.LostRace, IntegrityError, OperationalError):
+            # OperationalError: on SQLite a drain that read before a rival wrote cannot
+            # upgrade to a writer; like a lost race, the rival has the events.
             log.info("community %s: another worker is ahead; leaving it the batch", community_id)
             return total
         if outcome.events == 0:
             return total
         total += outcome.events
-        after_detect(outcome)
     if rt.config.sync_jobs:
         return total + detect(community_id)
     queue.ring(rt.redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
     return total
-
-
-def after_detect(outcome: pipeline.BatchOutcome) -> None:
-    """New incidents need nothing more here: their notifications and timers were written
-    with them and rung after commit by crisis.wakeups."""
 
 
 def deliver_notification(notification_id: int) -> str:
@@ -108,7 +109,6 @@ def sweep() -> dict[str, int]:
 
 def _sweep() -> dict[str, int]:
     rt = runtime.current()
-    transport.warm()  # the sweeper runs in the worker process itself: later horses inherit it
     counts: dict[str, int] = {}
     # Each part runs even if another fails: a broken detector must not stop escalations.
     parts = (

@@ -170,17 +170,27 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
 
 
 def _mark_processed(session: Session, community_id: int, seqs: list[int], now: datetime) -> None:
+    """Mark the drained events processed, or raise LostRace when another drain got any of
+    them first. The version check on the checkpoint alone is not enough: on PostgreSQL a
+    drain that read the events before a rival committed can load the rival's newer
+    checkpoint afterwards and pass that check with events already applied."""
+    pending = Event.processed.is_(False)
+    marked = 0
     if session.get_bind().dialect.name == "postgresql":
         # One array parameter: a constant statement psycopg prepares once, instead of an
         # IN list of thousands of parameters that it re-parses every time.
         seq_list = bindparam("seqs", seqs, type_=ARRAY(BigInteger))
-        session.execute(update(Event).where(Event.community_id == community_id, Event.seq == any_(seq_list))
-                        .values(processed=True, processed_at=now), execution_options={"synchronize_session": False})
-        return
-    for start in range(0, len(seqs), BATCH):  # SQLite caps the parameters per statement
-        chunk = seqs[start:start + BATCH]
-        session.execute(update(Event).where(Event.community_id == community_id, Event.seq.in_(chunk))
-                        .values(processed=True, processed_at=now), execution_options={"synchronize_session": False})
+        marked = session.execute(
+            update(Event).where(Event.community_id == community_id, Event.seq == any_(seq_list), pending)
+            .values(processed=True, processed_at=now), execution_options={"synchronize_session": False}).rowcount
+    else:
+        for start in range(0, len(seqs), BATCH):  # SQLite caps the parameters per statement
+            chunk = seqs[start:start + BATCH]
+            marked += session.execute(
+                update(Event).where(Event.community_id == community_id, Event.seq.in_(chunk), pending)
+                .values(processed=True, processed_at=now), execution_options={"synchronize_session": False}).rowcount
+    if marked != len(seqs):
+        raise LostRace(f"community {community_id}: {len(seqs) - marked} of these events were processed by another drain")
 
 
 _METRICS_KEY = "crisis.pipeline.metrics"

@@ -75,6 +75,7 @@ def run_worker(*, burst: bool = False, sweep: bool = True, name: str | None = No
     rt = runtime.current()
     metrics.prepare_group(rt.config.var_dir, metrics_group(name))
     _warm(rt)
+    jobs.install_fork_guard()
     sweeper = Sweeper(rt.config.sweep_interval) if sweep and not burst else None
     if sweeper:
         sweeper.start()

@@ -10,13 +10,14 @@ from werkzeug.wrappers import Response
 
 from crisis.communities import NotFound, get_user
 from crisis.models import User
-from crisis.secrets import verify_password
+from crisis.secrets import hash_password, verify_password
 from crisis.webctx import db, rt
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_FAILURES = 5
+_DUMMY_HASH = hash_password("not a password anyone has")
 LOCKOUT = timedelta(minutes=15)
 
 
@@ -55,9 +56,11 @@ def login() -> Any:
             user: User | None = get_user(session_db, email)
         except NotFound:
             user = None
+        # Hash whether or not the account exists, so the answer's timing does not tell.
+        valid = verify_password(user.password_hash if user is not None else _DUMMY_HASH, password)
         if user is not None and user.locked_until is not None and user.locked_until > now:
             error = "Too many failed attempts; try again later."
-        elif user is not None and verify_password(user.password_hash, password):
+        elif user is not None and valid:
             user.failed_logins = 0
             user.locked_until = None
             session_db.commit()

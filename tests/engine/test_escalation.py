@@ -88,6 +88,7 @@ def test_it_fires_each_step_exactly_once_when_two_sweepers_race(session: Session
         t.start()
     for t in threads:
         t.join(60)
+    assert not any(t.is_alive() for t in threads), "a sweeper did not finish"
     assert sum(fired) == len(opened)
     per_incident = dict(session.execute(
         select(Notification.incident_id, func.count()).where(Notification.event == "escalated")
