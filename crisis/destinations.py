@@ -1,9 +1,7 @@
-"""Adapter over the engine's notification tables for the settings pages: add channels and
-contact methods (validated with the engine's `check_url`), and a test notification that
-goes through the real path: a Notification row, delivered by the engine's job after commit.
-
-The engine's JSON API does the same inline in its views; there is no service function to
-call yet, so this module keeps the web layer thin without touching the engine's files."""
+"""Where notifications go: community channels and staff contact methods (validated with
+`check_url`), and a test notification through the real path: a Notification row,
+delivered by the notify job after commit. The settings pages and the JSON API both call
+these."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,6 +17,15 @@ PURPOSES = ("team", "stakeholders", "log")
 
 
 class DestinationError(ValueError):
+    """A refused destination; the message starts with the field at fault ("url: ...")."""
+
+    @property
+    def field(self) -> str:
+        head, sep, _rest = str(self).partition(":")
+        return head if sep and " " not in head else ""
+
+
+class DuplicateDestination(DestinationError):
     pass
 
 
@@ -33,7 +40,7 @@ def add_channel(session: Session, community: Community, *, name: str, purpose: s
     if problem:
         raise DestinationError(f"url: {problem}")
     if session.scalar(select(Channel.id).where(Channel.community_id == community.id, Channel.name == name)):
-        raise DestinationError(f"name: this community already has a channel {name!r}")
+        raise DuplicateDestination(f"name: this community already has a channel {name!r}")
     row = Channel(community_id=community.id, name=name, purpose=purpose, url=url.strip(), created_at=now)
     session.add(row)
     session.flush()
