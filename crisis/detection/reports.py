@@ -32,23 +32,42 @@ def _thresholds(settings: DetectorSettings, alpha: float, minimum: int) -> tuple
     return math.log(alpha) / s, max(3.0, minimum / s)
 
 
-class ReportDetector:
+class _RecentRate:
+    """A count-rate test over one event kind, with the recent events kept for evidence
+    (reports: [ts, reporter, target, reason]; leaves: [ts, actor])."""
+
+    STATE_KEEP: int | None = None  # how many recent rows a checkpoint keeps (None: all)
+
     def __init__(self, community: str, settings: DetectorSettings, rate: SeasonalRate,
                  messages: SeasonalRate) -> None:
         self.community = community
         self.settings = settings
         self.rate = rate
         self.messages = messages
-        self.recent: list[list[Any]] = []  # [ts, reporter, target, reason]
+        self.recent: list[list[Any]] = []
         self.last_full = -1e18
+
+    def _remember(self, ts: float, row: list[Any]) -> None:
+        self.recent.append(row)
+        if len(self.recent) > MAX_RECENT:
+            del self.recent[: len(self.recent) - MAX_RECENT]
+        self.rate.add(ts)
+
+    def to_state(self) -> dict[str, Any]:
+        keep = self.recent if self.STATE_KEEP is None else self.recent[-self.STATE_KEEP:]
+        return {"recent": keep, "last_full": self.last_full}
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        self.recent = [list(r) for r in st["recent"]]
+        self.last_full = float(st["last_full"])
+
+
+class ReportDetector(_RecentRate):
 
     def on_report(self, e: Event, excluded: bool) -> list[Signal]:
         if excluded:
             return []
-        self.recent.append([e.ts, e.actor, e.target_user or e.target_msg or "?", e.reason or ""])
-        if len(self.recent) > MAX_RECENT:
-            del self.recent[: len(self.recent) - MAX_RECENT]
-        self.rate.add(e.ts)
+        self._remember(e.ts, [e.ts, e.actor, e.target_user or e.target_msg or "?", e.reason or ""])
         lim, minimum = _thresholds(self.settings, REPORT_ALPHA, REPORT_MIN)
         recent_alarm = e.ts - self.last_full < 2400
         # Cheap pre-check: with fewer reports in the last hour than the minimum
@@ -105,33 +124,18 @@ class ReportDetector:
         if drop:
             del self.recent[:drop]
 
-    def to_state(self) -> dict[str, Any]:
-        return {"recent": self.recent, "last_full": self.last_full}
-
-    def load_state(self, st: dict[str, Any]) -> None:
-        self.recent = [list(r) for r in st["recent"]]
-        self.last_full = float(st["last_full"])
 
 
-class LeaveDetector:
+class LeaveDetector(_RecentRate):
     """Leaves of established members (joined more than a day ago or before we watched)."""
 
-    def __init__(self, community: str, settings: DetectorSettings, rate: SeasonalRate,
-                 messages: SeasonalRate) -> None:
-        self.community = community
-        self.settings = settings
-        self.rate = rate
-        self.messages = messages
-        self.recent: list[list[Any]] = []
-        self.last_full = -1e18
+    STATE_KEEP = 500
+
 
     def on_leave(self, e: Event, joined_at: float | None) -> list[Signal]:
         if joined_at is not None and e.ts - joined_at < 86400:
             return []  # newcomers leaving again is churn of the join wave, not a mass leave
-        self.recent.append([e.ts, e.actor])
-        if len(self.recent) > MAX_RECENT:
-            del self.recent[: len(self.recent) - MAX_RECENT]
-        self.rate.add(e.ts)
+        self._remember(e.ts, [e.ts, e.actor])
         lim, minimum = _thresholds(self.settings, LEAVE_ALPHA, LEAVE_MIN)
         recent_alarm = e.ts - self.last_full < 3600
         while self.recent and e.ts - self.recent[0][0] > 3600:
@@ -155,9 +159,3 @@ class LeaveDetector:
                            sustain_only=True)]
         return []
 
-    def to_state(self) -> dict[str, Any]:
-        return {"recent": self.recent[-500:], "last_full": self.last_full}
-
-    def load_state(self, st: dict[str, Any]) -> None:
-        self.recent = [list(r) for r in st["recent"]]
-        self.last_full = float(st["last_full"])
