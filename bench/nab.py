@@ -7,8 +7,9 @@ class that watches report/join/leave rates) before the model learns it. The
 anomaly score is -log10(p)/10 clipped to [0, 1], so the fixed threshold 0.5 means
 p < 1e-5. Alarms are paged once per episode, as in the incident pipeline: after
 an alarm, rows stay at 0 until the surprise has been quiet (p > 1e-2) for
-QUIET rows. --score runs nabscore.py (numpy/pandas) with the optimised threshold
-and with the fixed threshold 0.5.
+QUIET rows. The contextual novelty test (crisis/detection/novelty.py) is on
+(--no-novelty: off). --score runs nabscore.py (numpy/pandas) with the optimised
+threshold and with the fixed threshold 0.5.
 """
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ FIXED_THRESHOLD = 0.5  # chosen before scoring: p < 1e-5
 QUIET = 15  # rows of calm before a new episode may page again
 
 
-def score_file(path: Path, suppress: bool = True) -> list[tuple[str, str, float]]:
+def score_file(path: Path, suppress: bool = True, novelty: bool = True) -> list[tuple[str, str, float]]:
     rate = SeasonalRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
+    if novelty:
+        rate.enable_novelty()
     out, calm, in_episode = [], 0, False
     with path.open() as fh:
         for row in csv.DictReader(fh):
@@ -57,6 +60,7 @@ def main() -> None:
     ap.add_argument("--out", default="var/nab")
     ap.add_argument("--no-suppress", action="store_true")
     ap.add_argument("--score", action="store_true")
+    ap.add_argument("--no-novelty", action="store_true", help="without the contextual novelty test")
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
     for path in sorted((nab / "data").glob("*/*.csv")):
@@ -65,7 +69,7 @@ def main() -> None:
         with dest.open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["timestamp", "value", "anomaly_score", "label"])
-            for ts, v, sc in score_file(path, suppress=not a.no_suppress):
+            for ts, v, sc in score_file(path, suppress=not a.no_suppress, novelty=not a.no_novelty):
                 w.writerow([ts, v, sc, 0])
     if a.score:
         scorer = [sys.executable, str(nab / "nabscore.py"), "--nab", str(nab), "--results", str(out), "-d", DETECTOR]

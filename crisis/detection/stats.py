@@ -14,8 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .novelty import ContextNovelty, NoveltyLikelihood
+from .tails import log_normal_sf as _log_normal_sf
+from .valuestate import load_value_state, value_state
+
 _LOG_TINY = -745.0
 _LOG_NEAR = math.log(0.05)
+_LOG_2 = math.log(2.0)
 
 
 def nb_logsf(x: float, mean: float, shape: float) -> float:
@@ -53,12 +58,6 @@ def nb_logsf(x: float, mean: float, shape: float) -> float:
         if term < 1e-10 * total:
             break
     return max(_LOG_TINY, min(0.0, logp + math.log(total)))
-
-
-def _log_normal_sf(z: float) -> float:
-    """log P(Z >= z) for a standard normal."""
-    p = 0.5 * math.erfc(z / math.sqrt(2.0))
-    return math.log(p) if p > 0 else -0.5 * z * z - math.log(z * math.sqrt(2 * math.pi))
 
 
 def hour_of_week(minute: int) -> int:
@@ -107,6 +106,9 @@ class SeasonalRate:
         self.v_rates = (0.3, 0.01, 0.01)  # EWMA rates: level, deviations, residual scores
         self.v_regime = 10  # rows in the regime-change mean (value mode)
         self.v_slow_rate = 0.01  # EWMA rate of the slow level it is compared with
+        # Value mode's contextual novelty test, off by default (enable_novelty; bench/nab.py enables it).
+        self.novelty: ContextNovelty | None = None
+        self.novelty_lik: NoveltyLikelihood | None = None
 
     # ---- counting -------------------------------------------------------------
     def add(self, ts: float, n: float = 1.0) -> None:
@@ -326,7 +328,15 @@ class SeasonalRate:
         v["dev_r"] += a_slow * (abs(rec_mean - v["slow"]) - v["dev_r"]) if v["n"] else 0.0
         v["slow"] += a_slow * (x - v["slow"])
         self._learn_value(m, x, seas, raw)
+        if self.novelty is not None and self.novelty_lik is not None:
+            lp_n = self.novelty_lik.observe(self.novelty.observe(x))
+            lp = min(0.0, min(lp, lp_n) + _LOG_2)  # two tests: Bonferroni
         return lp
+
+    def enable_novelty(self) -> None:
+        """Value mode also tests how novel each value is in the context of the last ones
+        (novelty.py), Bonferroni-combined with the residual test."""
+        self.novelty, self.novelty_lik = ContextNovelty(), NoveltyLikelihood()
 
     def _learn_value(self, m: int, x: float, seas: float, raw: float) -> None:
         v = self.v
@@ -349,7 +359,7 @@ class SeasonalRate:
         return {"cur": self.cur, "total": self.total, "cum_end": self.cum_end, "cg": self.cg, "eg": self.eg,
                 "ch": self.ch, "eh": self.eh, "cw": self.cw, "ew": self.ew,
                 "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from], "first": self.first,
-                "acc": [self.acc_c, self.acc_n, self.acc_hour]}
+                "acc": [self.acc_c, self.acc_n, self.acc_hour], **value_state(self)}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.cur = int(st["cur"])
@@ -362,3 +372,4 @@ class SeasonalRate:
         self.hold_until, self.hold_since, self.hold_from = (int(x) for x in st["hold"])
         self.first = int(st["first"])
         self.acc_c, self.acc_n, self.acc_hour = float(st["acc"][0]), int(st["acc"][1]), int(st["acc"][2])
+        load_value_state(self, st)
