@@ -21,18 +21,21 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from crisis import communities, migrate  # noqa: E402
+from crisis import backlog, communities, migrate  # noqa: E402
 from crisis.clock import SystemClock  # noqa: E402
 from crisis.config import Config  # noqa: E402
 from crisis.db import make_engine, make_sessionmaker  # noqa: E402
-from crisis.models import Event, Incident  # noqa: E402
+from crisis.models import Incident  # noqa: E402
+from lagwatch import LagWatch  # noqa: E402
 from tests.live import process_env, wait_for  # noqa: E402
 from tests.servers import RedisServer, free_port, wait_port  # noqa: E402
 
@@ -124,6 +127,8 @@ def main() -> None:
         latencies: list[float] = []
         errors: list[str] = []
         started = time.perf_counter()
+        since = datetime.now(timezone.utc)
+        watch = LagWatch(sessions).__enter__()
         threads = [threading.Thread(target=post_all, args=(port, slug, tokens[slug], payloads[slug], latencies, errors))
                    for slug in streams]
         for t in threads:
@@ -134,12 +139,14 @@ def main() -> None:
 
         def done() -> bool:
             with sessions() as s:
-                return s.scalar(select(func.count()).select_from(Event).where(Event.processed.is_(False))) == 0
+                return backlog.pending_count(s) == 0
 
         wait_for(done, timeout=600, interval=0.5, message="the worker to drain")
         drained = time.perf_counter() - started
+        time.sleep(0.1)
+        watch.__exit__()
+        lags = watch.lags(since)
         with sessions() as s:
-            lags = [(p - r).total_seconds() for p, r in s.execute(select(Event.processed_at, Event.received_at))]
             incidents = s.scalar(select(func.count()).select_from(Incident))
     finally:
         for proc in procs:

@@ -3,7 +3,7 @@ workers) + 2 rq workers, all on loopback, against a bare parse-only Flask endpoi
 
 Phase 1 drives both at full speed for --duration seconds (events/s accepted, latency p50/p99,
 errors). Phase 2 drives crisis at half the capacity measured in phase 1 and reports the detector
-lag (processed_at - received_at) p50/p99 from the database.
+lag p50/p99 (bench/lagwatch.py: the detectors' checkpoints sampled every 20 ms).
 
     .venv/bin/python bench/load.py [--duration 15] [--batch 100] [--clients 2] [--threads 4] [--wrk]
 
@@ -28,10 +28,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import select  # noqa: E402
-
-from crisis.models import Event  # noqa: E402
+from lagwatch import LagWatch, percentiles  # noqa: E402
 from tests.ops import topology  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, free_port, wait_port  # noqa: E402
 
@@ -133,17 +132,6 @@ def start_bare(var: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def lag_percentiles(topo: topology.Topology, since: datetime) -> tuple[float, float, int]:
-    with topo.sessions() as s:
-        rows = s.execute(select(Event.received_at, Event.processed_at)
-                         .where(Event.received_at >= since, Event.processed_at.is_not(None))).all()
-    lags = sorted((p - r).total_seconds() for r, p in rows)
-    if len(lags) < 2:
-        return 0.0, 0.0, len(lags)
-    qs = statistics.quantiles(lags, n=100)
-    return qs[49], qs[98], len(lags)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=15.0)
@@ -166,9 +154,12 @@ def main() -> None:
         topo.wait_processed(timeout=600)
         half_rate = full["events_per_s"] / 2 / args.batch / (args.clients * args.threads)
         since = datetime.now(timezone.utc)
-        half = drive_fn(base, targets, duration=args.duration, rate_per_thread=half_rate, **drive_kw)
-        topo.wait_processed(timeout=600)
-        p50, p99, n = lag_percentiles(topo, since)
+        with LagWatch(topo.sessions) as watch:
+            half = drive_fn(base, targets, duration=args.duration, rate_per_thread=half_rate, **drive_kw)
+            topo.wait_processed(timeout=600)
+            time.sleep(0.1)
+        lags = watch.lags(since)
+        (p50, p99), n = percentiles(lags), len(lags)
         print(json.dumps({"generator": "wrk" if args.wrk else "python", "batch": args.batch, "duration_s": args.duration, "bare_parse_only": bare_r,
                           "crisis_full_speed": full, "crisis_half_capacity": half,
                           "detector_lag_at_half_s": {"p50": round(p50, 3), "p99": round(p99, 3), "events": n},

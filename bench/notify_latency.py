@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from crisis import migrate, runtime  # noqa: E402
+from crisis import backlog, migrate, runtime  # noqa: E402
 from crisis.config import Config  # noqa: E402
-from crisis.models import Event, Incident  # noqa: E402
+from crisis.models import Incident  # noqa: E402
 from tests.engine import stack as st  # noqa: E402
 from tests.engine.helpers import HttpReceiver, SmtpReceiver, wait_for  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
@@ -65,8 +65,7 @@ def main() -> None:
             st.post(stack, history)
             cid = stack.community.id
             with stack.session() as s:
-                wait_for(lambda: s.scalar(select(func.count()).select_from(Event).where(
-                    Event.community_id == cid, Event.processed.is_(False))) == 0, 120, 0.05, "history")
+                wait_for(lambda: backlog.pending_count(s, cid) == 0, 120, 0.05, "history")
             started = time.time()
             st.post(stack, raid)
             with stack.session() as s:

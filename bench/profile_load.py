@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/crisis-profile"))
     parser.add_argument("--format", default="raw", choices=["raw", "flamegraph", "speedscope"])
     parser.add_argument("--summarize", type=Path, nargs="*")
+    parser.add_argument("--wrk", action="store_true", help="drive with wrk (bench/load.py --wrk) instead of Python")
     args = parser.parse_args()
     if args.summarize:
         for path in args.summarize:
@@ -62,7 +63,7 @@ def main() -> None:
 
     import redis as redis_lib
 
-    from load import COMMUNITIES, drive
+    from load import COMMUNITIES, drive, drive_wrk
     from tests.ops import topology
     from tests.servers import PostgresServer, RedisServer
 
@@ -89,8 +90,8 @@ def main() -> None:
                  "--output", str(args.out / f"{name}.{ext}"), "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1.0)
-        result = drive(topo.web.url.removeprefix("http://"), targets, size=100, clients=2, threads=4,
-                       duration=args.duration)
+        result = (drive_wrk if args.wrk else drive)(topo.web.url.removeprefix("http://"), targets, size=100,
+                                                    clients=2, threads=4, duration=args.duration)
         for spy in spies:
             spy.wait(60)
         stats = {k.removeprefix("cmdstat_"): v["calls"] for k, v in r.info("commandstats").items()}

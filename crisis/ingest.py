@@ -29,18 +29,27 @@ class IngestResult:
 # per request. (An 8-parameters-per-row VALUES list costs more to build and parse than the
 # insert itself at 100 events; text[] array parameters go through psycopg's pure-Python
 # array escaping, slower still.)
+#
+# The transaction-scoped advisory lock on the community, taken before any seq is drawn and
+# held to commit, makes one community's events commit in seq order: the detectors' "after
+# last_seq" never skips an event that committed late (crisis.pipeline). It serialises
+# ingest per community only; SQLite serialises every writer anyway.
 _PG_INSERT = text("""
-INSERT INTO events (community_id, event_id, type, ts, received_at, actor_id, payload, processed)
-SELECT :cid, e->>0, e->>1, (e->>2)::timestamptz, :now, e->>3, e->4, false
-FROM json_array_elements(CAST(:batch AS json)) AS e
+WITH turn AS MATERIALIZED (SELECT pg_advisory_xact_lock(CAST(:lock_space AS integer), CAST(:cid AS integer)))
+INSERT INTO events (community_id, event_id, type, ts, received_at, actor_id, payload)
+SELECT :cid, e->>0, e->>1, (e->>2)::timestamptz, :now, e->>3, e->4
+FROM turn, json_array_elements(CAST(:batch AS json)) AS e
 ON CONFLICT (community_id, event_id) DO NOTHING
 RETURNING event_id
 """)
+# The first key of pg_advisory_xact_lock(int, int): this project's locks on communities.
+INGEST_LOCK_SPACE = 0x0C515
 
 
 def _store_postgresql(session: Session, cid: int, events: list[ValidEvent], now: object) -> list[str]:
     batch = json.dumps([[e.event_id, e.type, e.ts.isoformat(), e.actor_id, e.payload] for e in events])
-    return list(session.execute(_PG_INSERT, {"cid": cid, "now": now, "batch": batch}).scalars())
+    return list(session.execute(_PG_INSERT, {"cid": cid, "now": now, "batch": batch,
+                                                       "lock_space": INGEST_LOCK_SPACE}).scalars())
 
 
 def _insert_returning_new(session: Session):  # type: ignore[no-untyped-def]
@@ -81,7 +90,7 @@ def store_events(session: Session, community: Community, events: list[ValidEvent
         return IngestResult(accepted=len(new), duplicates=len(events) - len(new),
                             types=[unique[eid].type for eid in new])
     rows = [{"community_id": cid, "event_id": e.event_id, "type": e.type, "ts": e.ts, "received_at": now,
-             "actor_id": e.actor_id, "payload": e.payload, "processed": False} for e in unique.values()]
+             "actor_id": e.actor_id, "payload": e.payload} for e in unique.values()]
     stmt = _insert_returning_new(session)
     if stmt is None:  # pragma: no cover
         existing = set(session.scalars(select(Event.event_id).where(Event.community_id == cid,

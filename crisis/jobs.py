@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from crisis import escalation, postmortems, queue, runtime, tasks, wakeups
+from crisis import backlog, escalation, postmortems, queue, runtime, tasks, wakeups
 from crisis.db import session_scope
 from crisis.models import Notification
 from crisis.notify import deliver, routing
@@ -58,12 +58,15 @@ def detect(community_id: int) -> int:
     rt = runtime.current()
     if not rt.config.sync_jobs:
         queue.clear_bell(rt.redis, queue.detect_bell(community_id))
+    # The worker runs detect jobs in process, so its next drain of this community can
+    # start from the detectors this one leaves, when no other worker moved them meanwhile.
+    cache = rt.detectors
     total = 0
     for _ in range(MAX_BATCHES_PER_JOB):
         try:
             with session_scope(rt.sessions) as session:
                 outcome = pipeline.drain(session, community_id, clock=rt.clock, max_seconds=DRAIN_SECONDS,
-                                         linger=0.0 if rt.config.sync_jobs else DRAIN_LINGER)
+                                         linger=0.0 if rt.config.sync_jobs else DRAIN_LINGER, cache=cache)
         except (pipeline.LostRace, IntegrityError, OperationalError):
             # OperationalError: on SQLite a drain that read before a rival wrote cannot
             # upgrade to a writer; like a lost race, the rival has the events.
@@ -71,6 +74,8 @@ def detect(community_id: int) -> int:
             return total
         if outcome.events == 0:
             return total
+        if outcome.detector is not None:  # committed: the next drain may start from here
+            cache.put(community_id, outcome.version, outcome.settings, outcome.detector)
         total += outcome.events
     if rt.config.sync_jobs:
         return total + detect(community_id)
@@ -129,10 +134,8 @@ def _sweep() -> dict[str, int]:
 
 
 def _sweep_detect(rt: runtime.Runtime) -> dict[str, int]:
-    from crisis import pipeline
-
     with session_scope(rt.sessions) as session:
-        pending = pipeline.communities_with_pending(session)
+        pending = backlog.communities_with_pending(session)
     if rt.config.sync_jobs:
         for cid in pending:
             detect(cid)

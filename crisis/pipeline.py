@@ -1,21 +1,24 @@
 """From stored events to incidents: the step the detect worker and replay share.
 
-One community's events are consumed in arrival order by one transaction at a
-time. The detector checkpoint carries a version; a second worker that raced
-on the same community fails the compare-and-set and rolls back, so an event is
-never applied twice and nothing is lost when a worker dies mid-batch.
+One community's events are consumed in arrival order by one transaction at a time.
+Progress is the checkpoint's `last_seq`: the events after it are the pending ones, and
+nothing is written back to an event (ingest commits a community's events in seq order, so
+none commits behind it: crisis.ingest). The checkpoint carries a version; a drain that
+raced another on the same community fails the compare-and-set and rolls back, so an
+event is never applied twice and nothing is lost when a worker dies mid-drain.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, event, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from crisis import incidents, metrics
@@ -40,18 +43,70 @@ class BatchOutcome:
     signals: list[tuple[str, str]] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
+    # The detectors as this drain left them and the checkpoint version it wrote: what a
+    # DetectorCache keeps once the drain has committed.
+    detector: CommunityDetector | None = None
+    version: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    version: int  # 0: no checkpoint stored yet
+    last_seq: int
 
 
 def settings_for(community: Community) -> DetectorSettings:
     return DetectorSettings.from_dict(community.settings or {})
 
 
-def load_detector(session: Session, community: Community) -> tuple[CommunityDetector, DetectorState | None]:
-    row = session.get(DetectorState, community.id)
+class DetectorCache:
+    """A worker's detectors between its drains, keyed by community and checkpoint version.
+
+    Decoding a busy community's checkpoint (hundreds of KB of JSON) cost more than
+    detecting the events of a drain. A drain whose checkpoint nobody else moved since this
+    worker wrote it takes the detectors from here instead. A drain takes its entry out, and
+    the caller puts one back only after the drain committed, so a failed or rolled-back
+    drain never leaves half-applied detectors behind.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[int, tuple[int, dict[str, Any], CommunityDetector]] = OrderedDict()
+
+    def take(self, community_id: int, version: int, settings: dict[str, Any]) -> CommunityDetector | None:
+        entry = self._entries.pop(community_id, None)
+        if entry is None or entry[0] != version or entry[1] != settings:
+            return None
+        return entry[2]
+
+    def put(self, community_id: int, version: int, settings: dict[str, Any], detector: CommunityDetector) -> None:
+        self._entries[community_id] = (version, copy.deepcopy(settings), detector)
+        self._entries.move_to_end(community_id)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def read_checkpoint(session: Session, community_id: int) -> Checkpoint:
+    row = session.execute(select(DetectorState.version, DetectorState.last_seq)
+                          .where(DetectorState.community_id == community_id)).first()
+    return Checkpoint(version=row.version, last_seq=row.last_seq) if row else Checkpoint(0, 0)
+
+
+def load_detector(session: Session, community: Community, checkpoint: Checkpoint,
+                  cache: DetectorCache | None = None) -> CommunityDetector:
+    if cache is not None:
+        cached = cache.take(community.id, checkpoint.version, community.settings or {})
+        if cached is not None:
+            return cached
     settings = settings_for(community)
-    if row is None:
-        return CommunityDetector(community.slug, settings), None
-    return CommunityDetector.from_state(community.slug, settings, row.state), row
+    state = session.scalar(select(DetectorState.state).where(DetectorState.community_id == community.id))
+    if state is None:
+        return CommunityDetector(community.slug, settings)
+    return CommunityDetector.from_state(community.slug, settings, state)
 
 
 def apply_actions(session: Session, community: Community, actions: Iterable[Any], *, clock: Clock,
@@ -98,7 +153,7 @@ def _when(action: Any) -> datetime:
 
 
 def process_pending(session: Session, community_id: int, *, clock: Clock, limit: int = BATCH) -> BatchOutcome:
-    """Feed the next batch of this community's unprocessed events to its detectors.
+    """Feed the next batch of this community's pending events to its detectors.
 
     Commits nothing itself; the caller commits, and a LostRace means roll back.
     Returns the outcome; `events == 0` means nothing was pending.
@@ -108,8 +163,8 @@ def process_pending(session: Session, community_id: int, *, clock: Clock, limit:
 
 def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BATCH, max_batches: int = 50,
           max_events: int = 50_000, max_seconds: float = 1.0, linger: float = 0.0,
-          sleep: Any = None) -> BatchOutcome:
-    """Feed batch after batch of this community's unprocessed events to its detectors in
+          sleep: Any = None, cache: DetectorCache | None = None) -> BatchOutcome:
+    """Feed batch after batch of this community's pending events to its detectors in
     ONE transaction, with one checkpoint at the end.
 
     The checkpoint (every detector's state, hundreds of KB of JSON for a busy community)
@@ -119,78 +174,53 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
     `max_events` or `max_batches`, or after a batch that wrote incidents (so those
     commit, and SQLite's write lock is not held while more batches are read).
 
-    Events are marked processed and the state saved at the end, with the same
-    compare-and-set as before: a worker that dies mid-drain has committed nothing, and
-    the next one redoes the whole drain. Commits nothing itself; LostRace means roll back.
+    The checkpoint is read before the events and written at the end under a
+    compare-and-set on its version: a worker that dies mid-drain has committed nothing,
+    and the next one redoes the whole drain; a drain that a rival overtook raises
+    LostRace. Commits nothing itself; LostRace means roll back.
     """
     outcome = BatchOutcome()
     community = session.get(Community, community_id)
     if community is None:
         return outcome
     started = time.monotonic()
+    checkpoint = read_checkpoint(session, community_id)
     detector: CommunityDetector | None = None
-    state_row: DetectorState | None = None
-    seqs: list[int] = []
     received: list[datetime] = []
-    after = 0
+    after = checkpoint.last_seq
     batches = 0
-    while batches < max_batches and len(seqs) < max_events:
+    while batches < max_batches and len(received) < max_events:
         rows = session.execute(
             select(Event.seq, Event.payload, Event.received_at)
-            .where(Event.community_id == community_id, Event.processed.is_(False), Event.seq > after)
+            .where(Event.community_id == community_id, Event.seq > after)
             .order_by(Event.seq).limit(limit)).all()
         if not rows:
             remaining = min(linger, max_seconds) - (time.monotonic() - started)
-            if not seqs or remaining <= 0:
+            if not received or remaining <= 0:
                 break
             (sleep or time.sleep)(min(0.05, remaining))
             continue
         batches += 1
         if detector is None:
-            detector, state_row = load_detector(session, community)
+            detector = load_detector(session, community, checkpoint, cache)
         # Event time, not arrival order, drives the detectors; a batch is sorted by it.
         parsed = sorted((parse_event(row.payload) for row in rows), key=lambda e: e.ts)
         writes_before = len(outcome.opened) + len(outcome.updated) + len(outcome.closed)
         apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome)
-        seqs.extend(row.seq for row in rows)
         received.extend(row.received_at for row in rows)
         after = rows[-1].seq
         if len(outcome.opened) + len(outcome.updated) + len(outcome.closed) != writes_before:
             break
         if time.monotonic() - started >= max_seconds:
             break
-    if not seqs or detector is None:
+    if not received or detector is None:
         return outcome
-    now = clock.now()
-    _mark_processed(session, community_id, seqs, now)
-    _save_state(session, community_id, state_row, detector, last_seq=max(seqs), now=now)
-    outcome.events = len(seqs)
+    outcome.version = _save_state(session, community_id, checkpoint, detector, last_seq=after, now=clock.now())
+    outcome.detector = detector
+    outcome.settings = dict(community.settings or {})
+    outcome.events = len(received)
     _count_after_commit(session, community.slug, received, outcome, clock)
     return outcome
-
-
-def _mark_processed(session: Session, community_id: int, seqs: list[int], now: datetime) -> None:
-    """Mark the drained events processed, or raise LostRace when another drain got any of
-    them first. The version check on the checkpoint alone is not enough: on PostgreSQL a
-    drain that read the events before a rival committed can load the rival's newer
-    checkpoint afterwards and pass that check with events already applied."""
-    pending = Event.processed.is_(False)
-    marked = 0
-    if session.get_bind().dialect.name == "postgresql":
-        # One array parameter: a constant statement psycopg prepares once, instead of an
-        # IN list of thousands of parameters that it re-parses every time.
-        seq_list = bindparam("seqs", seqs, type_=ARRAY(BigInteger))
-        marked = session.execute(
-            update(Event).where(Event.community_id == community_id, Event.seq == any_(seq_list), pending)
-            .values(processed=True, processed_at=now), execution_options={"synchronize_session": False}).rowcount
-    else:
-        for start in range(0, len(seqs), BATCH):  # SQLite caps the parameters per statement
-            chunk = seqs[start:start + BATCH]
-            marked += session.execute(
-                update(Event).where(Event.community_id == community_id, Event.seq.in_(chunk), pending)
-                .values(processed=True, processed_at=now), execution_options={"synchronize_session": False}).rowcount
-    if marked != len(seqs):
-        raise LostRace(f"community {community_id}: {len(seqs) - marked} of these events were processed by another drain")
 
 
 _METRICS_KEY = "crisis.pipeline.metrics"
@@ -218,27 +248,20 @@ def _forget_metrics(session: Session) -> None:
     session.info.pop(_METRICS_KEY, None)
 
 
-def _save_state(session: Session, community_id: int, row: DetectorState | None, detector: CommunityDetector,
-                *, last_seq: int, now: datetime) -> None:
+def _save_state(session: Session, community_id: int, checkpoint: Checkpoint, detector: CommunityDetector,
+                *, last_seq: int, now: datetime) -> int:
+    """Write the checkpoint if nobody moved it since `checkpoint` was read; the new version."""
     state = detector.to_state()
-    if row is None:
+    if checkpoint.version == 0:
         session.add(DetectorState(community_id=community_id, state=state, last_seq=last_seq,
                                   updated_at=now, version=1))
         session.flush()  # a racing insert fails here on the primary key
-        return
+        return 1
     result = session.execute(
         update(DetectorState).where(DetectorState.community_id == community_id,
-                                    DetectorState.version == row.version)
-        .values(state=state, last_seq=max(last_seq, row.last_seq), updated_at=now, version=row.version + 1),
+                                    DetectorState.version == checkpoint.version)
+        .values(state=state, last_seq=last_seq, updated_at=now, version=checkpoint.version + 1),
         execution_options={"synchronize_session": False})
     if result.rowcount != 1:
         raise LostRace(f"community {community_id}: detector state moved under us")
-
-
-def communities_with_pending(session: Session) -> list[int]:
-    """One index probe per community (ix_events_pending), not a scan of every event: the
-    sweeper asks this every few seconds of a table that only grows."""
-    pending = select(Event.seq).where(Event.community_id == Community.id,
-                                      Event.processed == False).exists()  # noqa: E712 -- SQL, and indexable
-    return list(session.scalars(select(Community.id).where(pending).order_by(Community.id)))
-
+    return checkpoint.version + 1

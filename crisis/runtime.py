@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from sqlalchemy.engine import Engine
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from crisis.clock import Clock, SystemClock
 from crisis.config import Config
 from crisis.db import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from crisis.pipeline import DetectorCache
 
 
 @dataclass
@@ -35,6 +38,14 @@ class Runtime:
     @cached_property
     def redis(self) -> Redis:
         return redis_connection(self.config)
+
+    @cached_property
+    def detectors(self) -> DetectorCache:
+        """The detectors this process left each community in (crisis.pipeline.DetectorCache):
+        one per runtime, so they never outlive the database they were checkpointed to."""
+        from crisis.pipeline import DetectorCache  # the detectors load only where they run
+
+        return DetectorCache()
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:

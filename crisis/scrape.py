@@ -22,8 +22,8 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crisis import metrics, queue
-from crisis.models import Channel, ContactMethod, EscalationTimer, Event, Incident, Notification
+from crisis import backlog, metrics, queue
+from crisis.models import Channel, ContactMethod, EscalationTimer, Incident, Notification
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,8 @@ class DatabaseCollector(Collector):
         yield pending
 
     def _backlog(self, session: Session) -> Iterator[Metric]:
-        n = session.scalar(select(func.count()).select_from(Event).where(Event.processed.is_(False)))
         yield GaugeMetricFamily("crisis_events_pending", "Stored events the detectors have not consumed yet.",
-                                value=int(n or 0))
+                                value=backlog.pending_count(session))
 
 
 class RedisCollector(Collector):

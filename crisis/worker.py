@@ -12,8 +12,10 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Worker
 from rq.job import Job
+from rq.worker import WorkerStatus
 
-from crisis import jobs, metrics, queue, runtime
+from crisis import jobs, metrics, runtime
+from crisis import queue as crisis_queue
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,23 @@ class Sweeper(threading.Thread):
 
 class CrisisWorker(Worker):
     """rq's forking worker, counting job outcomes into the multiprocess metrics
-    (after redash's StatsdRecordingWorker): the jobs themselves stay metric-free."""
+    (after redash's StatsdRecordingWorker): the jobs themselves stay metric-free.
+
+    Detect jobs run in the worker process itself, not in a forked horse: they are this
+    project's own code (no third-party I/O to isolate), a fork per job cost more than a
+    small drain, and only a long-lived process can keep its detectors between drains
+    (crisis.pipeline.DetectorCache). rq's job timeout still applies (SIGALRM in this
+    process). Notifications and the rest keep a horse each, so a stuck transport cannot
+    stall detection for longer than its timeout.
+    """
+
+    def execute_job(self, job: Job, queue: Any) -> None:
+        if queue.name != crisis_queue.DETECT:
+            super().execute_job(job, queue)
+            return
+        execution = self.prepare_execution(job)
+        self.perform_job(job, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
 
     def main_work_horse(self, job: Job, queue: Any) -> None:
         metrics.become_horse(os.getppid())
@@ -91,10 +109,13 @@ def _warm(rt: runtime.Runtime) -> None:
     inherits them: the detectors' imports, the SQLAlchemy engine (a horse keeps it, minus
     the parent's connections: crisis.runtime), apprise's plugin registry."""
     try:
+        from sqlalchemy.orm import configure_mappers
+
         from crisis import pipeline  # noqa: F401 -- the detectors load here once
         from crisis.notify import transport
 
         rt.engine  # noqa: B018 -- builds it
+        configure_mappers()  # else every horse configured them again on its first query
         transport.warm()
     except Exception:  # noqa: BLE001 -- only an optimisation; the horse does it itself otherwise
         log.warning("could not warm the worker", exc_info=True)
@@ -109,7 +130,7 @@ def _work_until_stopped(rt: runtime.Runtime, *, burst: bool, name: str | None, l
         worker: CrisisWorker | None = None
         try:
             # The constructor already talks to Redis (CLIENT INFO), so it is inside the retry.
-            worker = CrisisWorker([queue.queue(rt.redis, q) for q in queue.QUEUES], connection=rt.redis,
+            worker = CrisisWorker([crisis_queue.queue(rt.redis, q) for q in crisis_queue.QUEUES], connection=rt.redis,
                                   name=name)
             worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
             return

@@ -7,13 +7,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
-from crisis import runtime
+from crisis import backlog, runtime
 from crisis.app import create_app
 from crisis.clock import SystemClock, isoformat
 from crisis.config import Config
-from crisis.models import Event
 from tests.conftest import Factory
 from tests.live import LiveServer, WorkerProcess, wait_for
 
@@ -44,7 +42,7 @@ def test_it_processes_posted_events_in_a_real_worker(redis_config: Config, facto
 
         def processed() -> bool:
             with rt.sessions() as s:
-                return s.scalar(select(func.count()).select_from(Event).where(Event.processed.is_(True))) == 50
+                return backlog.consumed_count(s) == 50
 
         wait_for(processed, timeout=30, message=f"the worker to process 50 events; log:\n{worker.log()}")
     runtime.reset()
@@ -64,7 +62,7 @@ def test_it_recovers_events_whose_doorbell_redis_lost(redis_config: Config, fact
     with WorkerProcess(fast) as worker:
         def processed() -> bool:
             with rt.sessions() as s:
-                return s.scalar(select(func.count()).select_from(Event).where(Event.processed.is_(True))) == 5
+                return backlog.consumed_count(s) == 5
 
         wait_for(processed, timeout=30, message=f"the sweeper to recover the events; log:\n{worker.log()}")
     runtime.reset()

@@ -16,8 +16,11 @@ class Event(Base):
         # (community, id) is the idempotency key of the ingest API.
         UniqueConstraint("community_id", "event_id"),
         Index("ix_events_community_ts", "community_id", "ts"),
-        # The worker drains unprocessed events per community in arrival order.
-        Index("ix_events_pending", "community_id", "processed", "seq"),
+        # The detectors read a community's events after their checkpoint's last_seq, in
+        # arrival order. Nothing is written back to an event once stored: "processed" is
+        # seq <= DetectorState.last_seq (crisis.pipeline), which holds because the ingest
+        # path commits a community's events in seq order (crisis.ingest).
+        Index("ix_events_community_seq", "community_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -28,8 +31,6 @@ class Event(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # arrival time
     actor_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    processed: Mapped[bool] = mapped_column(default=False)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class DetectorState(Base):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis as redis_lib
 from sqlalchemy import func, select
 
 from crisis.clock import SystemClock
@@ -68,11 +69,14 @@ def test_it_loses_and_doubles_nothing_when_a_worker_is_killed_mid_batch(
         _post_in_batches(topo, "harbor", token, events, size=1000)
     finally:
         os.kill(worker.proc.pid, signal.SIGCONT)
-    horses = wait_for(lambda: _children(worker.proc.pid), timeout=20, interval=0.01,
-                      message="a work horse running a detect batch")
+    # The worker runs detect jobs in its own process (crisis.worker.CrisisWorker): kill it
+    # while rq says it is busy and the events are not all consumed.
+    bus = redis_lib.Redis.from_url(topo.redis.url)
+    wait_for(lambda: bus.hget(f"rq:worker:{worker.name}", "state") == b"busy", timeout=20, interval=0.005,
+             message="the worker to start a detect job")
     time.sleep(0.05)
     assert topo.pending() > 0, "the batch finished before the kill; the drill needs a longer stream"
-    for pid in [*horses, worker.proc.pid]:
+    for pid in [*_children(worker.proc.pid), worker.proc.pid]:
         os.kill(pid, signal.SIGKILL)
     worker.proc.wait()
     replacement = WorkerProcess(topo.config, name="w9").start()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crisis import communities, migrate
+from crisis import backlog, communities, migrate
 from crisis.clock import SystemClock
 from crisis.config import ROOT, Config
 from crisis.db import make_engine, make_sessionmaker, session_scope
@@ -72,9 +72,14 @@ class WebProcess:
              str(self.workers), "--threads", "4", "--no-access-log"],
             env=process_env(self.config), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         wait_port(self.port, timeout=30)
-        wait_for(lambda: http("GET", f"{self.url}/readyz", timeout=5).status == 200, timeout=30,
-                 message=f"gunicorn ready; log:\n{self.log()}")
+        wait_for(self._ready, timeout=60, message=f"gunicorn ready; log:\n{self.log()}")
         return self
+
+    def _ready(self) -> bool:
+        try:
+            return http("GET", f"{self.url}/readyz", timeout=5).status == 200
+        except OSError:  # a worker still importing on a busy box: not ready yet
+            return False
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -115,7 +120,7 @@ class Topology:
 
     def pending(self) -> int:
         with self._sessions() as s:
-            return int(s.scalar(select(func.count()).select_from(Event).where(Event.processed.is_(False))) or 0)
+            return backlog.pending_count(s)
 
     def incidents(self) -> list[tuple[str, str]]:
         with self._sessions() as s:

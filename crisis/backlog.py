@@ -1,0 +1,45 @@
+"""Which stored events the detectors have not consumed yet: those after their community's
+checkpoint (DetectorState.last_seq). No detector code here, so the web process can ask."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crisis.models import Community, DetectorState, Event
+
+
+def _watermark() -> Any:
+    return func.coalesce(select(DetectorState.last_seq).where(DetectorState.community_id == Community.id)
+                         .correlate(Community).scalar_subquery(), 0)
+
+
+def communities_with_pending(session: Session) -> list[int]:
+    """One index probe per community (ix_events_community_seq), not a scan of every event:
+    the sweeper asks this every few seconds of a table that only grows."""
+    pending = (select(Event.seq).where(Event.community_id == Community.id, Event.seq > _watermark())
+               .correlate(Community).exists())
+    return list(session.scalars(select(Community.id).where(pending).order_by(Community.id)))
+
+
+def pending_count(session: Session, community_id: int | None = None) -> int:
+    """Events stored but not yet consumed by the detectors (one index range per community)."""
+    per_community = (select(func.count()).select_from(Event)
+                     .where(Event.community_id == Community.id, Event.seq > _watermark())
+                     .correlate(Community).scalar_subquery())
+    query = select(func.coalesce(func.sum(per_community), 0)).select_from(Community)
+    if community_id is not None:
+        query = query.where(Community.id == community_id)
+    return int(session.scalar(query) or 0)
+
+
+def consumed_count(session: Session, community_id: int | None = None) -> int:
+    """Events the detectors have consumed (at or before their community's checkpoint)."""
+    per_community = (select(func.count()).select_from(Event)
+                     .where(Event.community_id == Community.id, Event.seq <= _watermark())
+                     .correlate(Community).scalar_subquery())
+    query = select(func.coalesce(func.sum(per_community), 0)).select_from(Community)
+    if community_id is not None:
+        query = query.where(Community.id == community_id)
+    return int(session.scalar(query) or 0)
