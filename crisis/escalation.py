@@ -65,6 +65,17 @@ def stop(session: Session, incident: Incident, *, now: datetime, why: str) -> bo
     return False
 
 
+def paged_targets(session: Session, incident: Incident) -> list[dict[str, Any]]:
+    """The targets of the escalation level that fired last: who is being paged right now."""
+    timer = session.scalar(select(EscalationTimer).where(EscalationTimer.incident_id == incident.id))
+    if timer is None or not timer.fired_count:
+        return []
+    levels = timer.policy["levels"]
+    # `level` is the next one due (or past the end once exhausted); the one before it fired.
+    last = (timer.level - 1) % len(levels) if timer.status == "pending" else min(timer.level, len(levels)) - 1
+    return list(levels[max(last, 0)]["notify"])
+
+
 def _run(session: Session, incident: Incident, timer: EscalationTimer, now: datetime,
          first_event: str = "escalated") -> None:
     """Fire timer.level now, skipping empty levels, then set the next due time."""

@@ -64,10 +64,14 @@ def update_detected(session: Session, incident: Incident, *, severity: str, titl
     incident.evidence = evidence
     incident.last_signal_at = observed_at
     if raised:
-        add_timeline(session, incident, "severity", f"Detector raised severity {incident.severity} → {severity}",
-                     at=now, actor="detector", data={"from": incident.severity, "to": severity})
+        previous = incident.severity
+        add_timeline(session, incident, "severity", f"Detector raised severity {previous} → {severity}",
+                     at=now, actor="detector", data={"from": previous, "to": severity})
         incident.severity = severity
         incident.title = title
+        from crisis import lifecycle  # lifecycle imports this module's helpers
+
+        lifecycle.severity_raised(session, incident, previous=previous, now=now)
     return raised
 
 

@@ -79,6 +79,28 @@ def _route(session: Session, incident: Incident, event: str, spec: dict[str, Any
     return outbox.notify(session, incident, event, targets, cause=cause, now=now, extra=extra)
 
 
+def severity_raised(session: Session, incident: Incident, *, previous: str, now: datetime) -> outbox.Outcome:
+    """A later wave made an open incident worse: whoever holds it hears now, as PagerDuty
+    re-notifies on a rise in urgency, instead of at the next escalation step or never (an
+    acknowledged incident no longer escalates). Unacknowledged: the level being paged, with
+    an acknowledge link; taken: its commander. Plus the routing rules for the event."""
+    if incident.status == S.RESOLVED.value:
+        holders: list[dict[str, Any]] = []
+    elif incident.status == S.TRIGGERED.value:
+        holders = escalation.paged_targets(session, incident)
+    else:
+        holders = [{"incident_role": "commander"}]
+    targets = [*holders, *outbox.routed_targets(session, incident, "severity_raised", [])]
+    if not targets:
+        return outbox.Outcome()
+    outcome = outbox.notify(session, incident, "severity_raised", targets,
+                            cause=f"inc{incident.id}:severity:{incident.severity}", now=now,
+                            extra={"previous_severity": previous})
+    add_timeline(session, incident, "notification", f"Severity raise sent to {outcome.summary}", at=now,
+                 actor="detector", data={"recipients": outcome.labels, "skipped": outcome.skipped})
+    return outcome
+
+
 def open_manual(session: Session, community: Community, *, kind: str, severity: str, title: str,
                 description: str, actor: Actor, clock: Clock) -> Incident:
     if severity not in SEVERITIES:

@@ -15,9 +15,11 @@ from crisis.clock import isoformat
 from crisis.models import Community, Incident, Notification
 from crisis.notify import recipients, render, routing
 
-# Messages to people about an incident nobody has taken yet carry an acknowledge link.
-ACK_EVENTS = frozenset({"opened", "escalated", "reopened"})
-NOTIFY_TYPES = {"opened": "failure", "escalated": "failure", "reopened": "failure", "task_overdue": "warning",
+# Messages to people about an incident nobody has taken yet carry an acknowledge link
+# (a severity raise of an incident already acknowledged does not).
+ACK_EVENTS = frozenset({"opened", "escalated", "reopened", "severity_raised"})
+NOTIFY_TYPES = {"opened": "failure", "escalated": "failure", "reopened": "failure", "severity_raised": "failure",
+                "task_overdue": "warning",
                 "resolved": "success", "mitigated": "success", "acknowledged": "info"}
 
 
@@ -61,7 +63,7 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
     for dest in destinations:
         ctx = {**incident_context(incident, community), **(extra or {}), "recipient": dest.label,
                "ack_url": ""}
-        if event in ACK_EVENTS and dest.user_id is not None:
+        if event in ACK_EVENTS and incident.status == "triggered" and dest.user_id is not None:
             ctx["ack_url"] = acklinks.make_link(config, incident_id=incident.id, user_id=dest.user_id, now=now,
                                                 hours=policy.ack_link_hours)
         title, body = render.render(event, lang, ctx)

@@ -12,8 +12,8 @@ from crisis.config import ROOT
 from crisis.playbooks.spec import SEVERITIES, PlaybookError, _Checker
 
 ALERTS_DIR = ROOT / "alerts"
-EVENTS = ("opened", "escalated", "acknowledged", "mitigated", "resolved", "reopened", "task_overdue",
-          "status_update", "postmortem_review")
+EVENTS = ("opened", "escalated", "acknowledged", "mitigated", "resolved", "reopened", "severity_raised",
+          "task_overdue", "status_update", "postmortem_review")
 
 
 @dataclass(frozen=True)

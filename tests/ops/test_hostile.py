@@ -95,6 +95,7 @@ def _context(value: str) -> dict[str, Any]:
         "recipient": f"recipient {value}", "ack_url": "https://crisis.example/ack/t0k3n",
         "actor": f"actor {value}", "note": f"note {value}", "update": f"update {value}",
         "level": 2, "round": 1, "due_at": "2026-10-12", "sections": [f"section {value}", "Timeline"],
+        "previous_severity": f"sev2 {value}",
         "task": {"title": f"task {value}", "late_minutes": 5, "owner": f"owner {value}"},
     }
 
