@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,26 @@ def start_bare(var: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
+@contextmanager
+def production_stack(prefix: str, db_name: str) -> Iterator[tuple[topology.Topology, subprocess.Popen[bytes], int,
+                                                                   list[tuple[str, str]]]]:
+    """PostgreSQL + redis-server + crisis (gunicorn 2x4, 2 rq workers) and the bare endpoint
+    under the same gunicorn settings; yields the topology, the bare server, its port and the
+    ingest targets of COMMUNITIES communities."""
+    var = Path(tempfile.mkdtemp(prefix=prefix))
+    pg, redis = PostgresServer().start(), RedisServer().start()
+    bare, bare_port = start_bare(var)
+    topo = topology.start(var, pg, redis, db_name=db_name, web_workers=2, rq_workers=2, sweep_interval=5.0)
+    try:
+        targets = [(f"/api/v1/communities/c{i}/events", topo.community(f"c{i}")) for i in range(COMMUNITIES)]
+        yield topo, bare, bare_port, targets
+    finally:
+        topo.stop()
+        bare.terminate()
+        redis.cleanup()
+        pg.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=15.0)
@@ -141,12 +163,7 @@ def main() -> None:
     parser.add_argument("--wrk", action="store_true", help="drive with wrk + bench/wrk_ingest.lua")
     args = parser.parse_args()
     drive_fn = drive_wrk if args.wrk else drive
-    var = Path(tempfile.mkdtemp(prefix="crisis-load-"))
-    pg, redis = PostgresServer().start(), RedisServer().start()
-    bare, bare_port = start_bare(var)
-    topo = topology.start(var, pg, redis, db_name="load", web_workers=2, rq_workers=2, sweep_interval=5.0)
-    try:
-        targets = [(f"/api/v1/communities/c{i}/events", topo.community(f"c{i}")) for i in range(COMMUNITIES)]
+    with production_stack("crisis-load-", "load") as (topo, _bare, bare_port, targets):
         base = topo.web.url.removeprefix("http://")
         drive_kw = {"size": args.batch, "clients": args.clients, "threads": args.threads}
         bare_r = drive_fn(f"127.0.0.1:{bare_port}", [("/parse", "")], duration=args.duration, **drive_kw)
@@ -165,12 +182,6 @@ def main() -> None:
                           "detector_lag_at_half_s": {"p50": round(p50, 3), "p99": round(p99, 3), "events": n},
                           "ratio_to_parse_only": round(full["events_per_s"] / max(bare_r["events_per_s"], 1), 3)},
                          indent=2))
-    finally:
-        topo.stop()
-        bare.terminate()
-        redis.cleanup()
-        pg.stop()
-
 
 if __name__ == "__main__":
     main()
