@@ -7,9 +7,12 @@ class that watches report/join/leave rates) before the model learns it. The
 anomaly score is -log10(p)/10 clipped to [0, 1], so the fixed threshold 0.5 means
 p < 1e-5. Alarms are paged once per episode, as in the incident pipeline: after
 an alarm, rows stay at 0 until the surprise has been quiet (p > 1e-2) for
-QUIET rows. The contextual novelty test (crisis/detection/novelty.py) is on
-(--no-novelty: off). --score runs nabscore.py (numpy/pandas) with the optimised
-threshold and with the fixed threshold 0.5.
+QUIET rows. On by default: the window-shape novelty test (window_novelty.py;
+--novelty context|both|none for the symbol-sequence test of novelty.py, both or
+neither) and the record rule for single-row surprises (recent.py; --no-record).
+Both judge the last MEMORY rows. Files are scored in parallel (--jobs).
+--score runs nabscore.py (numpy/pandas) with the optimised threshold and with
+the fixed threshold 0.5.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ import argparse
 import csv
 import json
 import math
+import os
+from multiprocessing import Pool
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -29,13 +34,19 @@ from crisis.detection.stats import SeasonalRate  # noqa: E402
 DETECTOR = "crisisSeasonal"
 FIXED_THRESHOLD = 0.5  # chosen before scoring: p < 1e-5
 QUIET = 15  # rows of calm before a new episode may page again
+MEMORY = 1000  # rows of "recent past" for the window novelty test and the record rule
 
 
-def score_file(path: Path, suppress: bool = True, novelty: bool = True) -> list[tuple[str, str, float]]:
+def score_file(path: Path, suppress: bool = True, novelty: str = "window",
+               record: bool = True) -> list[tuple[str, str, float]]:
     rate = SeasonalRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
-    if novelty:
+    if novelty in ("context", "both"):
         rate.enable_novelty()
+    if novelty in ("window", "both"):
+        rate.enable_window_novelty(memory=MEMORY)
+    if record:
+        rate.enable_record_rule(memory=MEMORY)
     out, calm, in_episode = [], 0, False
     with path.open() as fh:
         for row in csv.DictReader(fh):
@@ -54,23 +65,32 @@ def score_file(path: Path, suppress: bool = True, novelty: bool = True) -> list[
     return out
 
 
+def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool) -> None:
+    dest = out / DETECTOR / path.parent.name / f"{DETECTOR}_{path.name}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with dest.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value", "anomaly_score", "label"])
+        for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record):
+            w.writerow([ts, v, sc, 0])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nab", default="/work/shared/nab")
     ap.add_argument("--out", default="var/nab")
     ap.add_argument("--no-suppress", action="store_true")
     ap.add_argument("--score", action="store_true")
-    ap.add_argument("--no-novelty", action="store_true", help="without the contextual novelty test")
+    ap.add_argument("--novelty", choices=("window", "context", "both", "none"), default="window",
+                    help="novelty test(s) combined with the residual test (default: window shape)")
+    ap.add_argument("--no-record", action="store_true", help="without the record rule for single-row surprises")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
-    for path in sorted((nab / "data").glob("*/*.csv")):
-        dest = out / DETECTOR / path.parent.name / f"{DETECTOR}_{path.name}"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with dest.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["timestamp", "value", "anomaly_score", "label"])
-            for ts, v, sc in score_file(path, suppress=not a.no_suppress, novelty=not a.no_novelty):
-                w.writerow([ts, v, sc, 0])
+    paths = sorted((nab / "data").glob("*/*.csv"))
+    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record) for p in paths]
+    with Pool(a.jobs) as pool:  # files are independent: one process per core
+        pool.starmap(write_file, jobs)
     if a.score:
         scorer = [sys.executable, str(nab / "nabscore.py"), "--nab", str(nab), "--results", str(out), "-d", DETECTOR]
         subprocess.run(scorer, check=True)

@@ -14,13 +14,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .novelty import ContextNovelty, NoveltyLikelihood
-from .tails import log_normal_sf as _log_normal_sf
-from .valuestate import load_value_state, value_state
+from .seasons import hour_of_week
+from .valuemode import ValueMode
 
 _LOG_TINY = -745.0
 _LOG_NEAR = math.log(0.05)
-_LOG_2 = math.log(2.0)
 
 
 def nb_logsf(x: float, mean: float, shape: float) -> float:
@@ -60,12 +58,7 @@ def nb_logsf(x: float, mean: float, shape: float) -> float:
     return max(_LOG_TINY, min(0.0, logp + math.log(total)))
 
 
-def hour_of_week(minute: int) -> int:
-    """Minute index since epoch -> 0..167 with Monday 00:00 UTC = 0 (epoch was a Thursday)."""
-    return (minute // 60 + 72) % 168
-
-
-class SeasonalRate:
+class SeasonalRate(ValueMode):
     """Per-minute counts with a learned daily/weekly baseline; O(1) amortized per add."""
 
     RING = 120
@@ -101,14 +94,7 @@ class SeasonalRate:
         self.hold_from = -1
         self.first = -1
         self.acc_c, self.acc_n, self.acc_hour = 0.0, 0, -1  # the hour being learned
-        self.v: dict[str, Any] = {}  # value-mode state (observe_value), empty in count mode
-        self.v_windows = (1, 10)  # rows averaged by the value-mode test
-        self.v_rates = (0.3, 0.01, 0.01)  # EWMA rates: level, deviations, residual scores
-        self.v_regime = 10  # rows in the regime-change mean (value mode)
-        self.v_slow_rate = 0.01  # EWMA rate of the slow level it is compared with
-        # Value mode's contextual novelty test, off by default (enable_novelty; bench/nab.py enables it).
-        self.novelty: ContextNovelty | None = None
-        self.novelty_lik: NoveltyLikelihood | None = None
+        self._init_value_mode()
 
     # ---- counting -------------------------------------------------------------
     def add(self, ts: float, n: float = 1.0) -> None:
@@ -279,87 +265,12 @@ class SeasonalRate:
         out = [int(cum[k % R] - cum[(k - 1) % R]) for k in range(cur - n + 1, cur)]
         return out + [int(self.total - cum[(cur - 1) % R])]
 
-    # ---- value mode (numeric series: the NAB benchmark) ------------------------
-    def observe_value(self, ts: float, x: float) -> float:
-        """Score a numeric observation, then learn it; returns log p (<= 0).
-
-        The same seasonal buckets learn the mean value per hour of day / week
-        (sums of values over rows instead of counts over minutes). A value is
-        surprising when it is far both from the local level (EWMA) and from the
-        seasonal mean, in units of their mean absolute deviations. A change of
-        regime is surprising too: the mean of the last `v_regime` rows against a
-        slow level (EWMA rate `v_slow_rate`), in units of that mean's usual
-        deviation from it; the residual score is the larger of the two. Like the
-        count windows, the surprise is judged over short windows of recent rows
-        (1 and 10): the mean of recent residual scores is compared with their
-        long-run mean and spread (an "anomaly likelihood"), so one noisy point
-        in a noisy series is not an anomaly but a sustained shift is.
-        """
-        v = self.v
-        m = int(ts // 60)
-        if not v:
-            v.update(level=x, dev_l=0.0, dev_s=0.0, n=0, hist=[], rmean=0.0, rvar=0.0,
-                     slow=x, dev_r=0.0, recent=[])
-        seas, _ = self.predict(m) if self.eg > 0 else (x, 0.0)
-        eps = 1e-9 + 1e-6 * abs(v["level"])
-        z_l = abs(x - v["level"]) / (v["dev_l"] + eps)
-        z_s = abs(x - seas) / (v["dev_s"] + eps)
-        raw = min(z_l, z_s, 50.0) if v["n"] > 2 else 0.0
-        rec = v["recent"]
-        rec.append(x)
-        if len(rec) > self.v_regime:
-            del rec[0]
-        rec_mean = sum(rec) / len(rec)
-        if v["n"] > self.v_regime:
-            z_r = abs(rec_mean - v["slow"]) / (v["dev_r"] + eps)
-            raw = max(raw, min(z_r, 50.0))
-        hist = v["hist"]
-        hist.append(raw)
-        if len(hist) > max(self.v_windows):
-            del hist[0]
-        lp = 0.0
-        if v["n"] >= 30 and v["rvar"] > 0:
-            sd = math.sqrt(v["rvar"])
-            for w in self.v_windows:
-                mean_w = sum(hist[-w:]) / min(w, len(hist))
-                zz = (mean_w - v["rmean"]) / sd
-                lp = min(lp, _log_normal_sf(zz))
-        a_slow = self.v_slow_rate
-        v["dev_r"] += a_slow * (abs(rec_mean - v["slow"]) - v["dev_r"]) if v["n"] else 0.0
-        v["slow"] += a_slow * (x - v["slow"])
-        self._learn_value(m, x, seas, raw)
-        if self.novelty is not None and self.novelty_lik is not None:
-            lp_n = self.novelty_lik.observe(self.novelty.observe(x))
-            lp = min(0.0, min(lp, lp_n) + _LOG_2)  # two tests: Bonferroni
-        return lp
-
-    def enable_novelty(self) -> None:
-        """Value mode also tests how novel each value is in the context of the last ones
-        (novelty.py), Bonferroni-combined with the residual test."""
-        self.novelty, self.novelty_lik = ContextNovelty(), NoveltyLikelihood()
-
-    def _learn_value(self, m: int, x: float, seas: float, raw: float) -> None:
-        v = self.v
-        a_fast, a_dev, a_raw = self.v_rates
-        v["dev_l"] += a_dev * (abs(x - v["level"]) - v["dev_l"]) if v["n"] else 0.0
-        v["dev_s"] += a_dev * (abs(x - seas) - v["dev_s"]) if v["n"] else 0.0
-        v["level"] += a_fast * (x - v["level"])
-        d = raw - v["rmean"]
-        v["rmean"] += a_raw * d
-        v["rvar"] = (1 - a_raw) * (v["rvar"] + a_raw * d * d)
-        v["n"] += 1
-        dg, db = self.decay_g, self.decay_b
-        h, w = (m // 60) % 24, hour_of_week(m)
-        self.cg, self.eg = self.cg * dg + x, self.eg * dg + 1.0
-        self.ch[h], self.eh[h] = self.ch[h] * db + x, self.eh[h] * db + 1.0
-        self.cw[w], self.ew[w] = self.cw[w] * db + x, self.ew[w] * db + 1.0
-
     # ---- checkpoint ---------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {"cur": self.cur, "total": self.total, "cum_end": self.cum_end, "cg": self.cg, "eg": self.eg,
                 "ch": self.ch, "eh": self.eh, "cw": self.cw, "ew": self.ew,
                 "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from], "first": self.first,
-                "acc": [self.acc_c, self.acc_n, self.acc_hour], **value_state(self)}
+                "acc": [self.acc_c, self.acc_n, self.acc_hour], **self._value_state()}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.cur = int(st["cur"])
@@ -372,4 +283,4 @@ class SeasonalRate:
         self.hold_until, self.hold_since, self.hold_from = (int(x) for x in st["hold"])
         self.first = int(st["first"])
         self.acc_c, self.acc_n, self.acc_hour = float(st["acc"][0]), int(st["acc"][1]), int(st["acc"][2])
-        load_value_state(self, st)
+        self._load_value_state(st)
