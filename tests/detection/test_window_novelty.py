@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Callable
+
+import pytest
 
 from crisis.detection.recent import push_record
 from crisis.detection.stats import SeasonalRate
@@ -75,17 +78,25 @@ def test_it_pages_a_restless_series_for_a_bigger_spike_not_for_each_spike() -> N
     assert len([i for i in paged if i % 100 == 0]) <= 1
 
 
-def test_it_resumes_value_mode_with_its_options_from_a_checkpoint() -> None:
+def _symbol_novelty() -> SeasonalRate:
+    r = SeasonalRate()
+    r.enable_novelty()
+    return r
+
+
+@pytest.mark.parametrize("fresh", [_value_mode, _symbol_novelty], ids=["window+record", "symbol"])
+def test_it_resumes_value_mode_with_its_options_from_a_checkpoint(fresh: Callable[[], SeasonalRate]) -> None:
     gen = random.Random(5)
     xs = [10 + 5 * math.sin(i / 20) + gen.gauss(0, 1) + (40 if i == 900 else 0) for i in range(1200)]
-    whole = _value_mode()
+    whole = fresh()
     expected = [whole.observe_value(T0 + 300 * i, x) for i, x in enumerate(xs)]
-    part = _value_mode()
+    part = fresh()
     for i, x in enumerate(xs[:600]):
         part.observe_value(T0 + 300 * i, x)
     resumed = SeasonalRate()  # the options come back with the checkpoint
     resumed.load_state(json.loads(json.dumps(part.to_state())))
-    assert resumed.v_record == 300 and resumed.window_nov is not None
+    assert (resumed.v_record, resumed.window_nov is None, resumed.novelty is None) == (
+        part.v_record, part.window_nov is None, part.novelty is None)
     got = [resumed.observe_value(T0 + 300 * i, x) for i, x in enumerate(xs) if i >= 600]
     assert got == expected[600:]
     assert min(expected[880:920]) < math.log(1e-5)  # and the spike is found
