@@ -14,6 +14,7 @@ from .dispute import DisputeDetector
 from .episodes import EpisodeAction, EpisodeBook, Signal
 from .events import Event
 from .raid import RaidDetector
+from .report_queue import ReportQueue
 from .reports import LeaveDetector, ReportDetector
 from .settings import DetectorSettings
 from .stats import SeasonalRate
@@ -49,6 +50,7 @@ class CommunityDetector:
         self.dispute = DisputeDetector(community, self.settings)
         self.reports = ReportDetector(community, self.settings, self.rates["reports"], self.messages)
         self.leaves = LeaveDetector(community, self.settings, self.rates["leaves"], self.messages)
+        self.queue = ReportQueue(community, self.settings)
 
     # ---- driving --------------------------------------------------------------------
     def process(self, events: Iterable[Event]) -> list[EpisodeAction]:
@@ -75,6 +77,10 @@ class CommunityDetector:
             seen.add(eid)
             if e.extra or allow_users:
                 if settings.is_allowed(e.actor, e.roles, e.bot):
+                    if e.type == "moderation.action":
+                        # Moderators and their bots are typically allowlisted, and their
+                        # actions are exactly the handling the report queue must see.
+                        self.queue.on_action(e)
                     continue
             if e.type == "message.create":
                 # hot path: most events are ordinary messages; keep this branch lean
@@ -107,7 +113,10 @@ class CommunityDetector:
     def _other(self, e: Event) -> list[Signal]:
         t = e.type
         if t == "report.create":
-            return self.dispute.on_report(e) + self.reports.on_report(e, self._excluded(e))
+            excluded = self._excluded(e)
+            if not excluded:  # reports a raid explains are that incident's, not the queue's
+                self.queue.on_report(e)
+            return self.dispute.on_report(e) + self.reports.on_report(e, excluded)
         if t == "member.join":
             self.raid.on_join(e)
             self.rates["joins"].add(e.ts)
@@ -115,6 +124,7 @@ class CommunityDetector:
         if t == "member.leave":
             return self.leaves.on_leave(e, self.raid.joined_at(e.actor))
         if t == "moderation.action":
+            self.queue.on_action(e)
             return self.reports.on_moderation(e)
         return []
 
@@ -123,10 +133,16 @@ class CommunityDetector:
         if ts <= self.clock:
             return []
         self.clock = ts
-        return self._tick(ts)
+        return self._tick(ts, live=False)
 
-    def _tick(self, ts: float) -> list[EpisodeAction]:
+    def _tick(self, ts: float, live: bool = True) -> list[EpisodeAction]:
+        """live: driven by an event. Only then is the report queue judged: a silent
+        feed cannot show reports being handled, so it must not look like a backlog."""
         self.minute = int(ts // 60)
+        out: list[EpisodeAction] = []
+        if live:
+            for sig in self.queue.check(ts):
+                out += self._apply(sig)
         # Baselines learn lazily (each catches up on its next add/test); only the
         # size-scaled priors follow the message rate here.
         if self.minute % 5 == 0:  # slow-moving housekeeping, every five minutes
@@ -147,7 +163,7 @@ class CommunityDetector:
                 break
             del posters[k]
         self.raid.expire(ts)
-        return self.book.expire(ts)
+        return out + self.book.expire(ts)
 
     def _excluded(self, e: Event) -> bool:
         """Reports explained by a raid or spam wave are evidence for it, not complaints.
@@ -186,7 +202,7 @@ class CommunityDetector:
                 "rates": {k: r.to_state() for k, r in self.rates.items()},
                 "book": self.book.to_state(), "raid": self.raid.to_state(),
                 "dispute": self.dispute.to_state(), "reports": self.reports.to_state(),
-                "leaves": self.leaves.to_state()}
+                "leaves": self.leaves.to_state(), "queue": self.queue.to_state()}
 
     @classmethod
     def from_state(cls, community: str, settings: DetectorSettings | None,
@@ -208,4 +224,6 @@ class CommunityDetector:
         det.dispute.load_state(state["dispute"])
         det.reports.load_state(state["reports"])
         det.leaves.load_state(state["leaves"])
+        if "queue" in state:  # snapshots from before report_backlog start with an empty queue
+            det.queue.load_state(state["queue"])
         return det
