@@ -25,19 +25,16 @@ def communities_with_pending(session: Session) -> list[int]:
 
 def pending_count(session: Session, community_id: int | None = None) -> int:
     """Events stored but not yet consumed by the detectors (one index range per community)."""
-    per_community = (select(func.count()).select_from(Event)
-                     .where(Event.community_id == Community.id, Event.seq > _watermark())
-                     .correlate(Community).scalar_subquery())
-    query = select(func.coalesce(func.sum(per_community), 0)).select_from(Community)
-    if community_id is not None:
-        query = query.where(Community.id == community_id)
-    return int(session.scalar(query) or 0)
+    return _count(session, Event.seq > _watermark(), community_id)
 
 
 def consumed_count(session: Session, community_id: int | None = None) -> int:
     """Events the detectors have consumed (at or before their community's checkpoint)."""
-    per_community = (select(func.count()).select_from(Event)
-                     .where(Event.community_id == Community.id, Event.seq <= _watermark())
+    return _count(session, Event.seq <= _watermark(), community_id)
+
+
+def _count(session: Session, side: Any, community_id: int | None) -> int:
+    per_community = (select(func.count()).select_from(Event).where(Event.community_id == Community.id, side)
                      .correlate(Community).scalar_subquery())
     query = select(func.coalesce(func.sum(per_community), 0)).select_from(Community)
     if community_id is not None:

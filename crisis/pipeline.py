@@ -217,7 +217,7 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
         return outcome
     outcome.version = _save_state(session, community_id, checkpoint, detector, last_seq=after, now=clock.now())
     outcome.detector = detector
-    outcome.settings = dict(community.settings or {})
+    outcome.settings = community.settings or {}  # DetectorCache.put keeps its own copy
     outcome.events = len(received)
     _count_after_commit(session, community.slug, received, outcome, clock)
     return outcome

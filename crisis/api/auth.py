@@ -10,14 +10,19 @@ from crisis.models import ApiToken
 from crisis.webctx import db, rt
 
 
-def bearer_token() -> ApiToken:
+def bearer_value() -> str:
+    """The token of the request's `Authorization: Bearer <token>` header, or a 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if not header:
         abort(401, "unauthorized", "missing Authorization header (expected 'Bearer <token>')")
     if scheme.lower() != "bearer" or not value.strip():
         abort(401, "unauthorized", "the Authorization header must be 'Bearer <token>'")
-    token = find_token(db(), value.strip())
+    return value.strip()
+
+
+def bearer_token() -> ApiToken:
+    token = find_token(db(), bearer_value())
     if token is None:
         abort(401, "unauthorized", "unknown or revoked token")
     g.api_token = token

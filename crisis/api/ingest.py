@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from crisis import jobs, metrics, queue, ratelimit
-from crisis.api.auth import touch
+from crisis.api.auth import bearer_value, touch
 from crisis.api.errors import ApiError, abort
 from crisis.events import validate_batch
 from crisis.ingest import store_events
@@ -70,14 +70,9 @@ def post_events(slug: str) -> tuple[Response, int]:
 def _token_and_community(slug: str) -> tuple[ApiToken, Community]:
     """crisis.api.auth.bearer_token + get_community in ONE query (a round trip per request
     saved on the hot path), with the same answers in the same order: 401, then 404."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if not header:
-        abort(401, "unauthorized", "missing Authorization header (expected 'Bearer <token>')")
-    if scheme.lower() != "bearer" or not value.strip():
-        abort(401, "unauthorized", "the Authorization header must be 'Bearer <token>'")
+    value = bearer_value()
     row = db().execute(select(ApiToken, Community).outerjoin(Community, Community.slug == slug)
-                       .where(ApiToken.token_hash == hash_token(value.strip()))).first()
+                       .where(ApiToken.token_hash == hash_token(value))).first()
     if row is None or row[0].revoked_at is not None:
         abort(401, "unauthorized", "unknown or revoked token")
     token, community = row

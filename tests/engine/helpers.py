@@ -6,7 +6,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 
 @dataclass
@@ -101,3 +104,11 @@ class SmtpReceiver:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[HttpReceiver, SmtpReceiver]]:
+    http, smtp = HttpReceiver().start(), SmtpReceiver().start()
+    yield http, smtp
+    http.stop()
+    smtp.stop()

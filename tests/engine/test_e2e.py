@@ -6,27 +6,17 @@ import email
 import email.policy
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from crisis import runtime
 from crisis.config import Config
 from crisis.models import EscalationTimer, Notification
 from tests.engine import stack as st
-from tests.engine.helpers import HttpReceiver, SmtpReceiver
+from tests.engine.helpers import HttpReceiver, SmtpReceiver, receivers  # noqa: F401 -- fixture
 from tests.live import wait_for
-
-
-@pytest.fixture
-def receivers() -> Iterator[tuple[HttpReceiver, SmtpReceiver]]:
-    http, smtp = HttpReceiver().start(), SmtpReceiver().start()
-    yield http, smtp
-    http.stop()
-    smtp.stop()
 
 
 def mail_text(raw: str) -> str:

@@ -37,7 +37,7 @@ from crisis.models import Channel, Community, Incident
 from crisis.notify import render
 from tests.browser.conftest import (  # noqa: F401 -- fixtures used by the browser test
     PASSWORD, PageWatch, live_config, log_in, new_page, raid_events, watch)
-from tests.engine.helpers import HttpReceiver, SmtpReceiver
+from tests.engine.helpers import HttpReceiver, SmtpReceiver, receivers  # noqa: F401 -- fixture
 from tests.live import LiveServer, wait_for
 
 # ---- the strings ------------------------------------------------------------------------
@@ -145,14 +145,6 @@ def _inert_html(html: str, allowed: frozenset[str] = frozenset({"br", "p"})) -> 
 
 def _flat(text: str) -> str:
     return " ".join(text.split())
-
-
-@pytest.fixture
-def receivers() -> Iterator[tuple[HttpReceiver, SmtpReceiver]]:
-    http, smtp = HttpReceiver().start(), SmtpReceiver().start()
-    yield http, smtp
-    http.stop()
-    smtp.stop()
 
 
 # Channel kinds: plain JSON (data, taken verbatim), services that take HTML or Markdown
