@@ -1,4 +1,4 @@
-"""Ingest → detection lag, read from outside: events are never written back once stored
+"""Ingest → detection lag, read from outside: batches are never written back once stored
 (progress is each community's DetectorState.last_seq), so a thread samples every
 community's last_seq every few milliseconds, and an event's lag is the first sample that
 covers its seq minus its received_at. Resolution is the sampling interval plus one query,
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crisis.models import DetectorState, Event
+from crisis.models import DetectorState, EventBatch
 
 
 class LagWatch:
@@ -48,16 +48,17 @@ class LagWatch:
 
     def lags(self, since: datetime) -> list[float]:
         """Seconds from receipt to the first sample at or past each event received since `since`
-        (events not yet covered when the watch stopped are left out; check the backlog)."""
+        (events not yet covered when the watch stopped are left out; check the backlog).
+        One figure per event: a batch's events share its seq and arrival time."""
         with self.sessions() as s:
-            rows = s.execute(select(Event.community_id, Event.seq, Event.received_at)
-                             .where(Event.received_at >= since)).all()
+            rows = s.execute(select(EventBatch.community_id, EventBatch.seq, EventBatch.received_at, EventBatch.count)
+                             .where(EventBatch.received_at >= since)).all()
         out = []
-        for cid, seq, received in rows:
+        for cid, seq, received, count in rows:
             seen = self.samples.get(cid, [])
             i = bisect.bisect_left([last for last, _ in seen], seq)
             if i < len(seen):
-                out.append((seen[i][1] - received).total_seconds())
+                out.extend([(seen[i][1] - received).total_seconds()] * count)
         return out
 
 

@@ -1,37 +1,65 @@
-"""Read models over stored events: counts per minute by type, for pages and charts."""
+"""Events per minute of event time by type: kept by the detect drain, read by pages and charts."""
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime, timedelta
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crisis.clock import isoformat
-from crisis.models import Event, Incident
+from crisis.models import ActivityCount, Incident
+
+
+def record(session: Session, community_id: int, per_minute: Counter[tuple[int, str]]) -> None:
+    """Add a drain's events, counted by (epoch minute, type), in one statement. The drain
+    commits them with its checkpoint, so each event is counted exactly once."""
+    if not per_minute:
+        return
+    rows = [{"community_id": community_id, "minute": datetime.fromtimestamp(m * 60, timezone.utc), "type": t,
+             "count": n} for (m, t), n in sorted(per_minute.items())]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(ActivityCount.__table__)
+    session.execute(stmt.on_conflict_do_update(index_elements=["community_id", "minute", "type"],
+                                               set_={"count": ActivityCount.__table__.c.count + stmt.excluded.count}),
+                    rows)
+
+
+def counts(session: Session, community_id: int, start: datetime, stop: datetime,
+           types: Iterable[str] | None = None) -> list[tuple[str, datetime, int]]:
+    """(type, minute, count) for the minutes in [start, stop)."""
+    query = select(ActivityCount.type, ActivityCount.minute, ActivityCount.count).where(
+        ActivityCount.community_id == community_id, ActivityCount.minute >= start, ActivityCount.minute < stop)
+    if types is not None:
+        query = query.where(ActivityCount.type.in_(list(types)))
+    return [(t, m, n) for t, m, n in session.execute(query)]
 
 
 def per_minute(session: Session, community_id: int, *, end: datetime, minutes: int = 60) -> dict[str, object]:
     """Events per minute by type over the `minutes` before `end` (event time)."""
     start = (end - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
-    rows = session.execute(select(Event.type, Event.ts).where(
-        Event.community_id == community_id, Event.ts >= start, Event.ts <= end)).all()
+    rows = counts(session, community_id, start, start + timedelta(minutes=minutes + 1))
     buckets: dict[str, list[int]] = defaultdict(lambda: [0] * (minutes + 1))
-    for etype, ts in rows:
-        index = int((ts - start).total_seconds() // 60)
+    total = 0
+    for etype, minute, n in rows:
+        index = int((minute - start).total_seconds() // 60)
         if 0 <= index <= minutes:
-            buckets[etype][index] += 1
+            buckets[etype][index] += n
+            total += n
     return {
         "start": isoformat(start),
         "minutes": [isoformat(start + timedelta(minutes=i)) for i in range(minutes + 1)],
         "series": {etype: counts for etype, counts in sorted(buckets.items())},
-        "total": len(rows),
+        "total": total,
     }
 
 
 def latest_event_time(session: Session, community_id: int) -> datetime | None:
-    return session.scalar(select(Event.ts).where(Event.community_id == community_id)
-                          .order_by(Event.ts.desc()).limit(1))
+    """The last minute (event time) with any event the detectors have consumed."""
+    return session.scalar(select(func.max(ActivityCount.minute)).where(ActivityCount.community_id == community_id))
 
 
 def recent_incidents(session: Session, community_id: int, limit: int = 20) -> list[Incident]:

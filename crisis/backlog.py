@@ -1,5 +1,6 @@
-"""Which stored events the detectors have not consumed yet: those after their community's
-checkpoint (DetectorState.last_seq). No detector code here, so the web process can ask."""
+"""Which stored events the detectors have not consumed yet: the batches after their
+community's checkpoint (DetectorState.last_seq). No detector code here, so the web process
+can ask."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crisis.models import Community, DetectorState, Event
+from crisis.models import Community, DetectorState, EventBatch
 
 
 def _watermark() -> Any:
@@ -16,25 +17,26 @@ def _watermark() -> Any:
 
 
 def communities_with_pending(session: Session) -> list[int]:
-    """One index probe per community (ix_events_community_seq), not a scan of every event:
-    the sweeper asks this every few seconds of a table that only grows."""
-    pending = (select(Event.seq).where(Event.community_id == Community.id, Event.seq > _watermark())
+    """One index probe per community (ix_event_batches_community_seq), not a scan of the
+    log: the sweeper asks this every few seconds of a table that only grows."""
+    pending = (select(EventBatch.seq).where(EventBatch.community_id == Community.id, EventBatch.seq > _watermark())
                .correlate(Community).exists())
     return list(session.scalars(select(Community.id).where(pending).order_by(Community.id)))
 
 
 def pending_count(session: Session, community_id: int | None = None) -> int:
     """Events stored but not yet consumed by the detectors (one index range per community)."""
-    return _count(session, Event.seq > _watermark(), community_id)
+    return _count(session, EventBatch.seq > _watermark(), community_id)
 
 
 def consumed_count(session: Session, community_id: int | None = None) -> int:
-    """Events the detectors have consumed (at or before their community's checkpoint)."""
-    return _count(session, Event.seq <= _watermark(), community_id)
+    """Events the detectors have consumed (in batches at or before their community's checkpoint)."""
+    return _count(session, EventBatch.seq <= _watermark(), community_id)
 
 
 def _count(session: Session, side: Any, community_id: int | None) -> int:
-    per_community = (select(func.count()).select_from(Event).where(Event.community_id == Community.id, side)
+    per_community = (select(func.coalesce(func.sum(EventBatch.count), 0))
+                     .where(EventBatch.community_id == Community.id, side)
                      .correlate(Community).scalar_subquery())
     query = select(func.coalesce(func.sum(per_community), 0)).select_from(Community)
     if community_id is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 KNOWN_TYPES = frozenset({
     "member.join", "member.leave", "message.create", "message.delete",
@@ -40,8 +40,9 @@ class FieldError:
         return {"index": self.index, "field": self.field, "message": self.message}
 
 
-@dataclass(frozen=True)
-class ValidEvent:
+class ValidEvent(NamedTuple):
+    # A tuple, not a frozen dataclass: built once per ingested event, and a frozen
+    # dataclass's __init__ costs several times more.
     event_id: str
     type: str
     ts: datetime
@@ -66,9 +67,14 @@ def parse_rfc3339(value: str) -> datetime | None:
     """An aware datetime, or None when the string is not RFC 3339 with a zone."""
     if not _RFC3339.match(value):
         return None
+    try:
+        # Python 3.11 reads RFC 3339 itself, more than six fractional digits included.
+        return datetime.fromisoformat(value)
+    except ValueError:
+        pass
     text = value
     if "." in text:
-        # fromisoformat takes at most microseconds; RFC 3339 allows more digits.
+        # Older spellings it refuses (a lower-case "z" after long fractions): keep microseconds.
         head, _, rest = text.partition(".")
         digits = re.match(r"\d+", rest)
         assert digits is not None
@@ -107,14 +113,21 @@ def _object(errors: _Errors, index: int, field: str, value: Any, allowed: frozen
     return value
 
 
+# Optional top-level strings and their length limits, checked only when present.
+_OPTIONAL_STRINGS = (("channel", MAX_SHORT), ("message_id", MAX_ID), ("action", 64), ("reason", MAX_REASON),
+                     ("content", MAX_CONTENT))
+
+
 def _validate_one(errors: _Errors, index: int, raw: Any, slug: str, now: datetime) -> ValidEvent | None:
+    # The hot path of ingest: set comparisons in C first, the per-key loops only when they fail.
     before = len(errors.items)
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         errors.add(index, "", f"an event must be an object, not {type(raw).__name__}")
         return None
-    for key in raw:
-        if key not in TOP_FIELDS and not key.startswith("x-"):
-            errors.add(index, key, "is not a known field (custom fields start with 'x-')")
+    if not raw.keys() <= TOP_FIELDS:
+        for key in raw:
+            if key not in TOP_FIELDS and not key.startswith("x-"):
+                errors.add(index, key, "is not a known field (custom fields start with 'x-')")
     event_id = _string(errors, index, "id", raw.get("id"), limit=MAX_ID, required=True)
     etype = _string(errors, index, "type", raw.get("type"), limit=64, required=True)
     if etype is not None and etype not in KNOWN_TYPES and not (etype.startswith("x-") and len(etype) > 2):
@@ -134,23 +147,11 @@ def _validate_one(errors: _Errors, index: int, raw: Any, slug: str, now: datetim
     if "actor" not in raw:
         errors.add(index, "actor", "is required")
     else:
-        actor = _object(errors, index, "actor", raw["actor"], ACTOR_FIELDS)
-        if actor is not None:
-            actor_id = _string(errors, index, "actor.id", actor.get("id"), limit=MAX_ID, required=True)
-            _string(errors, index, "actor.name", actor.get("name"), limit=MAX_SHORT, required=False)
-            created = _string(errors, index, "actor.created_at", actor.get("created_at"), limit=40, required=False)
-            if created is not None and parse_rfc3339(created) is None:
-                errors.add(index, "actor.created_at", f"{created!r} is not an RFC 3339 time with a zone")
-            roles = actor.get("roles")
-            if roles is not None and not (isinstance(roles, list) and len(roles) <= 50
-                                          and all(isinstance(r, str) and len(r) <= MAX_SHORT for r in roles)):
-                errors.add(index, "actor.roles", "must be a list of at most 50 strings")
-            if "bot" in actor and not isinstance(actor["bot"], bool):
-                errors.add(index, "actor.bot", "must be true or false")
-    for field, limit in (("channel", MAX_SHORT), ("message_id", MAX_ID), ("action", 64)):
-        _string(errors, index, field, raw.get(field), limit=limit, required=False)
-    _string(errors, index, "reason", raw.get("reason"), limit=MAX_REASON, required=False)
-    _string(errors, index, "content", raw.get("content"), limit=MAX_CONTENT, required=False)
+        actor_id = _actor(errors, index, raw["actor"])
+    for field, limit in _OPTIONAL_STRINGS:
+        value = raw.get(field)
+        if value is not None:
+            _string(errors, index, field, value, limit=limit, required=False)
     if raw.get("target") is not None:
         target = _object(errors, index, "target", raw["target"], TARGET_FIELDS)
         if target is not None:
@@ -160,7 +161,30 @@ def _validate_one(errors: _Errors, index: int, raw: Any, slug: str, now: datetim
         return None
     payload = dict(raw)
     payload["community"] = slug
-    return ValidEvent(event_id=event_id, type=etype, ts=ts, actor_id=actor_id, payload=payload)
+    return ValidEvent(event_id, etype, ts, actor_id, payload)
+
+
+def _actor(errors: _Errors, index: int, value: Any) -> str | None:
+    if type(value) is dict and value.keys() <= ACTOR_FIELDS:
+        actor: dict[str, Any] | None = value
+    else:
+        actor = _object(errors, index, "actor", value, ACTOR_FIELDS)
+    if actor is None:
+        return None
+    actor_id = _string(errors, index, "actor.id", actor.get("id"), limit=MAX_ID, required=True)
+    if actor.get("name") is not None:
+        _string(errors, index, "actor.name", actor["name"], limit=MAX_SHORT, required=False)
+    if actor.get("created_at") is not None:
+        created = _string(errors, index, "actor.created_at", actor["created_at"], limit=40, required=False)
+        if created is not None and parse_rfc3339(created) is None:
+            errors.add(index, "actor.created_at", f"{created!r} is not an RFC 3339 time with a zone")
+    roles = actor.get("roles")
+    if roles is not None and not (isinstance(roles, list) and len(roles) <= 50
+                                  and all(isinstance(r, str) and len(r) <= MAX_SHORT for r in roles)):
+        errors.add(index, "actor.roles", "must be a list of at most 50 strings")
+    if "bot" in actor and not isinstance(actor["bot"], bool):
+        errors.add(index, "actor.bot", "must be true or false")
+    return actor_id
 
 
 def validate_batch(raw_events: list[Any], slug: str, now: datetime) -> tuple[list[ValidEvent], list[FieldError]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,13 +21,16 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from crisis import incidents, metrics
+from crisis import activity, incidents, metrics
 from crisis.clock import Clock
 from crisis.detection import CommunityDetector, DetectorSettings, parse_event
 from crisis.events import parse_rfc3339
-from crisis.models import Community, DetectorState, Event
+from crisis.ingest import decode_batch
+from crisis.models import Community, DetectorState, EventBatch
 
-BATCH = 5000
+# Batch-log rows per read: at the usual 100-500 events per ingest request, up to a few
+# thousand events handed to the detectors at once.
+BATCH = 20
 log = logging.getLogger(__name__)
 
 
@@ -142,6 +145,10 @@ def apply_actions(session: Session, community: Community, actions: Iterable[Any]
             outcome.closed.append(existing.id)
 
 
+def _event_time(event: Any) -> float:
+    return float(event.ts)
+
+
 def _when(action: Any) -> datetime:
     raw = getattr(action, "at", None) or getattr(action, "opened_at")
     if isinstance(raw, datetime):
@@ -189,11 +196,12 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
     received: list[datetime] = []
     after = checkpoint.last_seq
     batches = 0
+    per_minute: Counter[tuple[int, str]] = Counter()
     while batches < max_batches and len(received) < max_events:
         rows = session.execute(
-            select(Event.seq, Event.payload, Event.received_at)
-            .where(Event.community_id == community_id, Event.seq > after)
-            .order_by(Event.seq).limit(limit)).all()
+            select(EventBatch.seq, EventBatch.received_at, EventBatch.fresh, EventBatch.body)
+            .where(EventBatch.community_id == community_id, EventBatch.seq > after)
+            .order_by(EventBatch.seq).limit(limit)).all()
         if not rows:
             remaining = min(linger, max_seconds) - (time.monotonic() - started)
             if not received or remaining <= 0:
@@ -203,11 +211,17 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
         batches += 1
         if detector is None:
             detector = load_detector(session, community, checkpoint, cache)
+        parsed = []
+        for row in rows:
+            events = [parse_event(wire) for wire in decode_batch(row.body, row.fresh)]
+            parsed.extend(events)
+            received.extend([row.received_at] * len(events))
+        for e in parsed:
+            per_minute[(int(e.ts // 60), e.type)] += 1
         # Event time, not arrival order, drives the detectors; a batch is sorted by it.
-        parsed = sorted((parse_event(row.payload) for row in rows), key=lambda e: e.ts)
+        parsed.sort(key=_event_time)
         writes_before = len(outcome.opened) + len(outcome.updated) + len(outcome.closed)
         apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome)
-        received.extend(row.received_at for row in rows)
         after = rows[-1].seq
         if len(outcome.opened) + len(outcome.updated) + len(outcome.closed) != writes_before:
             break
@@ -215,6 +229,7 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             break
     if not received or detector is None:
         return outcome
+    activity.record(session, community_id, per_minute)
     outcome.version = _save_state(session, community_id, checkpoint, detector, last_seq=after, now=clock.now())
     outcome.detector = detector
     outcome.settings = community.settings or {}  # DetectorCache.put keeps its own copy

@@ -61,8 +61,10 @@ def hit(redis: Redis, key: str, limit: Limit, *, now: float | None = None) -> in
     return max(1, math.ceil((window + 1) * limit.window - now))
 
 
-def check_ingest_rate(redis: Redis, token_id: int) -> int | None:
-    return hit(redis, f"ingest:{token_id}", _limit("RATELIMIT_INGEST", INGEST))
+def check_ingest_rate(redis: Redis, token_hash: str) -> int | None:
+    """Per ingest token, keyed by (a prefix of) its hash: the hot path asks before it has
+    looked the token up, and the hash never reveals the token."""
+    return hit(redis, f"ingest:{token_hash[:24]}", _limit("RATELIMIT_INGEST", INGEST))
 
 
 def check_login_rate(redis: Redis, address: str, email: str) -> int | None:

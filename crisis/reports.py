@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crisis import activity
 from crisis.clock import utc
 from crisis.incidents import SEVERITIES
-from crisis.models import Community, Event, Incident, Notification, User
+from crisis.models import Community, Incident, Notification, User
 from crisis.models.postmortem import ActionItem, Postmortem
 
 HEALTH_TYPES = {"member.join": "joins", "member.leave": "leaves", "message.create": "messages",
@@ -170,23 +171,16 @@ def community_health(session: Session, community_id: int, *, end: datetime, buck
     start = last - bucket * (buckets - 1)
     stop = last + bucket
     series: dict[str, list[float | None]] = {name: [0] * buckets for name in HEALTH_TYPES.values()}
-    rows = session.execute(select(Event.type, Event.ts).where(
-        Event.community_id == community_id, Event.type.in_(list(HEALTH_TYPES)), Event.ts >= start,
-        Event.ts < stop)).all()
-    for etype, ts in rows:
-        i = int((ts - start) / bucket)
+    for etype, minute, n in activity.counts(session, community_id, start, stop, HEALTH_TYPES):
+        i = int((minute - start) / bucket)
         if 0 <= i < buckets:
-            series[HEALTH_TYPES[etype]][i] += 1  # type: ignore[operator]
+            series[HEALTH_TYPES[etype]][i] += n  # type: ignore[operator]
     incidents = session.scalars(select(Incident).where(Incident.community_id == community_id,
                                                        Incident.opened_at >= start, Incident.opened_at < stop)
                                 .order_by(Incident.opened_at))
     fmt = "%m-%d" if bucket >= timedelta(days=1) else "%d %H:00"
     labels = [(start + bucket * i).strftime(fmt) for i in range(buckets)]
     return Health(labels, series, [(int((inc.opened_at - start) / bucket), inc) for inc in incidents])
-
-
-def latest_event_time(session: Session, community_id: int) -> datetime | None:
-    return session.scalar(select(func.max(Event.ts)).where(Event.community_id == community_id))
 
 
 @dataclass
@@ -223,18 +217,16 @@ def incident_activity(session: Session, incident: Incident, *, before: int = 45,
     baseline = _baselines(evidence)
     opened = utc(incident.opened_at).replace(second=0, microsecond=0)
     start = opened - timedelta(minutes=before)
-    latest = latest_event_time(session, incident.community_id)
+    latest = activity.latest_event_time(session, incident.community_id)
     end = min(opened + timedelta(minutes=after), latest) if latest else opened
     end = max(end, opened)
     minutes = int((end - start).total_seconds() // 60) + 1
-    rows = session.execute(select(Event.type, Event.ts).where(
-        Event.community_id == incident.community_id, Event.type.in_(list(HEALTH_TYPES)),
-        Event.ts >= start, Event.ts < start + timedelta(minutes=minutes))).all()
+    rows = activity.counts(session, incident.community_id, start, start + timedelta(minutes=minutes), HEALTH_TYPES)
     if rows:
         series: dict[str, list[float | None]] = {}
-        for etype, ts in rows:
+        for etype, minute, n in rows:
             series.setdefault(etype, [0] * minutes)
-            series[etype][int((ts - start).total_seconds() // 60)] += 1  # type: ignore[operator]
+            series[etype][int((minute - start).total_seconds() // 60)] += n  # type: ignore[operator]
         labels = [(start + timedelta(minutes=i)).strftime("%H:%M") for i in range(minutes)]
         return ActivityWindow(labels, dict(sorted(series.items())), baseline, before, "events")
     found = {etype: [float(v) for v in evidence[key]] for key, etype in _EVIDENCE_SERIES.items()

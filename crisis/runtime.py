@@ -19,6 +19,7 @@ from crisis.config import Config
 from crisis.db import make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
+    from crisis.pgdirect import DirectConnections
     from crisis.pipeline import DetectorCache
 
 
@@ -47,9 +48,18 @@ class Runtime:
 
         return DetectorCache()
 
+    @cached_property
+    def direct(self) -> DirectConnections:
+        """Per-thread autocommit connections for the ingest hot path (PostgreSQL only)."""
+        from crisis.pgdirect import DirectConnections
+
+        return DirectConnections(self.config.database_url)
+
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+        if "direct" in self.__dict__:
+            self.direct.close()
 
 
 def redis_connection(config: Config) -> Redis:

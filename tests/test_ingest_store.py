@@ -13,8 +13,8 @@ from crisis import communities, migrate
 from crisis.clock import FixedClock
 from crisis.db import make_engine, make_sessionmaker
 from crisis.events import validate_batch
-from crisis.ingest import store_events
-from crisis.models import Community, Event
+from crisis.ingest import decode_batch, store_events
+from crisis.models import Community, EventBatch, EventId
 from tests.servers import PostgresServer
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
@@ -57,14 +57,15 @@ def test_it_stores_a_batch_and_reads_it_back_unchanged(store: Session) -> None:
     result = store_events(store, c, _events("lantern", ["a", "b", "c"]), clock=FixedClock(NOW))
     store.commit()
     assert (result.accepted, result.duplicates, result.types) == (3, 0, ["message.create"] * 3)
-    rows = store.scalars(select(Event).order_by(Event.seq)).all()
-    assert [r.event_id for r in rows] == ["a", "b", "c"]
-    first = rows[0]
-    assert first.ts == datetime(2026, 10, 5, 11, 59, 58, 123456, tzinfo=timezone.utc)
-    assert first.received_at == NOW and first.actor_id == "u-a"
-    assert first.payload["actor"]["name"] == "Ünïcode \"quoted\" <b>"
-    assert first.payload["content"] == "line\nbreak \\ back" and first.payload["x-extra"] == {"n": 1}
-    assert first.payload["community"] == "lantern"
+    (batch,) = store.scalars(select(EventBatch)).all()
+    assert (batch.received_at, batch.count, batch.fresh) == (NOW, 3, None)
+    events = decode_batch(batch.body, batch.fresh)
+    assert [e["id"] for e in events] == ["a", "b", "c"]
+    first = events[0]
+    assert first["ts"] == "2026-10-05T13:59:58.123456789+02:00"  # as sent; the detectors parse it
+    assert first["actor"] == {"id": "u-a", "name": "Ünïcode \"quoted\" <b>"}
+    assert first["content"] == "line\nbreak \\ back" and first["x-extra"] == {"n": 1}
+    assert first["community"] == "lantern"
 
 
 def test_it_counts_repeats_across_and_inside_batches(store: Session) -> None:
@@ -75,7 +76,10 @@ def test_it_counts_repeats_across_and_inside_batches(store: Session) -> None:
     result = store_events(store, c, _events("lantern", ["b", "c", "c", "a", "d"]), clock=clock)
     store.commit()
     assert (result.accepted, result.duplicates) == (2, 3)
-    assert sorted(store.scalars(select(Event.event_id))) == ["a", "b", "c", "d"]
+    assert sorted(store.scalars(select(EventId.event_id))) == ["a", "b", "c", "d"]
+    first, second = store.scalars(select(EventBatch).order_by(EventBatch.seq)).all()
+    assert [e["id"] for e in decode_batch(second.body, second.fresh)] == ["c", "d"]
+    assert (first.count, second.count) == (2, 2)
 
 
 def test_the_same_id_in_two_communities_is_two_events(store: Session) -> None:
@@ -84,7 +88,8 @@ def test_the_same_id_in_two_communities_is_two_events(store: Session) -> None:
     assert store_events(store, a, _events("a", ["x"]), clock=clock).accepted == 1
     assert store_events(store, b, _events("b", ["x"]), clock=clock).accepted == 1
     store.commit()
-    assert len(store.scalars(select(Event.seq)).all()) == 2
+    assert len(store.scalars(select(EventId.event_id)).all()) == 2
+    assert sorted(store.scalars(select(EventBatch.count))) == [1, 1]
 
 
 def test_an_empty_batch_stores_nothing(store: Session) -> None:

@@ -1,14 +1,16 @@
 """Migrations: one head, no drift from the models, down to base and back up."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import Engine, MetaData, Table, inspect, text
 
 from crisis import migrate
 from crisis.db import Base, make_engine
+from crisis.ingest import decode_batch
 from tests.servers import PostgresServer
 
 
@@ -37,3 +39,50 @@ def test_it_upgrades_downgrades_and_matches_the_models_on_sqlite(tmp_path: Path)
 @pytest.mark.postgres
 def test_it_upgrades_downgrades_and_matches_the_models_on_postgresql(postgres_server: PostgresServer) -> None:
     _roundtrip(postgres_server.create_database("migrations"))
+
+
+def _events_table(engine: Engine) -> Table:
+    return Table("events", MetaData(), autoload_with=engine)
+
+
+def _move_and_back(url: str) -> None:
+    """0005 turns stored events into batches without re-detecting the consumed ones or
+    skipping the pending ones; its downgrade gives the same events back."""
+    migrate.upgrade(url, "0004")
+    engine = make_engine(url)
+    now = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO communities (id, slug, name, platform, locale, timezone, settings, created_at) "
+                          "VALUES (7, 'lantern', 'Lantern', 'discord', 'en', 'UTC', '{}', :now)"), {"now": now})
+        events = _events_table(engine)
+        for i in range(5):
+            payload = {"id": f"e{i}", "type": "member.join" if i < 2 else "message.create",
+                       "ts": f"2026-10-05T11:5{i}:30Z", "actor": {"id": f"u{i}"}, "community": "lantern"}
+            conn.execute(events.insert().values(seq=i + 1, community_id=7, event_id=payload["id"],
+                                                type=payload["type"], ts=now - timedelta(minutes=10 - i),
+                                                received_at=now, actor_id=f"u{i}", payload=payload))
+        conn.execute(text("INSERT INTO detector_states (community_id, state, last_seq, updated_at, version) "
+                          "VALUES (7, '{}', 3, :now, 4)"), {"now": now})  # e0..e2 consumed
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT seq, count, fresh, body FROM event_batches ORDER BY seq")).all()
+        last_seq = conn.execute(text("SELECT last_seq FROM detector_states")).scalar_one()
+        assert [[e["id"] for e in decode_batch(r.body, r.fresh)] for r in rows] == [["e0", "e1", "e2"], ["e3", "e4"]]
+        assert last_seq == rows[0].seq  # the consumed batch; the pending one comes after it
+        assert sorted(conn.execute(text("SELECT event_id FROM event_ids")).scalars()) == [f"e{i}" for i in range(5)]
+        assert conn.execute(text("SELECT sum(count) FROM activity_counts")).scalar_one() == 3
+    migrate.downgrade(url, "0004")
+    with engine.connect() as conn:
+        back = conn.execute(text("SELECT seq, event_id FROM events ORDER BY seq")).all()
+        assert [r.event_id for r in back] == [f"e{i}" for i in range(5)]
+        assert conn.execute(text("SELECT last_seq FROM detector_states")).scalar_one() == back[2].seq
+    engine.dispose()
+
+
+def test_it_moves_stored_events_into_the_batch_log_and_back_on_sqlite(tmp_path: Path) -> None:
+    _move_and_back(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+@pytest.mark.postgres
+def test_it_moves_stored_events_into_the_batch_log_and_back_on_postgresql(postgres_server: PostgresServer) -> None:
+    _move_and_back(postgres_server.create_database("migrations_move"))

@@ -89,7 +89,8 @@ def _stored_demo(session: Any, factory: Factory) -> int:
     tenant = factory.community("lantern")
     valid, errors = validate_batch(demo_stream(), "lantern", CURRENT_TIME)
     assert not errors
-    store_events(session, tenant.community, valid, clock=FixedClock(CURRENT_TIME))
+    for start in range(0, len(valid), 100):  # as ingest requests of 100 events would
+        store_events(session, tenant.community, valid[start:start + 100], clock=FixedClock(CURRENT_TIME))
     session.commit()
     return tenant.community.id
 
@@ -102,7 +103,7 @@ def test_a_drain_checkpoints_once_for_many_batches_and_opens_what_batch_by_batch
     clock = FixedClock(CURRENT_TIME)
     transactions = 0
     while True:  # the reference: one batch, one checkpoint per transaction
-        outcome = pipeline.process_pending(session, cid, clock=clock, limit=400)
+        outcome = pipeline.process_pending(session, cid, clock=clock, limit=4)  # 400 events
         session.commit()
         if outcome.events == 0:
             break
@@ -119,7 +120,7 @@ def test_a_drain_checkpoints_once_for_many_batches_and_opens_what_batch_by_batch
     session.expunge_all()
     drains = 0
     while True:
-        outcome = pipeline.drain(session, cid, clock=clock, limit=400, max_seconds=60)
+        outcome = pipeline.drain(session, cid, clock=clock, limit=4, max_seconds=60)
         session.commit()
         if outcome.events == 0:
             break

@@ -1,7 +1,7 @@
 """ORM tables, one module per area; import from here."""
 from __future__ import annotations
 
-from crisis.models.activity import DetectorState, Event
+from crisis.models.activity import ActivityCount, DetectorState, EventBatch, EventId
 from crisis.models.community import ApiToken, Community, Membership, Role, User
 from crisis.models.incident import Incident, Signal, TimelineEntry
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
@@ -10,7 +10,8 @@ from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- reg
 from crisis.models.response import EscalationTimer, Notification, Responder, Task
 
 __all__ = [
-    "ApiToken", "Channel", "Community", "ContactMethod", "DetectorState", "EscalationTimer", "Event",
+    "ActivityCount", "ApiToken", "Channel", "Community", "ContactMethod", "DetectorState", "EscalationTimer",
+    "EventBatch", "EventId",
     "Incident", "Membership", "Notification", "Override", "PlaybookVersion", "Responder", "Role",
     "Rotation", "Schedule", "Signal", "Task", "TimelineEntry", "User",
 ]

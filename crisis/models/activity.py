@@ -1,36 +1,60 @@
-"""Activity events as accepted, and the detectors' checkpoint per community."""
+"""Activity events as accepted (a batch log), their counts per minute, and the detectors'
+checkpoint per community."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crisis.db import Base, UTCDateTime
 
 
-class Event(Base):
-    __tablename__ = "events"
+class EventBatch(Base):
+    """One ingest request's accepted events, as one row: a compressed batch log.
+
+    A row per event cost PostgreSQL four index insertions and a JSON conversion per
+    event, and the detectors only ever read a community's events in arrival order. The
+    body is the request's validated events (zlib-compressed JSON array); `fresh` names the
+    ones this request stored when some were duplicates (NULL: all of them).
+    """
+
+    __tablename__ = "event_batches"
     __table_args__ = (
-        # (community, id) is the idempotency key of the ingest API.
-        UniqueConstraint("community_id", "event_id"),
-        Index("ix_events_community_ts", "community_id", "ts"),
-        # The detectors read a community's events after their checkpoint's last_seq, in
-        # arrival order. Nothing is written back to an event once stored: "processed" is
-        # seq <= DetectorState.last_seq (crisis.pipeline), which holds because the ingest
-        # path commits a community's events in seq order (crisis.ingest).
-        Index("ix_events_community_seq", "community_id", "seq"),
+        # The detectors read a community's batches after their checkpoint's last_seq.
+        # Ingest commits one community's batches in seq order (crisis.ingest), so
+        # nothing commits behind that watermark.
+        Index("ix_event_batches_community_seq", "community_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
-    event_id: Mapped[str] = mapped_column(String(200))
-    type: Mapped[str] = mapped_column(String(64))
-    ts: Mapped[datetime] = mapped_column(UTCDateTime)  # event time
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # arrival time
-    actor_id: Mapped[str] = mapped_column(String(200))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)  # events accepted, i.e. len(fresh) or all
+    fresh: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EventId(Base):
+    """The ingest API's idempotency key: every (community, event id) ever accepted."""
+
+    __tablename__ = "event_ids"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ActivityCount(Base):
+    """Events per minute of event time by type: what the charts read, summed by the
+    detect drain that consumed them (crisis.activity.record)."""
+
+    __tablename__ = "activity_counts"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class DetectorState(Base):

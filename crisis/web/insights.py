@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 
-from crisis import reports
+from crisis import activity, reports
 from crisis.communities import communities_of
 from crisis.models import Role
 from crisis.web import charts
@@ -22,7 +22,7 @@ bp = Blueprint("insights", __name__)
 def health(slug: str) -> str:
     scope = community_scope(slug)
     session = db()
-    end = reports.latest_event_time(session, scope.community.id) or rt().clock.now()
+    end = activity.latest_event_time(session, scope.community.id) or rt().clock.now()
     days = min(max(request.args.get("days", 14, type=int), 7), 90)
     daily = reports.community_health(session, scope.community.id, end=end, buckets=days, bucket=timedelta(days=1))
     hourly = reports.community_health(session, scope.community.id, end=end, buckets=48, bucket=timedelta(hours=1))

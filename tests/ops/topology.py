@@ -19,7 +19,7 @@ from crisis import backlog, communities, migrate
 from crisis.clock import SystemClock
 from crisis.config import ROOT, Config
 from crisis.db import make_engine, make_sessionmaker, session_scope
-from crisis.models import Event, Incident
+from crisis.models import EventBatch, Incident
 from tests.live import WorkerProcess, process_env, stop_process, wait_for
 from tests.servers import PostgresServer, RedisServer, free_port, wait_port
 
@@ -116,7 +116,7 @@ class Topology:
 
     def stored(self, slug: str | None = None) -> int:
         with self._sessions() as s:
-            return int(s.scalar(select(func.count()).select_from(Event)) or 0)
+            return int(s.scalar(select(func.sum(EventBatch.count))) or 0)
 
     def pending(self) -> int:
         with self._sessions() as s:
