@@ -23,8 +23,18 @@ def ring(redis: Redis, name: str, key: str, func: str, *args: Any, job_timeout: 
     """Enqueue `func(*args)` unless a job for `key` is already waiting. True when enqueued."""
     if not redis.set(f"crisis:bell:{key}", 1, nx=True, ex=_BELL_TTL):
         return False
-    queue(redis, name).enqueue(func, *args, job_timeout=job_timeout, result_ttl=60, failure_ttl=7 * 86400)
+    enqueue(redis, name, func, *args, job_timeout=job_timeout)
     return True
+
+
+def press(pipe: Any, key: str) -> None:
+    """ring()'s first half on a pipeline: set the bell; its result (truthy when the bell
+    was free) says whether the caller must enqueue()."""
+    pipe.set(f"crisis:bell:{key}", 1, nx=True, ex=_BELL_TTL)
+
+
+def enqueue(redis: Redis, name: str, func: str, *args: Any, job_timeout: int = 300) -> None:
+    queue(redis, name).enqueue(func, *args, job_timeout=job_timeout, result_ttl=60, failure_ttl=7 * 86400)
 
 
 def clear_bell(redis: Redis, key: str) -> None:

@@ -1,4 +1,5 @@
-"""Rate limits in Redis: fixed windows, one INCR+EXPIRE round trip per request.
+"""Rate limits in Redis: fixed windows, one INCR+EXPIRE round trip per request (for ingest,
+shared with the detectors' doorbell: IngestLimiter).
 
 A fixed window lets a client send up to twice the limit across a window edge; that is
 acceptable for abuse control and costs one round trip (a token bucket needs a script).
@@ -13,7 +14,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, Response, request
 from redis import Redis
@@ -61,10 +64,58 @@ def hit(redis: Redis, key: str, limit: Limit, *, now: float | None = None) -> in
     return max(1, math.ceil((window + 1) * limit.window - now))
 
 
-def check_ingest_rate(redis: Redis, token_hash: str) -> int | None:
-    """Per ingest token, keyed by (a prefix of) its hash: the hot path asks before it has
-    looked the token up, and the hash never reveals the token."""
-    return hit(redis, f"ingest:{token_hash[:24]}", _limit("RATELIMIT_INGEST", INGEST))
+class IngestLimiter:
+    """Per ingest token, without a Redis round trip of its own.
+
+    The ingest path counts a request in the same pipelined round trip that rings the
+    detectors, after the batch is stored, and this process remembers the count Redis
+    returned for the token's current window. A request is refused while the remembered
+    count has reached the limit. In one process that is exactly the fixed-window limit;
+    across processes a token may overshoot by one request per process before each has
+    seen the count, which is fine for abuse control and saves a round trip per request
+    (the rate limit was a fifth of the web tier's samples under load).
+
+    Keyed by (a prefix of) the token's hash: the hot path asks before it has looked the
+    token up, and the hash never reveals the token.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, int]] = {}  # key -> (window, count)
+
+    @staticmethod
+    def _key(token_hash: str) -> str:
+        return f"ingest:{token_hash[:24]}"
+
+    def wait(self, token_hash: str, *, now: float | None = None) -> int | None:
+        """Seconds to wait when this token's window is full, else None."""
+        now = time.time() if now is None else now
+        limit = _limit("RATELIMIT_INGEST", INGEST)
+        window = int(now // limit.window)
+        seen = self._seen.get(self._key(token_hash))
+        if seen is None or seen[0] != window or seen[1] < limit.requests:
+            return None
+        return max(1, math.ceil((window + 1) * limit.window - now))
+
+    def count(self, pipe: Any, token_hash: str, *, now: float | None = None) -> Callable[[Any], None]:
+        """Queue the INCR and EXPIRE of this request on `pipe`; returns what takes the
+        INCR's result once the pipeline ran."""
+        now = time.time() if now is None else now
+        limit = _limit("RATELIMIT_INGEST", INGEST)
+        window = int(now // limit.window)
+        key = self._key(token_hash)
+        bucket = f"crisis:rl:{key}:{window}"
+        pipe.incr(bucket)
+        pipe.expire(bucket, limit.window + 1)
+
+        def record(count: Any) -> None:
+            self._seen[key] = (window, int(count))
+            if len(self._seen) > 10_000:  # tokens come and go; keep the memo bounded
+                self._seen = {k: v for k, v in self._seen.items() if v[0] == window}
+
+        return record
+
+
+ingest_limiter = IngestLimiter()
 
 
 def check_login_rate(redis: Redis, address: str, email: str) -> int | None:

@@ -91,7 +91,7 @@ def _token_and_community(slug: str) -> tuple[ApiToken, Community]:
 
 
 def _check_rate(token_hash: str) -> None:
-    wait = None if rt().config.sync_jobs else ratelimit.check_ingest_rate(rt().redis, token_hash)
+    wait = None if rt().config.sync_jobs else ratelimit.ingest_limiter.wait(token_hash)
     if wait is not None:
         metrics.count_rate_limited("ingest")
         raise ApiError(429, "rate_limited", f"too many requests for this token; retry in {wait}s",
@@ -132,7 +132,7 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
         # The token turned valid between the two looks: store it the slow way.
         return _post_events_session(slug, valid)
     community_id, result = stored
-    return _answer(slug, community_id, result)
+    return _answer(slug, community_id, token_hash, result)
 
 
 def _post_events_session(slug: str, valid: list[ValidEvent] | None = None) -> tuple[Response, int]:
@@ -146,24 +146,34 @@ def _post_events_session(slug: str, valid: list[ValidEvent] | None = None) -> tu
         result = store_events(session, community, valid, clock=rt().clock)
         touch(token)
         session.commit()
-    return _answer(slug, community.id, result)
+    return _answer(slug, community.id, token.token_hash, result)
 
 
-def _answer(slug: str, community_id: int, result: IngestResult) -> tuple[Response, int]:
+def _answer(slug: str, community_id: int, token_hash: str, result: IngestResult) -> tuple[Response, int]:
     metrics.count_ingested(slug, result.types)
     metrics.count_duplicates(slug, result.duplicates)
-    if result.accepted:
-        _ring_detectors(community_id)
+    _count_and_ring(community_id, token_hash, ring=result.accepted > 0)
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 202
 
 
-def _ring_detectors(community_id: int) -> None:
+def _count_and_ring(community_id: int, token_hash: str, *, ring: bool) -> None:
+    """One Redis round trip after the batch is stored: count the request against the
+    token's rate limit and, when events were accepted, ring the detect queue."""
     if rt().config.sync_jobs:
-        jobs.detect(community_id)
+        if ring:
+            jobs.detect(community_id)
         return
+    redis = rt().redis
+    bell = queue.detect_bell(community_id)
     try:
-        queue.ring(rt().redis, queue.DETECT, queue.detect_bell(community_id), "crisis.jobs.detect", community_id)
+        pipe = redis.pipeline(transaction=False)
+        record = ratelimit.ingest_limiter.count(pipe, token_hash)
+        if ring:
+            queue.press(pipe, bell)
+        replies = pipe.execute()
+        record(replies[0])
+        if ring and replies[2]:
+            queue.enqueue(redis, queue.DETECT, "crisis.jobs.detect", community_id)
     except Exception:  # noqa: BLE001
         # The events are committed; the sweeper rings for them once Redis is back.
         current_app.logger.warning("could not ring the detect queue for community %s", community_id, exc_info=True)
-
