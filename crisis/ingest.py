@@ -39,17 +39,28 @@ class IngestResult:
     types: list[str] = field(default_factory=list)
 
 
-def encode_body(events: list[ValidEvent]) -> bytes:
-    return zlib.compress(json.dumps([e.payload for e in events]).encode(), _LEVEL)
+def encode_body(events: list[ValidEvent], raw: bytes | None = None) -> bytes:
+    """The batch as stored. `raw`, when given, is the request's own JSON array of exactly
+    these events (validated, all or nothing), stored as sent rather than encoded again."""
+    return zlib.compress(raw if raw is not None else json.dumps([e.payload for e in events]).encode(), _LEVEL)
 
 
-def decode_batch(body: bytes, fresh: list[str] | None) -> list[dict[str, Any]]:
-    """The events a batch row accepted, in the order the request sent them."""
-    events: list[dict[str, Any]] = json.loads(zlib.decompress(body))
-    if fresh is None:
-        return events
-    keep = set(fresh)
-    return [e for e in events if e["id"] in keep]
+def decode_batch(body: bytes, fresh: list[str] | None, community: str | None = None) -> list[dict[str, Any]]:
+    """The events a batch row accepted, in the order the request sent them: the first of
+    each id (a request may repeat one), only the `fresh` ids when some were duplicates,
+    each naming `community` when given."""
+    keep = None if fresh is None else set(fresh)
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for event in json.loads(zlib.decompress(body)):
+        eid = event["id"]
+        if eid in seen or (keep is not None and eid not in keep):
+            continue
+        seen.add(eid)
+        if community is not None:
+            event["community"] = community
+        out.append(event)
+    return out
 
 
 # PostgreSQL: ONE statement per request, psycopg-prepared (its text never changes). The
@@ -91,10 +102,10 @@ def _unique(events: list[ValidEvent]) -> dict[str, ValidEvent]:
     return unique
 
 
-def _pg_params(unique: dict[str, ValidEvent], now: datetime) -> dict[str, Any]:
+def _pg_params(unique: dict[str, ValidEvent], now: datetime, raw: bytes | None) -> dict[str, Any]:
     events = list(unique.values())
     return {"lock_space": INGEST_LOCK_SPACE, "ids": json.dumps(list(unique)), "now": now, "total": len(events),
-            "body": encode_body(events)}
+            "body": encode_body(events, raw)}
 
 
 def _result(received: int, unique: dict[str, ValidEvent], accepted: int, fresh: list[str] | None) -> IngestResult:
@@ -103,19 +114,20 @@ def _result(received: int, unique: dict[str, ValidEvent], accepted: int, fresh: 
 
 
 def store_for_token(conn: Any, token_hash: str, slug: str, events: list[ValidEvent],
-                    now: datetime) -> tuple[int, IngestResult] | None:
+                    now: datetime, raw: bytes | None = None) -> tuple[int, IngestResult] | None:
     """Check the ingest token and store the batch in one autocommit round trip on a
     psycopg connection: the community's id and the result, or None when the token does
     not authorize `slug` (nothing stored)."""
     unique = _unique(events)
-    params = _pg_params(unique, now) | {"token_hash": token_hash, "slug": slug, "stale": now - TOUCH_EVERY}
+    params = _pg_params(unique, now, raw) | {"token_hash": token_hash, "slug": slug, "stale": now - TOUCH_EVERY}
     community_id, accepted, fresh = conn.execute(_PG_FOR_TOKEN, params, prepare=True).fetchone()
     if community_id is None:
         return None
     return community_id, _result(len(events), unique, accepted, fresh)
 
 
-def store_events(session: Session, community: Community, events: list[ValidEvent], *, clock: Clock) -> IngestResult:
+def store_events(session: Session, community: Community, events: list[ValidEvent], *, clock: Clock,
+                 raw: bytes | None = None) -> IngestResult:
     """Store the events not stored before. The caller commits.
 
     No lookup before the insert: the unique (community_id, event_id) key decides, in one
@@ -127,7 +139,7 @@ def store_events(session: Session, community: Community, events: list[ValidEvent
         return IngestResult(accepted=0, duplicates=len(events))
     now = clock.now()
     if session.get_bind().dialect.name == "postgresql":
-        params = _pg_params(unique, now) | {"cid": community.id}
+        params = _pg_params(unique, now, raw) | {"cid": community.id}
         _, accepted, fresh = session.connection().exec_driver_sql(_PG_FOR_COMMUNITY, params).one()
         return _result(len(events), unique, accepted, fresh)
     table = EventId.__table__
@@ -137,6 +149,6 @@ def store_events(session: Session, community: Community, events: list[ValidEvent
     if new:
         fresh = None if len(new) == len(unique) else new
         session.add(EventBatch(community_id=community.id, received_at=now, count=len(new), fresh=fresh,
-                               body=encode_body(list(unique.values()))))
+                               body=encode_body(list(unique.values()), raw)))
         session.flush()
     return _result(len(events), unique, len(new), None if len(new) == len(unique) else new)

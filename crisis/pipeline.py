@@ -213,7 +213,7 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             detector = load_detector(session, community, checkpoint, cache)
         parsed = []
         for row in rows:
-            events = [parse_event(wire) for wire in decode_batch(row.body, row.fresh)]
+            events = [parse_event(wire) for wire in decode_batch(row.body, row.fresh, community.slug)]
             parsed.extend(events)
             received.extend([row.received_at] * len(events))
         for e in parsed:

@@ -2,6 +2,7 @@
 (community, id), duplicates counted from what the database actually stored."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -96,3 +97,20 @@ def test_an_empty_batch_stores_nothing(store: Session) -> None:
     c = _community(store, "lantern")
     result = store_events(store, c, [], clock=FixedClock(NOW))
     assert (result.accepted, result.duplicates) == (0, 0)
+
+
+def test_a_batch_stored_as_sent_reads_back_once_per_id_and_named_for_its_community(store: Session) -> None:
+    c = _community(store, "lantern")
+    clock = FixedClock(NOW)
+    store_events(store, c, _events("lantern", ["a"]), clock=clock)
+    raw = [{"id": i, "type": "message.create", "ts": "2026-10-05T11:59:00Z", "actor": {"id": "u"}}
+           for i in ["a", "b", "b", "c"]]
+    valid, errors = validate_batch(raw, "lantern", NOW)
+    assert not errors
+    result = store_events(store, c, valid, clock=clock, raw=json.dumps(raw).encode())
+    store.commit()
+    assert (result.accepted, result.duplicates) == (2, 2)
+    last = store.scalars(select(EventBatch).order_by(EventBatch.seq.desc())).first()
+    assert last is not None
+    events = decode_batch(last.body, last.fresh, "lantern")
+    assert [(e["id"], e["community"]) for e in events] == [("b", "lantern"), ("c", "lantern")]

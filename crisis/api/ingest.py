@@ -29,7 +29,9 @@ JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
 
 
-def _parse_body() -> list[Any]:
+def _parse_body() -> tuple[list[Any], bytes | None]:
+    """The events, and the body itself when it is a plain JSON array of them (stored as
+    sent: crisis.ingest.encode_body)."""
     mimetype = request.mimetype
     raw = request.get_data(cache=False)
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
@@ -37,13 +39,15 @@ def _parse_body() -> list[Any]:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             abort(400, "bad_json", f"the body is not valid JSON: {exc}")
+        if isinstance(body, list):
+            return body, raw
         if isinstance(body, dict):
             if set(body) != {"events"}:
                 abort(400, "bad_body", "an object body must be {\"events\": [...]} and nothing else")
             body = body["events"]
         if not isinstance(body, list):
             abort(400, "bad_body", "the body must be a JSON array of events or {\"events\": [...]}")
-        return body
+        return body, None
     if mimetype in NDJSON_TYPES:
         events: list[Any] = []
         for number, line in enumerate(raw.split(b"\n"), start=1):
@@ -53,7 +57,7 @@ def _parse_body() -> list[Any]:
                 events.append(json.loads(line))
             except (ValueError, UnicodeDecodeError) as exc:
                 abort(400, "bad_ndjson", f"line {number} is not valid JSON: {exc}", line=number)
-        return events
+        return events, None
     shown = mimetype or "none"
     abort(415, "unsupported_media_type",
           f"Content-Type {shown!r} is not accepted; send application/json or application/x-ndjson")
@@ -98,15 +102,15 @@ def _check_rate(token_hash: str) -> None:
                        headers={"Retry-After": str(wait)}, retry_after=wait)
 
 
-def _valid_events(slug: str) -> list[ValidEvent]:
-    events = _parse_body()
+def _valid_events(slug: str) -> tuple[list[ValidEvent], bytes | None]:
+    events, raw = _parse_body()
     if len(events) > MAX_EVENTS:
         abort(413, "too_many_events", f"{len(events)} events in one request; the limit is {MAX_EVENTS}")
     valid, errors = validate_batch(events, slug, rt().clock.now())
     if errors:
         abort(422, "invalid_events", f"{len(errors)} problem(s) found; nothing was stored",
               errors=[e.as_dict() for e in errors], _events=len(events))
-    return valid
+    return valid, raw
 
 
 def _post_events_direct(slug: str) -> tuple[Response, int]:
@@ -116,13 +120,13 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
     token_hash = hash_token(bearer_value())
     _check_rate(token_hash)
     try:
-        valid = _valid_events(slug)
+        valid, raw = _valid_events(slug)
     except ApiError:
         _token_and_community(slug)  # a bad token is the first thing to say
         raise
     now = rt().clock.now()
     try:
-        stored = rt().direct.run(lambda conn: store_for_token(conn, token_hash, slug, valid, now))
+        stored = rt().direct.run(lambda conn: store_for_token(conn, token_hash, slug, valid, now, raw))
     except DatabaseUnavailable:
         current_app.logger.warning("database unavailable on the ingest path")
         raise ApiError(503, "database_unavailable", "the database is unavailable; retry later",
@@ -130,20 +134,22 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
     if stored is None:
         _token_and_community(slug)  # says why: 401, 404 or 403
         # The token turned valid between the two looks: store it the slow way.
-        return _post_events_session(slug, valid)
+        return _post_events_session(slug, (valid, raw))
     community_id, result = stored
     return _answer(slug, community_id, token_hash, result)
 
 
-def _post_events_session(slug: str, valid: list[ValidEvent] | None = None) -> tuple[Response, int]:
+def _post_events_session(slug: str, parsed: tuple[list[ValidEvent], bytes | None] | None = None
+                          ) -> tuple[Response, int]:
     token, community = _token_and_community(slug)
     session = db()
-    if valid is None:
+    if parsed is None:
         _check_rate(token.token_hash)
-        valid = _valid_events(slug)
+        parsed = _valid_events(slug)
+    valid, raw = parsed
     single_writer = _SQLITE_WRITER if session.get_bind().dialect.name == "sqlite" else contextlib.nullcontext()
     with single_writer:
-        result = store_events(session, community, valid, clock=rt().clock)
+        result = store_events(session, community, valid, clock=rt().clock, raw=raw)
         touch(token)
         session.commit()
     return _answer(slug, community.id, token.token_hash, result)

@@ -24,6 +24,9 @@ LOCKOUT = timedelta(minutes=15)
 def init_app(app: Flask) -> None:
     @app.before_request
     def _load_user() -> None:
+        if request.path.startswith("/api/"):  # bearer tokens only: no cookie session to open
+            g.user = None
+            return
         user_id = session.get("user_id")
         g.user = db().get(User, user_id) if user_id else None
 

@@ -23,6 +23,7 @@ from alembic import op
 import sqlalchemy as sa
 import crisis.db
 from crisis.events import parse_rfc3339
+from crisis.ingest import decode_batch
 
 
 revision = '0005'
@@ -141,15 +142,15 @@ def downgrade() -> None:
     events = sa.Table('events', meta, autoload_with=conn)
     batches = sa.Table('event_batches', meta, autoload_with=conn)
     states = sa.Table('detector_states', meta, autoload_with=conn)
+    communities = sa.Table('communities', meta, autoload_with=conn)
     watermarks = dict(conn.execute(sa.select(states.c.community_id, states.c.last_seq)).all())
+    slugs = dict(conn.execute(sa.select(communities.c.id, communities.c.slug)).all())
     last_event: dict[int, int] = {}
     rows = conn.execute(sa.select(batches.c.seq, batches.c.community_id, batches.c.received_at, batches.c.fresh,
                                   batches.c.body).order_by(batches.c.seq)).all()
     for seq, cid, received_at, fresh, body in rows:
-        fresh_ids = set(json.loads(fresh) if isinstance(fresh, str) else fresh) if fresh is not None else None
-        for payload in json.loads(zlib.decompress(body)):
-            if fresh_ids is not None and payload['id'] not in fresh_ids:
-                continue
+        fresh = json.loads(fresh) if isinstance(fresh, str) else fresh
+        for payload in decode_batch(body, fresh, slugs[cid]):
             event_seq = conn.execute(events.insert().values(
                 community_id=cid, event_id=payload['id'], type=payload['type'], ts=_aware(payload['ts']),
                 received_at=_aware(received_at), actor_id=payload['actor']['id'], payload=payload)
