@@ -99,6 +99,9 @@ class ReportQueue(BacklogEvidence):
         self.settings = settings
         self.records: deque[list[Any]] = deque()  # arrival order
         self.pending: list[deque[list[Any]]] = [deque() for _ in AGES]  # per ladder age: not learned yet
+        # No ladder verdict is due before this event time, so most minutes skip the
+        # ladder walk. It may be early (a wasted walk), never late; -inf: unknown.
+        self.next_learn = -math.inf
         self.by_user: dict[str, list[list[Any]]] = {}
         self.by_msg: dict[str, list[list[Any]]] = {}
         self.actions: dict[str, float] = {}  # "u:<id>" / "m:<id>" -> latest action time
@@ -127,6 +130,8 @@ class ReportQueue(BacklogEvidence):
         if self.first_seen is None:
             self.first_seen = self.base = ts
         rec = [ts, e.actor, user, msg, (e.reason or "")[:200], None, 0, False]
+        # bound for a queue this report heads (AGES[0] is the earliest age)
+        self.next_learn = min(self.next_learn, ts + AGES[0] + LEARN_LAG)
         self.filed += self._weight(ts)
         acted = max(self.actions.get(f"u:{user}", -1e18) if user else -1e18,
                     self.actions.get(f"m:{msg}", -1e18) if msg else -1e18)
@@ -182,6 +187,9 @@ class ReportQueue(BacklogEvidence):
     def _forget(self, rec: list[Any]) -> None:
         self._unindex(rec)  # a handled report may still sit in its other target's index
         rec[GONE] = True
+        # the reports behind a forgotten head may be due already (arrival order is
+        # only roughly time order): walk the ladder on the next check
+        self.next_learn = -math.inf
 
     def _handle(self, rec: list[Any], at: float) -> None:
         rec[HANDLED] = at
@@ -211,18 +219,8 @@ class ReportQueue(BacklogEvidence):
         if not self.records:
             self.alarm_since, self.last_sev = None, 4
             return []
-        for j, (age, q, reached, still) in enumerate(zip(AGES, self.pending, self.reached, self.still_open)):
-            while q:
-                rec = q[0]
-                if not rec[GONE]:  # forgotten ones are skipped whatever their age
-                    if now - rec[TS] <= age + LEARN_LAG:
-                        break
-                    w, g = _how(rec[TS]), self._weight(rec[TS])
-                    reached[w] += g
-                    if _open_at(rec, age):  # from the handling time: the same whenever learned
-                        still[w] += g
-                    rec[LEARNED] |= 1 << j
-                q.popleft()
+        if now + 1.0 > self.next_learn:  # a second's margin: due times are sums, rounded differently
+            self._learn_verdicts(now)
         actions = self.actions
         while actions:
             k = next(iter(actions))
@@ -241,6 +239,24 @@ class ReportQueue(BacklogEvidence):
             self.alarm_since, self.last_sev = None, 4
             return []
         return self._test(now)
+
+    def _learn_verdicts(self, now: float) -> None:
+        """Learn each report's verdict at every ladder age it passed LEARN_LAG ago."""
+        due = math.inf
+        for j, (age, q, reached, still) in enumerate(zip(AGES, self.pending, self.reached, self.still_open)):
+            while q:
+                rec = q[0]
+                if not rec[GONE]:  # forgotten ones are skipped whatever their age
+                    if now - rec[TS] <= age + LEARN_LAG:
+                        due = min(due, rec[TS] + age + LEARN_LAG)
+                        break
+                    w, g = _how(rec[TS]), self._weight(rec[TS])
+                    reached[w] += g
+                    if _open_at(rec, age):  # from the handling time: the same whenever learned
+                        still[w] += g
+                    rec[LEARNED] |= 1 << j
+                q.popleft()
+        self.next_learn = due
 
     def _rebase(self, now: float) -> None:
         """Move the forward-decay origin to `now` before the weights grow out of range."""
@@ -387,6 +403,7 @@ class ReportQueue(BacklogEvidence):
         self.records = deque(list(r) for r in st["records"])
         # the ladder queues hold the remembered reports not yet learned at their age
         self.pending = [deque(r for r in self.records if not r[LEARNED] >> j & 1) for j in range(len(AGES))]
+        self.next_learn = -math.inf
         self.by_user, self.by_msg = {}, {}
         for r in self.records:  # the indexes are views of the open records, in arrival order
             if r[HANDLED] is None:
