@@ -77,15 +77,19 @@ def upgrade() -> None:
     op.drop_table('events')
 
 
-def _move_events_to_batches() -> None:
+def _tables(*names: str) -> tuple[sa.Connection, dict[str, sa.Table], dict[int, int]]:
+    """The connection, the named tables as they are now, and each community's last_seq."""
     conn = op.get_bind()
     meta = sa.MetaData()
-    events = sa.Table('events', meta, autoload_with=conn)
-    batches = sa.Table('event_batches', meta, autoload_with=conn)
-    ids = sa.Table('event_ids', meta, autoload_with=conn)
-    counts = sa.Table('activity_counts', meta, autoload_with=conn)
-    states = sa.Table('detector_states', meta, autoload_with=conn)
-    watermarks = dict(conn.execute(sa.select(states.c.community_id, states.c.last_seq)).all())
+    tables = {name: sa.Table(name, meta, autoload_with=conn) for name in (*names, 'detector_states')}
+    states = tables['detector_states']
+    return conn, tables, dict(conn.execute(sa.select(states.c.community_id, states.c.last_seq)).all())
+
+
+def _move_events_to_batches() -> None:
+    conn, t, watermarks = _tables('events', 'event_batches', 'event_ids', 'activity_counts')
+    events, batches, ids, counts = t['events'], t['event_batches'], t['event_ids'], t['activity_counts']
+    states = t['detector_states']
     communities = [row[0] for row in conn.execute(sa.select(events.c.community_id).distinct())]
     for cid in communities:
         consumed: list[dict[str, Any]] = []
@@ -137,13 +141,8 @@ def downgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_community_ts', ['community_id', 'ts'], unique=False)
         batch_op.create_index('ix_events_community_seq', ['community_id', 'seq'], unique=False)
-    conn = op.get_bind()
-    meta = sa.MetaData()
-    events = sa.Table('events', meta, autoload_with=conn)
-    batches = sa.Table('event_batches', meta, autoload_with=conn)
-    states = sa.Table('detector_states', meta, autoload_with=conn)
-    communities = sa.Table('communities', meta, autoload_with=conn)
-    watermarks = dict(conn.execute(sa.select(states.c.community_id, states.c.last_seq)).all())
+    conn, t, watermarks = _tables('events', 'event_batches', 'communities')
+    events, batches, states, communities = t['events'], t['event_batches'], t['detector_states'], t['communities']
     slugs = dict(conn.execute(sa.select(communities.c.id, communities.c.slug)).all())
     last_event: dict[int, int] = {}
     rows = conn.execute(sa.select(batches.c.seq, batches.c.community_id, batches.c.received_at, batches.c.fresh,
