@@ -187,11 +187,49 @@ def _actor(errors: _Errors, index: int, value: Any) -> str | None:
     return actor_id
 
 
+_SIMPLE_ACTOR = frozenset({"id", "name"})
+_OPTIONAL_LIMITS = dict(_OPTIONAL_STRINGS)
+
+
+def _valid_common(raw: Any, slug: str, latest: datetime) -> ValidEvent | None:
+    """The usual event, accepted in a few C-level checks; None means "not sure": the full
+    check (_validate_one) then decides and explains. Never accepts what _validate_one refuses."""
+    if type(raw) is not dict or not raw.keys() <= TOP_FIELDS or raw.get("target") is not None:
+        return None
+    event_id, etype, ts_text, actor = raw.get("id"), raw.get("type"), raw.get("ts"), raw.get("actor")
+    if (type(event_id) is not str or not 0 < len(event_id) <= MAX_ID or not event_id.strip()
+            or etype not in KNOWN_TYPES or type(ts_text) is not str or len(ts_text) > 40
+            or type(actor) is not dict or not actor.keys() <= _SIMPLE_ACTOR):
+        return None
+    community = raw.get("community")
+    if community is not None and community != slug:
+        return None
+    actor_id, name = actor.get("id"), actor.get("name")
+    if (type(actor_id) is not str or not 0 < len(actor_id) <= MAX_ID or not actor_id.strip()
+            or (name is not None and (type(name) is not str or len(name) > MAX_SHORT))):
+        return None
+    for field, limit in _OPTIONAL_LIMITS.items():
+        value = raw.get(field)
+        if value is not None and (type(value) is not str or len(value) > limit):
+            return None
+    ts = parse_rfc3339(ts_text)
+    if ts is None or ts > latest:
+        return None
+    payload = dict(raw)
+    payload["community"] = slug
+    return ValidEvent(event_id, etype, ts, actor_id, payload)
+
+
 def validate_batch(raw_events: list[Any], slug: str, now: datetime) -> tuple[list[ValidEvent], list[FieldError]]:
     """All events, or the errors (at most MAX_ERRORS) that make the batch unacceptable."""
     errors = _Errors()
     valid: list[ValidEvent] = []
+    latest = now + MAX_FUTURE
     for index, raw in enumerate(raw_events):
+        event = _valid_common(raw, slug, latest)
+        if event is not None:
+            valid.append(event)
+            continue
         event = _validate_one(errors, index, raw, slug, now)
         if event is not None:
             valid.append(event)

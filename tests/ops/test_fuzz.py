@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crisis.detection import CommunityDetector, parse_event
-from crisis.events import KNOWN_TYPES, validate_batch
+from crisis.events import KNOWN_TYPES, MAX_FUTURE, _Errors, _valid_common, _validate_one, validate_batch
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -29,7 +29,10 @@ def near_valid(draw: st.DrawFn) -> dict[str, Any]:
         "actor": draw(st.fixed_dictionaries({"id": odd_text}, optional={"name": odd_text, "bot": json_values})
                       | json_values),
     }
-    for field in draw(st.sets(st.sampled_from(["content", "channel", "target", "x-extra", "bogus"]))):
+    if draw(st.booleans()):
+        event["community"] = draw(st.sampled_from(["lantern", "harbor"]) | odd_text)
+    for field in draw(st.sets(st.sampled_from(["content", "channel", "message_id", "reason", "action", "target",
+                                               "x-extra", "bogus"]))):
         event[field] = draw(odd_text | json_values)
     return event
 
@@ -44,6 +47,37 @@ def test_it_validates_anything_without_crashing(raw: list[Any]) -> None:
     for event in valid:
         assert event.ts.tzinfo is not None and len(event.event_id) <= 200
         json.dumps(event.payload)  # storable as JSON
+
+
+@st.composite
+def mostly_valid(draw: st.DrawFn) -> dict[str, Any]:
+    """Events at the edges of every rule: valid more often than not, so the quick check's
+    accept path is exercised, not only its "not sure"."""
+    short = st.text(max_size=8) | st.text(min_size=195, max_size=205) | st.just(" ")
+    ts = NOW + timedelta(seconds=draw(st.integers(-100_000, 100_000)))
+    event: dict[str, Any] = {
+        "id": draw(short), "type": draw(st.sampled_from(sorted(KNOWN_TYPES) + ["x-", "x-custom", "chat"])),
+        "ts": draw(st.sampled_from([ts.isoformat(), ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "2026-10-05",
+                                    "2026-10-05T12:00:00"])),
+        "actor": draw(st.fixed_dictionaries({"id": short}, optional={"name": short, "roles": json_values,
+                                                                     "created_at": st.just(ts.isoformat())})),
+    }
+    if draw(st.booleans()):
+        event["community"] = draw(st.sampled_from(["lantern", "harbor", ""]))
+    for field in draw(st.sets(st.sampled_from(["content", "channel", "message_id", "reason", "action", "target",
+                                               "x-extra", "bogus"]), max_size=3)):
+        event[field] = draw(st.text(max_size=5) | st.text(min_size=4000, max_size=4001) | json_values)
+    return event
+
+
+@given(mostly_valid() | near_valid() | json_values, st.sampled_from(["lantern", "harbor"]))
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_quick_check_accepts_only_what_the_full_check_accepts_and_the_same_way(raw: Any, slug: str) -> None:
+    quick = _valid_common(raw, slug, NOW + MAX_FUTURE)
+    errors = _Errors()
+    full = _validate_one(errors, 0, raw, slug, NOW)
+    if quick is not None:
+        assert not errors.items and quick == full
 
 
 @st.composite
