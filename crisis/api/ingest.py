@@ -116,13 +116,15 @@ def _valid_events(slug: str) -> tuple[list[ValidEvent], bytes | None]:
 def _post_events_direct(slug: str) -> tuple[Response, int]:
     """PostgreSQL: the token check and the insert in ONE round trip (crisis.ingest.store_for_token).
     Any refusal is explained by the session path's checks, so the answers and their order
-    (401, 404, 403, then 429, then the body's errors) are the same on both paths."""
+    (401, 404, 403, then the body's errors) are the same on both paths; a token over its rate
+    limit hears 429 before anything is looked up."""
     token_hash = hash_token(bearer_value())
     _check_rate(token_hash)
     try:
         valid, raw = _valid_events(slug)
     except ApiError:
         _token_and_community(slug)  # a bad token is the first thing to say
+        _count_refused(token_hash)
         raise
     now = rt().clock.now()
     try:
@@ -145,7 +147,11 @@ def _post_events_session(slug: str, parsed: tuple[list[ValidEvent], bytes | None
     session = db()
     if parsed is None:
         _check_rate(token.token_hash)
-        parsed = _valid_events(slug)
+        try:
+            parsed = _valid_events(slug)
+        except ApiError:
+            _count_refused(token.token_hash)
+            raise
     valid, raw = parsed
     single_writer = _SQLITE_WRITER if session.get_bind().dialect.name == "sqlite" else contextlib.nullcontext()
     with single_writer:
@@ -160,6 +166,18 @@ def _answer(slug: str, community_id: int, token_hash: str, result: IngestResult)
     metrics.count_duplicates(slug, result.duplicates)
     _count_and_ring(community_id, token_hash, ring=result.accepted > 0)
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 202
+
+
+def _count_refused(token_hash: str) -> None:
+    """A refused body still counts against its token's rate limit: garbage costs CPU too."""
+    if rt().config.sync_jobs:
+        return
+    try:
+        pipe = rt().redis.pipeline(transaction=False)
+        record = ratelimit.ingest_limiter.count(pipe, token_hash)
+        record(pipe.execute()[0])
+    except Exception:  # noqa: BLE001 -- the answer is a 4xx either way
+        current_app.logger.warning("could not count a refused ingest request", exc_info=True)
 
 
 def _count_and_ring(community_id: int, token_hash: str, *, ring: bool) -> None:

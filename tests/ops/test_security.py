@@ -44,6 +44,17 @@ def test_it_limits_ingest_per_token_with_retry_after(limited_app: Flask, factory
     assert codes[-1].get_json()["error"] == "rate_limited"
 
 
+def test_refused_bodies_count_against_the_ingest_limit_too(limited_app: Flask, factory: Factory,
+                                                             clock: FixedClock) -> None:
+    tenant = factory.community("lantern")
+    client = limited_app.test_client()
+    auth = {"Authorization": f"Bearer {tenant.token}"}
+    bad = [client.post("/api/v1/communities/lantern/events", json=[{"id": "x"}], headers=auth) for _ in range(3)]
+    assert [r.status_code for r in bad] == [422, 422, 422]
+    late = client.post("/api/v1/communities/lantern/events", json=[_event(clock, 9)], headers=auth)
+    assert late.status_code == 429
+
+
 def test_it_limits_login_attempts_with_retry_after(limited_app: Flask) -> None:
     client = limited_app.test_client()
     with client.session_transaction() as sess:
