@@ -10,7 +10,10 @@ an alarm, rows stay at 0 until the surprise has been quiet (p > 1e-2) for
 QUIET rows. On by default: the window-shape novelty test (window_novelty.py;
 --novelty context|both|none for the symbol-sequence test of novelty.py, both or
 neither) and the record rule for single-row surprises (recent.py; --no-record).
-Both judge the last MEMORY rows. Files are scored in parallel (--jobs).
+Both judge the last MEMORY rows. Also on: CAD OSE's context detector
+(contexts.py; --no-contexts), a separate channel with its own rest rule whose
+alarm level 0.75 maps to 0.5; the row's score is the larger of the two. It makes
+a run about five times slower. Files are scored in parallel (--jobs).
 --score runs nabscore.py (numpy/pandas) with the optimised threshold and with
 the fixed threshold 0.5.
 """
@@ -34,11 +37,12 @@ from crisis.detection.stats import SeasonalRate  # noqa: E402
 DETECTOR = "crisisSeasonal"
 FIXED_THRESHOLD = 0.5  # chosen before scoring: p < 1e-5
 QUIET = 15  # rows of calm before a new episode may page again
+CONTEXT_ALARM = 0.75  # CAD OSE's own alarm level (its baseThreshold)
 MEMORY = 1000  # rows of "recent past" for the window novelty test and the record rule
 
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
-               record: bool = True) -> list[tuple[str, str, float]]:
+               record: bool = True, contexts: bool = True) -> list[tuple[str, str, float]]:
     rate = SeasonalRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
     if novelty in ("context", "both"):
@@ -47,6 +51,8 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
         rate.enable_window_novelty(memory=MEMORY)
     if record:
         rate.enable_record_rule(memory=MEMORY)
+    if contexts:
+        rate.enable_contexts()
     out, calm, in_episode = [], 0, False
     with path.open() as fh:
         for row in csv.DictReader(fh):
@@ -61,17 +67,19 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
                     score = 0.0
                 elif score >= FIXED_THRESHOLD:
                     in_episode, calm = True, 0
+            if contexts:  # pages on its own rest rule; its alarm level 0.75 maps to 0.5
+                score = max(score, rate.context_score * FIXED_THRESHOLD / CONTEXT_ALARM)
             out.append((row["timestamp"], row["value"], round(score, 6)))
     return out
 
 
-def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool) -> None:
+def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool, contexts: bool) -> None:
     dest = out / DETECTOR / path.parent.name / f"{DETECTOR}_{path.name}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value", "anomaly_score", "label"])
-        for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record):
+        for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record, contexts=contexts):
             w.writerow([ts, v, sc, 0])
 
 
@@ -84,11 +92,13 @@ def main() -> None:
     ap.add_argument("--novelty", choices=("window", "context", "both", "none"), default="window",
                     help="novelty test(s) combined with the residual test (default: window shape)")
     ap.add_argument("--no-record", action="store_true", help="without the record rule for single-row surprises")
+    ap.add_argument("--no-contexts", action="store_true", help="without the CAD OSE context detector")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
     paths = sorted((nab / "data").glob("*/*.csv"))
-    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record) for p in paths]
+    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, not a.no_contexts)
+            for p in paths]
     with Pool(a.jobs) as pool:  # files are independent: one process per core
         pool.starmap(write_file, jobs)
     if a.score:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .contexts import ContextDetector
 from .novelty import ContextNovelty, NoveltyLikelihood
 from .recent import push_record
 from .seasons import hour_of_week
@@ -46,6 +47,8 @@ class ValueMode:
         self.novelty_lik: NoveltyLikelihood | None = None
         self.window_nov: WindowNovelty | None = None
         self.window_lik: NoveltyLikelihood | None = None
+        self.contexts: ContextDetector | None = None
+        self.context_score = 0.0  # the context detector's score of the last row (CAD scale)
 
     def observe_value(self, ts: float, x: float) -> float:
         """Score a numeric observation, then learn it; returns log p (<= 0).
@@ -115,6 +118,8 @@ class ValueMode:
             tests.append(self.window_lik.observe(self.window_nov.observe(x)))
         if len(tests) > 1:  # several tests: Bonferroni
             lp = min(0.0, min(tests) + math.log(len(tests)))
+        if self.contexts is not None:  # a separate channel with its own rest rule: not in lp
+            self.context_score = self.contexts.observe(x)
         return lp
 
     def enable_novelty(self) -> None:
@@ -129,6 +134,14 @@ class ValueMode:
         forgets at the same pace (rate 1/memory): both judge the same recent past."""
         self.window_nov = WindowNovelty(width=width, capacity=memory, k=k)
         self.window_lik = NoveltyLikelihood(windows=(10,), rate=1.0 / memory)
+
+    def enable_contexts(self, warmup: int = 750, rest: int = 150) -> None:
+        """Value mode also runs the contextual anomaly detector of CAD OSE (contexts.py) on
+        values quantised by the range of the first `warmup` rows. Its score is not a
+        p-value and it rests `rest` rows after each alarm on its own, so it is not
+        combined into the returned log p: it is left in `context_score` (alarm at
+        0.75) for the caller."""
+        self.contexts = ContextDetector(warmup=warmup, rest=rest)
 
     def enable_record_rule(self, memory: int = 1000) -> None:
         """A single-row residual surprise may page only when it beats every residual of
@@ -163,6 +176,8 @@ class ValueMode:
             st["window_novelty"] = [self.window_nov.to_state(), self.window_lik.to_state()]
         if self.v_record:
             st["v_record"] = self.v_record
+        if self.contexts is not None:
+            st["contexts"] = self.contexts.to_state()
         return st
 
     def _load_value_state(self, st: dict[str, Any]) -> None:
@@ -178,3 +193,5 @@ class ValueMode:
             self.window_lik.load_state(st["window_novelty"][1])
         if "v_record" in st:
             self.v_record = int(st["v_record"])
+        if "contexts" in st:
+            self.contexts = ContextDetector.from_state(st["contexts"])
