@@ -198,7 +198,7 @@ def _valid_common(raw: Any, slug: str, latest: datetime) -> ValidEvent | None:
         return None
     event_id, etype, ts_text, actor = raw.get("id"), raw.get("type"), raw.get("ts"), raw.get("actor")
     if (type(event_id) is not str or not 0 < len(event_id) <= MAX_ID or not event_id.strip()
-            or etype not in KNOWN_TYPES or type(ts_text) is not str or len(ts_text) > 40
+            or type(etype) is not str or etype not in KNOWN_TYPES or type(ts_text) is not str or len(ts_text) > 40
             or type(actor) is not dict or not actor.keys() <= _SIMPLE_ACTOR):
         return None
     community = raw.get("community")

@@ -13,10 +13,12 @@ answers with 503 and Retry-After.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 T = TypeVar("T")
@@ -27,8 +29,13 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def conninfo(database_url: str) -> str:
-    """A libpq URL from a SQLAlchemy one (postgresql+psycopg://... -> postgresql://...)."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """A libpq connection string from a SQLAlchemy URL, built from its parts so that odd
+    characters in a password are quoted (an unquoted one ends up in psycopg's error text)."""
+    url = make_url(database_url)
+    parts: dict[str, Any] = url.translate_connect_args(username="user", database="dbname")
+    for key, value in url.query.items():
+        parts[key] = value if isinstance(value, str) else value[-1]
+    return make_conninfo(**{k: str(v) for k, v in parts.items()})
 
 
 class DirectConnections:
@@ -36,13 +43,15 @@ class DirectConnections:
         self._conninfo = conninfo(database_url)
         self._timeout = connect_timeout
         self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
+        # Weak: a thread that ends takes its connection with it (werkzeug's dev server
+        # starts a thread per request); close() still reaches the live ones.
+        self._all: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._timeout)
         with self._lock:
-            self._all.append(conn)
+            self._all.add(conn)
         self._local.conn = conn
         return conn
 
@@ -51,8 +60,7 @@ class DirectConnections:
         if conn is None:
             return
         with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
+            self._all.discard(conn)
         try:
             conn.close()
         except Exception:  # noqa: BLE001 -- it is already broken
@@ -65,17 +73,21 @@ class DirectConnections:
         if conn is not None and not conn.closed:
             try:
                 return work(conn)
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
+                if not (conn.broken or conn.closed):
+                    # A cancelled statement or a lock timeout on a healthy connection:
+                    # transient, but no reason to reconnect.
+                    raise DatabaseUnavailable(type(exc).__name__) from exc
                 self._drop(conn)
         try:
             return work(self._connect())
         except psycopg.OperationalError as exc:
             self._drop(getattr(self._local, "conn", None))
-            raise DatabaseUnavailable(str(exc)) from exc
+            raise DatabaseUnavailable(type(exc).__name__) from exc
 
     def close(self) -> None:
         with self._lock:
-            conns, self._all = self._all, []
+            conns, self._all = list(self._all), weakref.WeakSet()
         for conn in conns:
             try:
                 conn.close()

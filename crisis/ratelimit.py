@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,8 +72,9 @@ class IngestLimiter:
     detectors, after the batch is stored, and this process remembers the count Redis
     returned for the token's current window. A request is refused while the remembered
     count has reached the limit. In one process that is exactly the fixed-window limit;
-    across processes a token may overshoot by one request per process before each has
-    seen the count, which is fine for abuse control and saves a round trip per request
+    across processes a token may overshoot by a few requests before each has
+    seen the count (one per request in flight: threads × processes), which is fine for abuse
+    control and saves a round trip per request
     (the rate limit was a fifth of the web tier's samples under load).
 
     Keyed by (a prefix of) the token's hash: the hot path asks before it has looked the
@@ -81,6 +83,7 @@ class IngestLimiter:
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[int, int]] = {}  # key -> (window, count)
+        self._lock = threading.Lock()  # gthread workers record from several threads
 
     @staticmethod
     def _key(token_hash: str) -> str:
@@ -108,9 +111,10 @@ class IngestLimiter:
         pipe.expire(bucket, limit.window + 1)
 
         def record(count: Any) -> None:
-            self._seen[key] = (window, int(count))
-            if len(self._seen) > 10_000:  # tokens come and go; keep the memo bounded
-                self._seen = {k: v for k, v in self._seen.items() if v[0] == window}
+            with self._lock:
+                self._seen[key] = (window, int(count))
+                if len(self._seen) > 10_000:  # tokens come and go; keep the memo bounded
+                    self._seen = {k: v for k, v in self._seen.items() if v[0] == window}
 
         return record
 

@@ -47,35 +47,47 @@ def _events_table(engine: Engine) -> Table:
 
 def _move_and_back(url: str) -> None:
     """0005 turns stored events into batches without re-detecting the consumed ones or
-    skipping the pending ones; its downgrade gives the same events back."""
+    skipping the pending ones, community by community (their events interleaved, one
+    without a checkpoint, one checkpoint without events); its downgrade gives them back."""
     migrate.upgrade(url, "0004")
     engine = make_engine(url)
     now = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO communities (id, slug, name, platform, locale, timezone, settings, created_at) "
-                          "VALUES (7, 'lantern', 'Lantern', 'discord', 'en', 'UTC', '{}', :now)"), {"now": now})
+        for cid, slug in ((7, "lantern"), (8, "harbor"), (9, "quiet")):
+            conn.execute(text("INSERT INTO communities (id, slug, name, platform, locale, timezone, settings, "
+                              "created_at) VALUES (:id, :slug, :slug, 'discord', 'en', 'UTC', '{}', :now)"),
+                         {"id": cid, "slug": slug, "now": now})
         events = _events_table(engine)
-        for i in range(5):
-            payload = {"id": f"e{i}", "type": "member.join" if i < 2 else "message.create",
-                       "ts": f"2026-10-05T11:5{i}:30Z", "actor": {"id": f"u{i}"}, "community": "lantern"}
-            conn.execute(events.insert().values(seq=i + 1, community_id=7, event_id=payload["id"],
-                                                type=payload["type"], ts=now - timedelta(minutes=10 - i),
-                                                received_at=now, actor_id=f"u{i}", payload=payload))
-        conn.execute(text("INSERT INTO detector_states (community_id, state, last_seq, updated_at, version) "
-                          "VALUES (7, '{}', 3, :now, 4)"), {"now": now})  # e0..e2 consumed
+        for i in range(8):  # lantern e0..e4 at seq 1,3,5,7,8; harbor h0..h2 at seq 2,4,6
+            cid, eid = (8, f"h{i // 2}") if i in (1, 3, 5) else (7, f"e{[0, 2, 4, 6, 7].index(i)}")
+            payload = {"id": eid, "type": "member.join" if i < 2 else "message.create",
+                       "ts": f"2026-10-05T11:5{i}:30Z", "actor": {"id": f"u{i}"}}
+            conn.execute(events.insert().values(seq=i + 1, community_id=cid, event_id=eid, type=payload["type"],
+                                                ts=now - timedelta(minutes=10 - i), received_at=now,
+                                                actor_id=f"u{i}", payload=payload))
+        for cid, last_seq in ((7, 5), (9, 40)):  # lantern consumed e0..e2; "quiet" has a checkpoint, no events
+            conn.execute(text("INSERT INTO detector_states (community_id, state, last_seq, updated_at, version) "
+                              "VALUES (:cid, '{}', :last, :now, 4)"), {"cid": cid, "last": last_seq, "now": now})
     migrate.upgrade(url)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT seq, count, fresh, body FROM event_batches ORDER BY seq")).all()
-        last_seq = conn.execute(text("SELECT last_seq FROM detector_states")).scalar_one()
-        assert [[e["id"] for e in decode_batch(r.body, r.fresh)] for r in rows] == [["e0", "e1", "e2"], ["e3", "e4"]]
-        assert last_seq == rows[0].seq  # the consumed batch; the pending one comes after it
-        assert sorted(conn.execute(text("SELECT event_id FROM event_ids")).scalars()) == [f"e{i}" for i in range(5)]
+        rows = conn.execute(text("SELECT seq, community_id, count, fresh, body FROM event_batches ORDER BY seq")).all()
+        last_seq = dict(conn.execute(text("SELECT community_id, last_seq FROM detector_states")).all())
+        lantern = [r for r in rows if r.community_id == 7]
+        assert [[e["id"] for e in decode_batch(r.body, r.fresh)] for r in lantern] == [["e0", "e1", "e2"], ["e3", "e4"]]
+        assert last_seq[7] == lantern[0].seq  # the consumed batch; the pending one comes after it
+        assert [[e["id"] for e in decode_batch(r.body, r.fresh)] for r in rows if r.community_id == 8] \
+            == [["h0", "h1", "h2"]]  # no checkpoint: all pending
+        assert last_seq[9] == 0  # its old mark counted events; it must not hide new batches
+        assert conn.execute(text("SELECT count(*) FROM event_ids")).scalar_one() == 8
         assert conn.execute(text("SELECT sum(count) FROM activity_counts")).scalar_one() == 3
     migrate.downgrade(url, "0004")
     with engine.connect() as conn:
-        back = conn.execute(text("SELECT seq, event_id FROM events ORDER BY seq")).all()
-        assert [r.event_id for r in back] == [f"e{i}" for i in range(5)]
-        assert conn.execute(text("SELECT last_seq FROM detector_states")).scalar_one() == back[2].seq
+        back = conn.execute(text("SELECT seq, community_id, event_id FROM events ORDER BY seq")).all()
+        assert sorted(r.event_id for r in back) == ["e0", "e1", "e2", "e3", "e4", "h0", "h1", "h2"]
+        lantern_back = [r for r in back if r.community_id == 7]
+        assert [r.event_id for r in lantern_back] == ["e0", "e1", "e2", "e3", "e4"]
+        marks = dict(conn.execute(text("SELECT community_id, last_seq FROM detector_states")).all())
+        assert marks == {7: lantern_back[2].seq, 9: 0}
     engine.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -120,6 +121,11 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
     limit hears 429 before anything is looked up."""
     token_hash = hash_token(bearer_value())
     _check_rate(token_hash)
+    if not _recently_stored(token_hash):
+        # A token this process has not seen store a batch is checked before the body is
+        # parsed, so an unknown token costs a query, not a parse, a validation and a
+        # compression of up to MAX_EVENTS events.
+        _token_and_community(slug)
     try:
         valid, raw = _valid_events(slug)
     except ApiError:
@@ -129,8 +135,8 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
     now = rt().clock.now()
     try:
         stored = rt().direct.run(lambda conn: store_for_token(conn, token_hash, slug, valid, now, raw))
-    except DatabaseUnavailable:
-        current_app.logger.warning("database unavailable on the ingest path")
+    except DatabaseUnavailable as exc:
+        current_app.logger.warning("database unavailable on the ingest path (%s)", exc)
         raise ApiError(503, "database_unavailable", "the database is unavailable; retry later",
                        headers={"Retry-After": "2"}) from None
     if stored is None:
@@ -138,7 +144,23 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
         # The token turned valid between the two looks: store it the slow way.
         return _post_events_session(slug, (valid, raw))
     community_id, result = stored
+    _STORED_BY[token_hash] = time.monotonic()
     return _answer(slug, community_id, token_hash, result)
+
+
+# Token hashes that stored a batch through this process lately, and when. Only these skip
+# the token query before parsing; the insert statement checks them again (revocation too).
+_STORED_BY: dict[str, float] = {}
+_STORED_FOR = 60.0
+
+
+def _recently_stored(token_hash: str) -> bool:
+    seen = _STORED_BY.get(token_hash)
+    if seen is None or time.monotonic() - seen > _STORED_FOR:
+        if len(_STORED_BY) > 10_000:
+            _STORED_BY.clear()  # tokens come and go; forgetting them only costs a query each
+        return False
+    return True
 
 
 def _post_events_session(slug: str, parsed: tuple[list[ValidEvent], bytes | None] | None = None
@@ -195,9 +217,9 @@ def _count_and_ring(community_id: int, token_hash: str, *, ring: bool) -> None:
         if ring:
             queue.press(pipe, bell)
         replies = pipe.execute()
-        record(replies[0])
         if ring and replies[2]:
             queue.enqueue(redis, queue.DETECT, "crisis.jobs.detect", community_id)
+        record(replies[0])
     except Exception:  # noqa: BLE001
         # The events are committed; the sweeper rings for them once Redis is back.
         current_app.logger.warning("could not ring the detect queue for community %s", community_id, exc_info=True)

@@ -86,37 +86,51 @@ def _tables(*names: str) -> tuple[sa.Connection, dict[str, sa.Table], dict[int, 
     return conn, tables, dict(conn.execute(sa.select(states.c.community_id, states.c.last_seq)).all())
 
 
+# Events per batch row when moving stored events over: a request's worth, so no row grows
+# without bound and the detect drain's limits keep their meaning.
+_CHUNK = 1000
+
+
 def _move_events_to_batches() -> None:
-    conn, t, watermarks = _tables('events', 'event_batches', 'event_ids', 'activity_counts')
-    events, batches, ids, counts = t['events'], t['event_batches'], t['event_ids'], t['activity_counts']
-    states = t['detector_states']
+    conn, t, watermarks = _tables('events', 'event_batches', 'activity_counts')
+    events, batches, counts, states = t['events'], t['event_batches'], t['activity_counts'], t['detector_states']
+    op.execute("INSERT INTO event_ids (community_id, event_id) SELECT community_id, event_id FROM events")
+    # A checkpoint's last_seq counted events; from here on it counts batches. Communities
+    # without stored events start from nothing.
+    conn.execute(states.update().values(last_seq=0))
     communities = [row[0] for row in conn.execute(sa.select(events.c.community_id).distinct())]
     for cid in communities:
-        consumed: list[dict[str, Any]] = []
-        pending: list[dict[str, Any]] = []
-        per_minute: Counter[tuple[datetime, str]] = Counter()
-        received = {}
-        rows = conn.execute(sa.select(events.c.seq, events.c.event_id, events.c.type, events.c.ts,
-                                      events.c.received_at, events.c.payload)
-                            .where(events.c.community_id == cid).order_by(events.c.seq))
-        for seq, event_id, etype, ts, received_at, payload in rows:
-            payload = json.loads(payload) if isinstance(payload, str) else payload
-            done = seq <= watermarks.get(cid, 0)
-            (consumed if done else pending).append(payload)
-            received[done] = received_at
-            conn.execute(ids.insert().values(community_id=cid, event_id=event_id))
-            if done:
-                per_minute[(_aware(ts).replace(second=0, microsecond=0), etype)] += 1
+        group: list[dict[str, Any]] = []
+        group_done = True
+        received_at = None
         last = 0
-        for done, group in ((True, consumed), (False, pending)):
+        per_minute: Counter[tuple[datetime, str]] = Counter()
+
+        def flush() -> None:
+            nonlocal last
             if not group:
-                continue
+                return
             body = zlib.compress(json.dumps(group).encode(), 1)
-            seq = conn.execute(batches.insert().values(community_id=cid, received_at=_aware(received[done]),
+            seq = conn.execute(batches.insert().values(community_id=cid, received_at=_aware(received_at),
                                                        count=len(group), fresh=sa.null(), body=body)
                                .returning(batches.c.seq)).scalar_one()
-            if done:
+            if group_done:
                 last = seq
+            group.clear()
+
+        rows = conn.execute(sa.select(events.c.seq, events.c.type, events.c.ts, events.c.received_at,
+                                      events.c.payload)
+                            .where(events.c.community_id == cid).order_by(events.c.seq)).all()
+        for seq, etype, ts, received, payload in rows:
+            done = seq <= watermarks.get(cid, 0)
+            if done != group_done or len(group) >= _CHUNK:
+                flush()
+                group_done = done
+            group.append(json.loads(payload) if isinstance(payload, str) else payload)
+            received_at = received
+            if done:
+                per_minute[(_aware(ts).replace(second=0, microsecond=0), etype)] += 1
+        flush()
         conn.execute(states.update().where(states.c.community_id == cid).values(last_seq=last))
         for (minute, etype), n in per_minute.items():
             conn.execute(counts.insert().values(community_id=cid, minute=minute, type=etype, count=n))

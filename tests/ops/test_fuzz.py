@@ -56,7 +56,8 @@ def mostly_valid(draw: st.DrawFn) -> dict[str, Any]:
     short = st.text(max_size=8) | st.text(min_size=195, max_size=205) | st.just(" ")
     ts = NOW + timedelta(seconds=draw(st.integers(-100_000, 100_000)))
     event: dict[str, Any] = {
-        "id": draw(short), "type": draw(st.sampled_from(sorted(KNOWN_TYPES) + ["x-", "x-custom", "chat"])),
+        "id": draw(short), "type": draw(st.sampled_from(sorted(KNOWN_TYPES) + ["x-", "x-custom", "chat"])
+                                        | json_values),
         "ts": draw(st.sampled_from([ts.isoformat(), ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "2026-10-05",
                                     "2026-10-05T12:00:00"])),
         "actor": draw(st.fixed_dictionaries({"id": short}, optional={"name": short, "roles": json_values,
@@ -78,6 +79,12 @@ def test_the_quick_check_accepts_only_what_the_full_check_accepts_and_the_same_w
     full = _validate_one(errors, 0, raw, slug, NOW)
     if quick is not None:
         assert not errors.items and quick == full
+
+
+def test_the_usual_event_takes_the_quick_check() -> None:
+    event = {"id": "e1", "type": "message.create", "ts": "2026-10-05T11:59:00Z", "actor": {"id": "u1", "name": "A"},
+             "channel": "general", "content": "hi"}
+    assert _valid_common(event, "lantern", NOW + MAX_FUTURE) is not None
 
 
 @st.composite
