@@ -1,11 +1,13 @@
 """Engine, sessions and the declarative base with a naming convention for Alembic."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -42,7 +44,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else utc(value)
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' serializer. orjson, because the detectors' checkpoint (hundreds of KB
+    per busy community, written after every drain) was a quarter of a detect worker's CPU
+    with the standard library's encoder; 5x faster on it, same document."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # a type orjson does not know: let the standard library say what
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN and friends, which older SQLite rows may hold
+        return json.loads(text)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", json_loads)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
