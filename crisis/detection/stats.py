@@ -119,13 +119,25 @@ class SeasonalRate(ValueMode):
         if m - self.cur > 7 * 1440:  # a long outage: skip ahead rather than loop
             self.cur = m - 7 * 1440
             self.cum_end = [self.total] * self.RING
-        R, lag, cum = self.RING, self.LAG, self.cum_end
-        while self.cur < m:
-            old = self.cur - lag
-            if old >= self.first:
-                self._learn(old, cum[old % R] - cum[(old - 1) % R])
-            cum[self.cur % R] = self.total
-            self.cur += 1
+        R, lag, cum, first, total = self.RING, self.LAG, self.cum_end, self.first, self.total
+        cur = self.cur
+        while cur < m:
+            old = cur - lag
+            if old >= first:
+                count = cum[old % R] - cum[(old - 1) % R]
+                if (count <= 3.0 and old // 60 == self.acc_hour and old % 60 != 59
+                        and not self.hold_from <= old <= self.hold_until):
+                    # A quiet minute inside the hour being learned: all _learn would do
+                    # is add it to the hour. Sparse series (joins, reports, leaves)
+                    # catch up on many such minutes at once.
+                    self.acc_c += count
+                    self.acc_n += 1
+                else:
+                    self.cur = cur  # _learn may predict(), which reads cur
+                    self._learn(old, count)
+            cum[cur % R] = total
+            cur += 1
+        self.cur = cur
 
     def hold(self, ts: float, minutes: int = 10) -> None:
         """Do not learn from LAG minutes ago until `minutes` from now (an anomaly).
