@@ -188,7 +188,6 @@ def _actor(errors: _Errors, index: int, value: Any) -> str | None:
 
 
 _SIMPLE_ACTOR = frozenset({"id", "name"})
-_OPTIONAL_LIMITS = dict(_OPTIONAL_STRINGS)
 
 
 def _valid_common(raw: Any, slug: str, latest: datetime) -> ValidEvent | None:
@@ -208,7 +207,7 @@ def _valid_common(raw: Any, slug: str, latest: datetime) -> ValidEvent | None:
     if (type(actor_id) is not str or not 0 < len(actor_id) <= MAX_ID or not actor_id.strip()
             or (name is not None and (type(name) is not str or len(name) > MAX_SHORT))):
         return None
-    for field, limit in _OPTIONAL_LIMITS.items():
+    for field, limit in _OPTIONAL_STRINGS:
         value = raw.get(field)
         if value is not None and (type(value) is not str or len(value) > limit):
             return None

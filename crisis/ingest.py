@@ -147,9 +147,9 @@ def store_events(session: Session, community: Community, events: list[ValidEvent
     ids = sqlite_insert(table).on_conflict_do_nothing(index_elements=["community_id", "event_id"]) \
         .returning(table.c.event_id)
     new = list(session.execute(ids, [{"community_id": community.id, "event_id": eid} for eid in unique]).scalars())
+    fresh = None if len(new) == len(unique) else new
     if new:
-        fresh = None if len(new) == len(unique) else new
         session.add(EventBatch(community_id=community.id, received_at=now, count=len(new), fresh=fresh,
                                body=encode_body(list(unique.values()), raw)))
         session.flush()
-    return _result(len(events), unique, len(new), None if len(new) == len(unique) else new)
+    return _result(len(events), unique, len(new), fresh)

@@ -15,13 +15,17 @@ QUEUES = (DETECT, NOTIFY, DEFAULT)
 _BELL_TTL = 60
 
 
+def _bell(key: str) -> str:
+    return f"crisis:bell:{key}"
+
+
 def queue(redis: Redis, name: str) -> Queue:
     return Queue(name, connection=redis)
 
 
 def ring(redis: Redis, name: str, key: str, func: str, *args: Any, job_timeout: int = 300) -> bool:
     """Enqueue `func(*args)` unless a job for `key` is already waiting. True when enqueued."""
-    if not redis.set(f"crisis:bell:{key}", 1, nx=True, ex=_BELL_TTL):
+    if not redis.set(_bell(key), 1, nx=True, ex=_BELL_TTL):
         return False
     enqueue(redis, name, func, *args, job_timeout=job_timeout)
     return True
@@ -30,7 +34,7 @@ def ring(redis: Redis, name: str, key: str, func: str, *args: Any, job_timeout: 
 def press(pipe: Any, key: str) -> None:
     """ring()'s first half on a pipeline: set the bell; its result (truthy when the bell
     was free) says whether the caller must enqueue()."""
-    pipe.set(f"crisis:bell:{key}", 1, nx=True, ex=_BELL_TTL)
+    pipe.set(_bell(key), 1, nx=True, ex=_BELL_TTL)
 
 
 def enqueue(redis: Redis, name: str, func: str, *args: Any, job_timeout: int = 300) -> None:
@@ -38,7 +42,7 @@ def enqueue(redis: Redis, name: str, func: str, *args: Any, job_timeout: int = 3
 
 
 def clear_bell(redis: Redis, key: str) -> None:
-    redis.delete(f"crisis:bell:{key}")
+    redis.delete(_bell(key))
 
 
 def detect_bell(community_id: int) -> str:

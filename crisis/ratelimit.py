@@ -43,18 +43,32 @@ _BACKOFF = 5.0
 _down_until = 0.0
 
 
+def _window(key: str, limit: Limit, now: float) -> tuple[int, str]:
+    """The fixed window `now` falls in, and its counter's Redis key."""
+    window = int(now // limit.window)
+    return window, f"crisis:rl:{key}:{window}"
+
+
+def _count_in(pipe: Any, bucket: str, limit: Limit) -> None:
+    pipe.incr(bucket)
+    pipe.expire(bucket, limit.window + 1)
+
+
+def _wait(window: int, limit: Limit, now: float) -> int:
+    """Seconds until the window after `window` opens."""
+    return max(1, math.ceil((window + 1) * limit.window - now))
+
+
 def hit(redis: Redis, key: str, limit: Limit, *, now: float | None = None) -> int | None:
     """Count one request against `key`. Returns seconds to wait when over the limit, else None."""
     global _down_until
     now = time.time() if now is None else now
     if now < _down_until:
         return None
-    window = int(now // limit.window)
-    bucket = f"crisis:rl:{key}:{window}"
+    window, bucket = _window(key, limit, now)
     try:
         pipe = redis.pipeline(transaction=False)
-        pipe.incr(bucket)
-        pipe.expire(bucket, limit.window + 1)
+        _count_in(pipe, bucket, limit)
         count = int(pipe.execute()[0])
     except Exception:  # noqa: BLE001
         _down_until = now + _BACKOFF
@@ -62,7 +76,7 @@ def hit(redis: Redis, key: str, limit: Limit, *, now: float | None = None) -> in
         return None
     if count <= limit.requests:
         return None
-    return max(1, math.ceil((window + 1) * limit.window - now))
+    return _wait(window, limit, now)
 
 
 class IngestLimiter:
@@ -93,22 +107,21 @@ class IngestLimiter:
         """Seconds to wait when this token's window is full, else None."""
         now = time.time() if now is None else now
         limit = _limit("RATELIMIT_INGEST", INGEST)
-        window = int(now // limit.window)
-        seen = self._seen.get(self._key(token_hash))
+        key = self._key(token_hash)
+        window, _ = _window(key, limit, now)
+        seen = self._seen.get(key)
         if seen is None or seen[0] != window or seen[1] < limit.requests:
             return None
-        return max(1, math.ceil((window + 1) * limit.window - now))
+        return _wait(window, limit, now)
 
     def count(self, pipe: Any, token_hash: str, *, now: float | None = None) -> Callable[[Any], None]:
         """Queue the INCR and EXPIRE of this request on `pipe`; returns what takes the
         INCR's result once the pipeline ran."""
         now = time.time() if now is None else now
         limit = _limit("RATELIMIT_INGEST", INGEST)
-        window = int(now // limit.window)
         key = self._key(token_hash)
-        bucket = f"crisis:rl:{key}:{window}"
-        pipe.incr(bucket)
-        pipe.expire(bucket, limit.window + 1)
+        window, bucket = _window(key, limit, now)
+        _count_in(pipe, bucket, limit)
 
         def record(count: Any) -> None:
             with self._lock:

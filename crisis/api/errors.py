@@ -7,6 +7,8 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from crisis.pgdirect import DatabaseUnavailable
+
 
 class ApiError(Exception):
     def __init__(self, status: int, error: str, message: str, *, headers: dict[str, str] | None = None,
@@ -63,8 +65,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
-    def _db_down(exc: DBAPIError) -> Response:
+    @app.errorhandler(DatabaseUnavailable)
+    def _db_down(exc: DBAPIError | DatabaseUnavailable) -> Response:
         # A database blip is the server's transient problem: tell clients when to retry.
-        app.logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+        orig = getattr(exc, "orig", None)
+        app.logger.warning("database unavailable: %s", type(orig).__name__ if orig else exc)
         return error_response(503, "database_unavailable", "the database is unavailable; retry later",
                               headers={"Retry-After": "2"})

@@ -15,8 +15,8 @@ from crisis.api.auth import bearer_value, touch
 from crisis.api.errors import ApiError, abort
 from crisis.events import ValidEvent, validate_batch
 from crisis.ingest import IngestResult, store_events, store_for_token
-from crisis.pgdirect import DatabaseUnavailable
 from crisis.models import ApiToken, Community
+from crisis.pgdirect import DatabaseUnavailable
 from crisis.secrets import hash_token
 from crisis.webctx import db, rt
 
@@ -73,6 +73,9 @@ def post_events(slug: str) -> tuple[Response, int]:
     except ApiError as exc:
         metrics.count_rejected(exc.error, int(exc.extra.pop("_events", 1)))
         raise
+    except DatabaseUnavailable:  # answered by crisis.api.errors, counted here like the others
+        metrics.count_rejected("database_unavailable")
+        raise
 
 
 def _token_and_community(slug: str) -> tuple[ApiToken, Community]:
@@ -121,7 +124,8 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
     limit hears 429 before anything is looked up."""
     token_hash = hash_token(bearer_value())
     _check_rate(token_hash)
-    if not _recently_stored(token_hash):
+    checked = not _recently_stored(token_hash)
+    if checked:
         # A token this process has not seen store a batch is checked before the body is
         # parsed, so an unknown token costs a query, not a parse, a validation and a
         # compression of up to MAX_EVENTS events.
@@ -129,16 +133,12 @@ def _post_events_direct(slug: str) -> tuple[Response, int]:
     try:
         valid, raw = _valid_events(slug)
     except ApiError:
-        _token_and_community(slug)  # a bad token is the first thing to say
-        _count_refused(token_hash)
+        if not checked:
+            _token_and_community(slug)  # a bad token is the first thing to say
+        _count_and_ring(token_hash)
         raise
     now = rt().clock.now()
-    try:
-        stored = rt().direct.run(lambda conn: store_for_token(conn, token_hash, slug, valid, now, raw))
-    except DatabaseUnavailable as exc:
-        current_app.logger.warning("database unavailable on the ingest path (%s)", exc)
-        raise ApiError(503, "database_unavailable", "the database is unavailable; retry later",
-                       headers={"Retry-After": "2"}) from None
+    stored = rt().direct.run(lambda conn: store_for_token(conn, token_hash, slug, valid, now, raw))
     if stored is None:
         _token_and_community(slug)  # says why: 401, 404 or 403
         # The token turned valid between the two looks: store it the slow way.
@@ -172,7 +172,7 @@ def _post_events_session(slug: str, parsed: tuple[list[ValidEvent], bytes | None
         try:
             parsed = _valid_events(slug)
         except ApiError:
-            _count_refused(token.token_hash)
+            _count_and_ring(token.token_hash)
             raise
     valid, raw = parsed
     single_writer = _SQLITE_WRITER if session.get_bind().dialect.name == "sqlite" else contextlib.nullcontext()
@@ -186,40 +186,28 @@ def _post_events_session(slug: str, parsed: tuple[list[ValidEvent], bytes | None
 def _answer(slug: str, community_id: int, token_hash: str, result: IngestResult) -> tuple[Response, int]:
     metrics.count_ingested(slug, result.types)
     metrics.count_duplicates(slug, result.duplicates)
-    _count_and_ring(community_id, token_hash, ring=result.accepted > 0)
+    _count_and_ring(token_hash, community_id if result.accepted else None)
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 202
 
 
-def _count_refused(token_hash: str) -> None:
-    """A refused body still counts against its token's rate limit: garbage costs CPU too."""
+def _count_and_ring(token_hash: str, community_id: int | None = None) -> None:
+    """One Redis round trip: count the request against the token's rate limit (a refused
+    body counts too: garbage costs CPU) and, given the community whose events were just
+    stored, ring its detect queue."""
     if rt().config.sync_jobs:
-        return
-    try:
-        pipe = rt().redis.pipeline(transaction=False)
-        record = ratelimit.ingest_limiter.count(pipe, token_hash)
-        record(pipe.execute()[0])
-    except Exception:  # noqa: BLE001 -- the answer is a 4xx either way
-        current_app.logger.warning("could not count a refused ingest request", exc_info=True)
-
-
-def _count_and_ring(community_id: int, token_hash: str, *, ring: bool) -> None:
-    """One Redis round trip after the batch is stored: count the request against the
-    token's rate limit and, when events were accepted, ring the detect queue."""
-    if rt().config.sync_jobs:
-        if ring:
+        if community_id is not None:
             jobs.detect(community_id)
         return
     redis = rt().redis
-    bell = queue.detect_bell(community_id)
     try:
         pipe = redis.pipeline(transaction=False)
         record = ratelimit.ingest_limiter.count(pipe, token_hash)
-        if ring:
-            queue.press(pipe, bell)
+        if community_id is not None:
+            queue.press(pipe, queue.detect_bell(community_id))
         replies = pipe.execute()
-        if ring and replies[2]:
+        if community_id is not None and replies[2]:
             queue.enqueue(redis, queue.DETECT, "crisis.jobs.detect", community_id)
         record(replies[0])
     except Exception:  # noqa: BLE001
-        # The events are committed; the sweeper rings for them once Redis is back.
-        current_app.logger.warning("could not ring the detect queue for community %s", community_id, exc_info=True)
+        # Stored events are committed; the sweeper rings for them once Redis is back.
+        current_app.logger.warning("could not count or ring for community %s", community_id, exc_info=True)
