@@ -133,7 +133,11 @@ def _work_until_stopped(rt: runtime.Runtime, *, burst: bool, name: str | None, l
             worker = CrisisWorker([crisis_queue.queue(rt.redis, q) for q in crisis_queue.QUEUES], connection=rt.redis,
                                   name=name)
             worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
-            return
+            if burst or worker._stop_requested:
+                return
+            # rq's loop logs an unhandled error and returns, as it does for a Redis error
+            # raised while it watches a work horse (a restart mid-job): start it again.
+            log.warning("rq's work loop ended without a stop request; restarting in %.1fs", delay)
         except RedisConnectionError:
             if burst:
                 raise
