@@ -98,3 +98,39 @@ def test_it_moves_stored_events_into_the_batch_log_and_back_on_sqlite(tmp_path: 
 @pytest.mark.postgres
 def test_it_moves_stored_events_into_the_batch_log_and_back_on_postgresql(postgres_server: PostgresServer) -> None:
     _move_and_back(postgres_server.create_database("migrations_move"))
+
+
+def _state_compression(engine: Engine) -> tuple[str, str]:
+    """The column's compression method ('' = the server default) and storage mode."""
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT attcompression, attstorage FROM pg_attribute "
+            "WHERE attrelid = 'detector_states'::regclass AND attname = 'state'")).one()
+    return str(row[0]), str(row[1])
+
+
+@pytest.mark.postgres
+def test_it_stores_checkpoints_with_lz4_on_postgresql_and_reverts_on_downgrade(
+        postgres_server: PostgresServer) -> None:
+    from crisis.clock import FixedClock
+    from crisis.communities import create_community
+    from crisis.db import make_sessionmaker
+    from crisis.models import DetectorState
+
+    url = postgres_server.create_database("migrations_lz4")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    assert _state_compression(engine) == ("l", "x")  # lz4 (Debian's PostgreSQL has it), extended
+    at = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    with make_sessionmaker(engine)() as session:
+        community, _ = create_community(session, "lz4", name=None, clock=FixedClock(at))
+        # A checkpoint large enough to be compressed out of line, as a busy community's is.
+        state = {"users": {f"u{i}": {"first_seen": 1.7e9 + i, "messages": i % 7} for i in range(5000)}}
+        session.add(DetectorState(community_id=community.id, state=state, last_seq=0, updated_at=at, version=1))
+        session.commit()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_column_compression(state) FROM detector_states")).scalar() == "lz4"
+    migrate.downgrade(url, "0005")
+    assert _state_compression(engine) == ("", "x")
+    migrate.upgrade(url)
+    engine.dispose()
