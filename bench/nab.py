@@ -42,7 +42,7 @@ MEMORY = 1000  # rows of "recent past" for the window novelty test and the recor
 
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
-               record: bool = True, contexts: bool = True) -> list[tuple[str, str, float]]:
+               record: bool = True, contexts: bool = True, range_rule: bool = False) -> list[tuple[str, str, float]]:
     rate = SeasonalRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
     if novelty in ("context", "both"):
@@ -53,6 +53,8 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
         rate.enable_record_rule(memory=MEMORY)
     if contexts:
         rate.enable_contexts()
+    if range_rule:
+        rate.enable_range_rule()
     out, calm, in_episode = [], 0, False
     with path.open() as fh:
         for row in csv.DictReader(fh):
@@ -73,13 +75,15 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
     return out
 
 
-def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool, contexts: bool) -> None:
+def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool, contexts: bool,
+               range_rule: bool) -> None:
     dest = out / DETECTOR / path.parent.name / f"{DETECTOR}_{path.name}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value", "anomaly_score", "label"])
-        for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record, contexts=contexts):
+        for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record, contexts=contexts,
+                                 range_rule=range_rule):
             w.writerow([ts, v, sc, 0])
 
 
@@ -93,11 +97,13 @@ def main() -> None:
                     help="novelty test(s) combined with the residual test (default: window shape)")
     ap.add_argument("--no-record", action="store_true", help="without the record rule for single-row surprises")
     ap.add_argument("--no-contexts", action="store_true", help="without the CAD OSE context detector")
+    ap.add_argument("--range-rule", action="store_true",
+                    help="a value beyond the range seen so far (after 100 rows, by 5 %% of it) pages at once")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
     paths = sorted((nab / "data").glob("*/*.csv"))
-    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, not a.no_contexts)
+    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, not a.no_contexts, a.range_rule)
             for p in paths]
     with Pool(a.jobs) as pool:  # files are independent: one process per core
         pool.starmap(write_file, jobs)

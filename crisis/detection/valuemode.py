@@ -13,10 +13,15 @@ from typing import Any
 
 from .contexts import ContextDetector
 from .novelty import ContextNovelty, NoveltyLikelihood
+from .range_rule import RangeRule
 from .recent import push_record
 from .seasons import hour_of_week
 from .tails import log_normal_sf as _log_normal_sf
 from .window_novelty import WindowNovelty
+
+
+# log p given to a value beyond the range seen (p = 1e-10): above every alarm level.
+RANGE_LOG_P = -10.0 * math.log(10.0)
 
 
 class ValueMode:
@@ -49,6 +54,7 @@ class ValueMode:
         self.window_lik: NoveltyLikelihood | None = None
         self.contexts: ContextDetector | None = None
         self.context_score = 0.0  # the context detector's score of the last row (CAD scale)
+        self.range_rule: RangeRule | None = None
 
     def observe_value(self, ts: float, x: float) -> float:
         """Score a numeric observation, then learn it; returns log p (<= 0).
@@ -118,6 +124,9 @@ class ValueMode:
             tests.append(self.window_lik.observe(self.window_nov.observe(x)))
         if len(tests) > 1:  # several tests: Bonferroni
             lp = min(0.0, min(tests) + math.log(len(tests)))
+        if self.range_rule is not None and self.range_rule.observe(x):
+            # beyond the series' whole range: alarm at once, whatever the scales say
+            lp = min(lp, RANGE_LOG_P)
         if self.contexts is not None:  # a separate channel with its own rest rule: not in lp
             self.context_score = self.contexts.observe(x)
         return lp
@@ -142,6 +151,13 @@ class ValueMode:
         combined into the returned log p: it is left in `context_score` (alarm at
         0.75) for the caller."""
         self.contexts = ContextDetector(warmup=warmup, rest=rest)
+
+    def enable_range_rule(self, warmup: int = 100, tolerance: float = 0.05) -> None:
+        """After `warmup` rows, a value beyond the minimum / maximum seen so far by more than
+        `tolerance` of that range gets p = 1e-10 (range_rule.py), like the spatial
+        anomalies of NAB's HTM runner. It goes through the caller's paging like any
+        other alarm, so it pages once per episode."""
+        self.range_rule = RangeRule(warmup=warmup, tolerance=tolerance)
 
     def enable_record_rule(self, memory: int = 1000) -> None:
         """A single-row residual surprise may page only when it beats every residual of
@@ -178,6 +194,8 @@ class ValueMode:
             st["v_record"] = self.v_record
         if self.contexts is not None:
             st["contexts"] = self.contexts.to_state()
+        if self.range_rule is not None:
+            st["range_rule"] = self.range_rule.to_state()
         return st
 
     def _load_value_state(self, st: dict[str, Any]) -> None:
@@ -195,3 +213,5 @@ class ValueMode:
             self.v_record = int(st["v_record"])
         if "contexts" in st:
             self.contexts = ContextDetector.from_state(st["contexts"])
+        if "range_rule" in st:
+            self.range_rule = RangeRule.from_state(st["range_rule"])
