@@ -10,10 +10,12 @@ an alarm, rows stay at 0 until the surprise has been quiet (p > 1e-2) for
 QUIET rows. On by default: the window-shape novelty test (window_novelty.py;
 --novelty context|both|none for the symbol-sequence test of novelty.py, both or
 neither) and the record rule for single-row surprises (recent.py; --no-record).
-Both judge the last MEMORY rows. Also on: CAD OSE's context detector
-(contexts.py; --no-contexts), a separate channel with its own rest rule whose
-alarm level 0.75 maps to 0.5; the row's score is the larger of the two. It makes
-a run about five times slower. Files are scored in parallel (--jobs).
+Both judge the last MEMORY rows. Also on: the range rule (range_rule.py;
+--no-range-rule): after 100 rows, a value beyond the minimum or maximum seen so
+far by more than 5 % of that range pages at once. Off unless asked for: CAD OSE's
+context detector (contexts.py; --contexts), a separate channel with its own rest
+rule whose alarm level 0.75 maps to 0.5; the row's score is the larger of the
+two. It makes a run about eight times slower. Files are scored in parallel (--jobs).
 --score runs nabscore.py (numpy/pandas) with the optimised threshold and with
 the fixed threshold 0.5.
 """
@@ -42,7 +44,7 @@ MEMORY = 1000  # rows of "recent past" for the window novelty test and the recor
 
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
-               record: bool = True, contexts: bool = True, range_rule: bool = False) -> list[tuple[str, str, float]]:
+               record: bool = True, contexts: bool = False, range_rule: bool = True) -> list[tuple[str, str, float]]:
     rate = SeasonalRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
     if novelty in ("context", "both"):
@@ -96,14 +98,16 @@ def main() -> None:
     ap.add_argument("--novelty", choices=("window", "context", "both", "none"), default="window",
                     help="novelty test(s) combined with the residual test (default: window shape)")
     ap.add_argument("--no-record", action="store_true", help="without the record rule for single-row surprises")
-    ap.add_argument("--no-contexts", action="store_true", help="without the CAD OSE context detector")
-    ap.add_argument("--range-rule", action="store_true",
-                    help="a value beyond the range seen so far (after 100 rows, by 5 %% of it) pages at once")
+    ap.add_argument("--contexts", action="store_true",
+                    help="with the CAD OSE context detector (its range frozen after 750 rows: NAB only; ~8x slower)")
+    ap.add_argument("--no-range-rule", action="store_true",
+                    help="without the range rule (a value beyond the range seen so far, after 100 rows, "
+                         "by 5 %% of it, pages at once)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
     paths = sorted((nab / "data").glob("*/*.csv"))
-    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, not a.no_contexts, a.range_rule)
+    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, a.contexts, not a.no_range_rule)
             for p in paths]
     with Pool(a.jobs) as pool:  # files are independent: one process per core
         pool.starmap(write_file, jobs)
