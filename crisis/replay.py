@@ -25,6 +25,7 @@ from crisis import communities, migrate, pipeline
 from crisis.clock import Clock, SystemClock, isoformat
 from crisis.db import make_engine, make_sessionmaker
 from crisis.detection import CommunityDetector, DetectorSettings, parse_event
+from crisis.detection.dedup import RecentIds
 from crisis.models import Community, Incident
 
 FLUSH_EVERY = 512
@@ -108,6 +109,8 @@ class ReplayRun:
         self.detectors: dict[str, CommunityDetector] = {}
         self.communities: dict[str, Community] = {}
         self.pending: dict[str, list[Any]] = {}
+        # Ingest would refuse a repeated id; a replay of files drops it here.
+        self.recent: dict[str, RecentIds] = {}
         self.outcome = pipeline.BatchOutcome()
 
     def _community(self, slug: str) -> Community:
@@ -119,11 +122,14 @@ class ReplayRun:
             self.communities[slug] = found
             self.detectors[slug] = CommunityDetector(slug, self.settings.get(slug))
             self.pending[slug] = []
+            self.recent[slug] = RecentIds()
         return found
 
     def feed(self, wire: dict[str, Any]) -> None:
         event = parse_event(wire)
         self._community(event.community)
+        if not self.recent[event.community].first_time(event.id, event.ts):
+            return
         buf = self.pending[event.community]
         buf.append(event)
         if len(buf) >= FLUSH_EVERY:

@@ -1,7 +1,9 @@
 """CommunityDetector: all detectors of one community, driven by event time.
 
 process() is the only entry point for events (live batches, replay and tests
-alike). Per event the cost is a duplicate check, a per-minute counter and, for
+alike), and takes each event once: the live path stores an id only once (the
+ingest index), a replay filters its stream (dedup.RecentIds), so the checkpoint
+carries no memory of ids. Per event the cost is a per-minute counter and, for
 the few suspicious events, the detector that cares. Once per event-time minute
 the detector housekeeps: baselines learn the completed minute, memories expire
 and quiet episodes close.
@@ -19,11 +21,11 @@ from .reports import LeaveDetector, ReportDetector
 from .settings import DetectorSettings
 from .stats import SeasonalRate
 
-DEDUP_HORIZON = 600.0
-MAX_SEEN = 200_000
 MAX_POSTERS = 300_000
 POSTER_MEMORY = 30 * 86400.0
-STATE_VERSION = 1
+# 2: no remembered ids (version 1 carried them; it loads, its ids ignored).
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # Size-scaled cold-start priors (per message of this community): before any
 # history, expected joins/reports/leaves are a small fraction of message traffic.
 PRIOR_PER_MESSAGE = {"joins": 0.02, "reports": 0.01, "leaves": 0.01}
@@ -35,11 +37,6 @@ class CommunityDetector:
         self.settings = settings or DetectorSettings()
         self.clock = float("-inf")
         self.minute = -1
-        # Duplicate ids are remembered in two rotating generations (each
-        # DEDUP_HORIZON long): O(1) per event, no per-id expiry bookkeeping.
-        self.seen: set[str] = set()
-        self.seen_prev: set[str] = set()
-        self.seen_epoch = 0
         self.posters: dict[str, float] = {}  # accounts seen posting in the last 30 days
         self.messages = SeasonalRate()
         self.rates = {name: SeasonalRate() for name in PRIOR_PER_MESSAGE}
@@ -54,27 +51,21 @@ class CommunityDetector:
 
     # ---- driving --------------------------------------------------------------------
     def process(self, events: Iterable[Event]) -> list[EpisodeAction]:
-        """Feed events (any order within seconds; duplicates ignored) -> episode actions."""
+        """Feed events (any order within seconds; each once) -> episode actions."""
         out: list[EpisodeAction] = []
         settings = self.settings
         allow_users = settings._allow_users
         msgs, posters, members = self.messages, self.posters, self.raid.members
-        seen, prev = self.seen, self.seen_prev
         clock = self.clock
         next_minute = (self.minute + 1) * 60.0
         for e in events:
-            eid = e.id
-            if eid in seen or eid in prev:
-                continue
             ts = e.ts
             if ts > clock:
                 clock = ts
                 if ts >= next_minute:
                     self.clock = ts
                     out += self._tick(ts)
-                    seen, prev = self.seen, self.seen_prev
                     next_minute = (self.minute + 1) * 60.0
-            seen.add(eid)
             if e.extra or allow_users:
                 if settings.is_allowed(e.actor, e.roles, e.bot):
                     if e.type == "moderation.action":
@@ -151,11 +142,6 @@ class CommunityDetector:
                 r.prior_rate = PRIOR_PER_MESSAGE[name] * base
             self.dispute.expire(ts)
             self.reports.expire(ts)
-        epoch = int(ts // DEDUP_HORIZON)
-        if epoch != self.seen_epoch or len(self.seen) > MAX_SEEN:
-            self.seen_prev = self.seen if epoch == self.seen_epoch + 1 else set()
-            self.seen = set()
-            self.seen_epoch = epoch
         posters = self.posters
         while posters:  # forget accounts silent for POSTER_MEMORY (or beyond the cap)
             k = next(iter(posters))
@@ -196,8 +182,7 @@ class CommunityDetector:
     def to_state(self) -> dict[str, Any]:
         """JSON-serializable snapshot; from_state() resumes exactly where this left off."""
         return {"version": STATE_VERSION, "clock": self.clock if self.clock != float("-inf") else None,
-                "minute": self.minute, "seen": sorted(self.seen),
-                "seen_prev": sorted(self.seen_prev), "seen_epoch": self.seen_epoch, "posters": self.posters,
+                "minute": self.minute, "posters": self.posters,
                 "messages": self.messages.to_state(),
                 "rates": {k: r.to_state() for k, r in self.rates.items()},
                 "book": self.book.to_state(), "raid": self.raid.to_state(),
@@ -208,13 +193,10 @@ class CommunityDetector:
     def from_state(cls, community: str, settings: DetectorSettings | None,
                    state: dict[str, Any]) -> CommunityDetector:
         det = cls(community, settings)
-        if not state or state.get("version") != STATE_VERSION:
+        if not state or state.get("version") not in READABLE_VERSIONS:
             return det  # unknown snapshot: start cold rather than misread it
         det.clock = state["clock"] if state["clock"] is not None else float("-inf")
         det.minute = state["minute"]
-        det.seen = set(state["seen"])
-        det.seen_prev = set(state["seen_prev"])
-        det.seen_epoch = state["seen_epoch"]
         det.posters = dict(state["posters"])
         det.messages.load_state(state["messages"])
         for k, r in det.rates.items():
