@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--format", default="raw", choices=["raw", "flamegraph", "speedscope"])
     parser.add_argument("--summarize", type=Path, nargs="*")
     parser.add_argument("--wrk", action="store_true", help="drive with wrk (bench/load.py --wrk) instead of Python")
+    parser.add_argument("--gil", action="store_true",
+                        help="sample only the thread holding the GIL: CPU spent in Python, not time waiting in C")
     args = parser.parse_args()
     if args.summarize:
         for path in args.summarize:
@@ -87,7 +89,7 @@ def main() -> None:
             spies.append(subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--subprocesses",
                  "--rate", "100", "--duration", str(int(args.duration)), "--format", args.format,
-                 "--output", str(args.out / f"{name}.{ext}"), "--nonblocking"],
+                 "--output", str(args.out / f"{name}.{ext}"), "--nonblocking", *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1.0)
         result = (drive_wrk if args.wrk else drive)(topo.web.url.removeprefix("http://"), targets, size=100,

@@ -47,7 +47,9 @@ class ValidEvent(NamedTuple):
     type: str
     ts: datetime
     actor_id: str
-    payload: dict[str, Any]
+    # None when the batch is stored as sent (crisis.typed_events): the request's own bytes
+    # hold the event, and no dict was built for it.
+    payload: dict[str, Any] | None
 
 
 class _Errors:

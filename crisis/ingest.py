@@ -43,7 +43,9 @@ class IngestResult:
 def encode_body(events: list[ValidEvent], raw: bytes | None = None) -> bytes:
     """The batch as stored. `raw`, when given, is the request's own JSON array of exactly
     these events (validated, all or nothing), stored as sent rather than encoded again."""
-    return zlib.compress(raw if raw is not None else json.dumps([e.payload for e in events]).encode(), _LEVEL)
+    if raw is None:
+        raw = json.dumps([e.payload for e in events]).encode()  # payloads are set when nothing was sent as is
+    return zlib.compress(raw, _LEVEL)
 
 
 def decode_batch(body: bytes, fresh: list[str] | None, community: str | None = None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from crisis.ingest import IngestResult, store_events, store_for_token
 from crisis.models import ApiToken, Community
 from crisis.pgdirect import DatabaseUnavailable
 from crisis.secrets import hash_token
+from crisis.typed_events import decode_valid_array
 from crisis.webctx import db, rt
 
 bp = Blueprint("ingest", __name__)
@@ -30,12 +31,15 @@ JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
 
 
-def _parse_body() -> tuple[list[Any], bytes | None]:
+def _is_json(mimetype: str) -> bool:
+    return mimetype in JSON_TYPES or mimetype.endswith("+json")
+
+
+def _parse_body(raw: bytes) -> tuple[list[Any], bytes | None]:
     """The events, and the body itself when it is a plain JSON array of them (stored as
     sent: crisis.ingest.encode_body)."""
     mimetype = request.mimetype
-    raw = request.get_data(cache=False)
-    if mimetype in JSON_TYPES or mimetype.endswith("+json"):
+    if _is_json(mimetype):
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -107,7 +111,12 @@ def _check_rate(token_hash: str) -> None:
 
 
 def _valid_events(slug: str) -> tuple[list[ValidEvent], bytes | None]:
-    events, raw = _parse_body()
+    body = request.get_data(cache=False)
+    if _is_json(request.mimetype):
+        typed = decode_valid_array(body, slug, rt().clock.now(), limit=MAX_EVENTS)
+        if typed is not None:
+            return typed, body
+    events, raw = _parse_body(body)
     if len(events) > MAX_EVENTS:
         abort(413, "too_many_events", f"{len(events)} events in one request; the limit is {MAX_EVENTS}")
     valid, errors = validate_batch(events, slug, rt().clock.now())

@@ -1,0 +1,83 @@
+"""The ingest fast path: a JSON array of ordinary events decoded and checked in one pass
+in C (msgspec), without building a dict per event.
+
+Under load, parsing a 100-event batch into dicts and checking each in Python was the
+largest cost of the web tier (crisis.events' quick check included). The typed decoder
+does both in about a third of the time. It only ever says "all valid" or "not sure":
+anything it does not take (a custom x- field or type, a wrong type, a missing field, an
+object body, NDJSON) goes to crisis.events, which decides and explains each problem.
+It never accepts what crisis.events refuses (tests/test_typed_events.py checks that on
+arbitrary input), and the batch it accepts is stored as sent, so no field is lost.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from crisis.events import (KNOWN_TYPES, MAX_CONTENT, MAX_FUTURE, MAX_ID, MAX_REASON, MAX_SHORT, ValidEvent,
+                           parse_rfc3339)
+
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
+Short = Annotated[str, Meta(max_length=MAX_SHORT)]
+Stamp = Annotated[str, Meta(max_length=40)]
+KnownType = Literal[tuple(sorted(KNOWN_TYPES))]  # type: ignore[valid-type]
+
+
+class _Actor(Struct, forbid_unknown_fields=True):
+    id: Id
+    name: Short | None = None
+    created_at: Stamp | None = None
+    roles: Annotated[list[Short], Meta(max_length=50)] | None = None
+    # crisis.events refuses an explicit null here, and so does a plain bool.
+    bot: bool = False
+
+
+class _Target(Struct, forbid_unknown_fields=True):
+    user_id: Id | None = None
+    message_id: Id | None = None
+
+
+class _Event(Struct, forbid_unknown_fields=True):
+    id: Id
+    type: KnownType
+    ts: Stamp
+    actor: _Actor
+    community: str | None = None
+    channel: Short | None = None
+    message_id: Id | None = None
+    content: Annotated[str, Meta(max_length=MAX_CONTENT)] | None = None
+    target: _Target | None = None
+    reason: Annotated[str, Meta(max_length=MAX_REASON)] | None = None
+    action: Annotated[str, Meta(max_length=64)] | None = None
+
+
+def _decoder(limit: int) -> msgspec.json.Decoder[list[_Event]]:
+    return msgspec.json.Decoder(Annotated[list[_Event], Meta(max_length=limit)])
+
+
+_DECODERS: dict[int, msgspec.json.Decoder[list[_Event]]] = {}
+
+
+def decode_valid_array(body: bytes, slug: str, now: datetime, *, limit: int) -> list[ValidEvent] | None:
+    """Every event of a JSON array body when all are ordinary and valid (payloads left
+    in `body`: the batch is stored as sent); None when the full check must decide."""
+    decoder = _DECODERS.get(limit) or _DECODERS.setdefault(limit, _decoder(limit))
+    try:
+        events = decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    latest = now + MAX_FUTURE
+    valid: list[ValidEvent] = []
+    for event in events:
+        # What a schema cannot say: blank ids, the URL's community, a real time with a zone.
+        actor = event.actor
+        if not event.id.strip() or not actor.id.strip() or (event.community is not None and event.community != slug):
+            return None
+        ts = parse_rfc3339(event.ts)
+        if ts is None or ts > latest or (actor.created_at is not None and parse_rfc3339(actor.created_at) is None):
+            return None
+        valid.append(ValidEvent(event.id, event.type, ts, actor.id, None))
+    return valid
