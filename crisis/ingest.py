@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -85,17 +86,31 @@ batch AS (INSERT INTO event_batches (community_id, received_at, count, fresh, bo
           FROM src, tally WHERE n > 0)
 SELECT (SELECT community_id FROM src), n, CASE WHEN n = %(total)s THEN NULL ELSE ids END FROM tally
 """
+# The usual batch holds only new ids. Inserting them without ON CONFLICT saves its
+# speculative insertion, ~4 µs of server CPU per row (0.4 of 1.0 ms for 100 ids, measured
+# in a bare psycopg loop). A batch holding any stored id (a client's retry) fails on the
+# unique key instead, rolls back whole, and is sent again as _PG_STORE.
+_PG_STORE_NEW = """
+turn AS MATERIALIZED (SELECT pg_advisory_xact_lock(%(lock_space)s, community_id) FROM src),
+new AS (INSERT INTO event_ids (community_id, event_id)
+        SELECT src.community_id, id FROM src, turn, json_array_elements_text(%(ids)s::json) AS id),
+batch AS (INSERT INTO event_batches (community_id, received_at, count, fresh, body)
+          SELECT src.community_id, %(now)s, %(total)s, NULL, %(body)s FROM src, turn)
+SELECT (SELECT community_id FROM src), %(total)s, NULL::json
+"""
 _PG_FOR_COMMUNITY = "WITH src AS (SELECT CAST(%(cid)s AS integer) AS community_id),\n" + _PG_STORE
 # The ingest hot path (crisis.api.ingest): the token check, its last-used stamp and the
 # insert in the same round trip. No row in `src` (unknown, revoked or foreign token, or
 # no such community) stores nothing and returns a NULL community: the caller then asks
 # the slow path which answer (401, 403 or 404) applies.
-_PG_FOR_TOKEN = """WITH src AS MATERIALIZED (
+_PG_TOKEN = """WITH src AS MATERIALIZED (
     SELECT t.community_id, t.id AS token_id FROM api_tokens t JOIN communities c ON c.id = t.community_id
     WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL AND t.kind = 'ingest' AND c.slug = %(slug)s),
 used AS (UPDATE api_tokens SET last_used_at = %(now)s FROM src
          WHERE api_tokens.id = src.token_id AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at < %(stale)s)),
-""" + _PG_STORE
+"""
+_PG_FOR_TOKEN = _PG_TOKEN + _PG_STORE
+_PG_NEW_FOR_TOKEN = _PG_TOKEN + _PG_STORE_NEW
 
 
 def _unique(events: list[ValidEvent]) -> dict[str, ValidEvent]:
@@ -123,7 +138,16 @@ def store_for_token(conn: Any, token_hash: str, slug: str, events: list[ValidEve
     not authorize `slug` (nothing stored)."""
     unique = _unique(events)
     params = _pg_params(unique, now, raw) | {"token_hash": token_hash, "slug": slug, "stale": now - TOUCH_EVERY}
-    community_id, accepted, fresh = conn.execute(_PG_FOR_TOKEN, params, prepare=True).fetchone()
+    row = None
+    if unique:
+        try:
+            row = conn.execute(_PG_NEW_FOR_TOKEN, params, prepare=True).fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != "pk_event_ids":
+                raise
+    if row is None:
+        row = conn.execute(_PG_FOR_TOKEN, params, prepare=True).fetchone()
+    community_id, accepted, fresh = row
     if community_id is None:
         return None
     return community_id, _result(len(events), unique, accepted, fresh)

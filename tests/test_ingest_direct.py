@@ -80,6 +80,23 @@ def test_it_stores_once_and_counts_repeats_on_the_direct_path(pg_app: Flask, pg_
     assert token is not None and token.last_used_at == clock.now()
 
 
+def test_a_batch_with_stored_ids_falls_back_and_keeps_only_its_new_ones(pg_app: Flask, pg_factory: Factory,
+                                                                         pg_session: Session,
+                                                                         clock: FixedClock) -> None:
+    # All-new batches skip ON CONFLICT (crisis.ingest._PG_STORE_NEW); one stored id fails
+    # that statement on the unique key, and the batch is stored by the other one.
+    pg_app.config["RATELIMIT_INGEST"] = ratelimit.Limit(10, 3600)
+    lantern = pg_factory.community("lantern")
+    client = pg_app.test_client()
+    for ids, answer in ((("a", "b"), {"accepted": 2, "duplicates": 0}), (("a", "c"), {"accepted": 1, "duplicates": 1}),
+                        (("a", "b", "c"), {"accepted": 0, "duplicates": 3}), (("d",), {"accepted": 1, "duplicates": 0})):
+        assert _post(client, "lantern", lantern.token, _events(clock, *ids)).get_json() == answer
+    pg_session.expire_all()
+    batches = pg_session.scalars(select(EventBatch).order_by(EventBatch.seq)).all()
+    assert [(b.count, b.fresh) for b in batches] == [(2, None), (1, ["c"]), (1, None)]
+    assert _stored(pg_session) == 4
+
+
 def test_another_communitys_token_stores_nothing_and_hears_why_before_the_body(
         pg_app: Flask, pg_factory: Factory, pg_session: Session, clock: FixedClock) -> None:
     lantern, harbor = pg_factory.community("lantern"), pg_factory.community("harbor")
