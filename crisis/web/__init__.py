@@ -12,8 +12,10 @@ def _page_error(exc: HTTPException) -> tuple[str, int]:
 def init_app(app: Flask) -> None:
     from crisis.web import (
         access, auth, csrf, i18n, incidents, insights, manage, markup, pages, postmortem_views, security_headers,
+        sessions,
     )
 
+    sessions.init_app(app)
     csrf.init_app(app)
     security_headers.init_app(app)
     auth.init_app(app)
