@@ -67,6 +67,20 @@ class _Errors:
 
 def parse_rfc3339(value: str) -> datetime | None:
     """An aware datetime, or None when the string is not RFC 3339 with a zone."""
+    # The usual shapes, "2026-10-05T12:00:00Z" and the same with milliseconds, checked by
+    # the position of their separators: where those fit, fromisoformat (C) refuses any
+    # non-digit in the rest. Half the cost of the regex, on every event ingested.
+    n = len(value)
+    if ((n == 20 or (n == 24 and value[19] == ".")) and value[-1] == "Z" and value[10] == "T"
+            and value[4] == "-" and value[7] == "-" and value[13] == ":" and value[16] == ":"):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return _parse_rfc3339_any(value)
+
+
+def _parse_rfc3339_any(value: str) -> datetime | None:
     if not _RFC3339.match(value):
         return None
     try:

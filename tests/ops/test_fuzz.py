@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from crisis.detection import CommunityDetector, parse_event
 from crisis.detection.dedup import RecentIds
-from crisis.events import KNOWN_TYPES, MAX_FUTURE, _Errors, _valid_common, _validate_one, validate_batch
+from crisis.events import (KNOWN_TYPES, MAX_FUTURE, _Errors, _parse_rfc3339_any, _valid_common, _validate_one,
+                           parse_rfc3339, validate_batch)
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -86,6 +87,17 @@ def test_the_usual_event_takes_the_quick_check() -> None:
     event = {"id": "e1", "type": "message.create", "ts": "2026-10-05T11:59:00Z", "actor": {"id": "u1", "name": "A"},
              "channel": "general", "content": "hi"}
     assert _valid_common(event, "lantern", NOW + MAX_FUTURE) is not None
+
+
+@given(st.sampled_from(["2026-10-05T11:59:00Z", "2026-10-05T11:59:00.123Z"]),
+       st.lists(st.tuples(st.integers(0, 23), st.sampled_from("0123456789-:.TtZz +,a\u0660\u00a0")), max_size=3))
+@settings(max_examples=1500, deadline=None)
+def test_the_quick_time_shapes_read_exactly_as_the_general_rule(template: str, edits: list[tuple[int, str]]) -> None:
+    text = list(template)
+    for at, char in edits:
+        text[at % len(text)] = char
+    value = "".join(text)
+    assert parse_rfc3339(value) == _parse_rfc3339_any(value)
 
 
 @st.composite
