@@ -83,16 +83,28 @@ def main() -> None:
             "rq workers": lambda: [w.proc.pid for w in topo.workers if w.proc is not None],
             "redis": lambda: [topo.redis.proc.pid],  # type: ignore[union-attr]
             "_settle": lambda: topo.wait_processed(timeout=600)}
+        jobs_before = _jobs_done(topo.config.redis_url)
         full, per100 = measured(topo.web.url.removeprefix("http://"), targets, args.duration, parts)
+        jobs = _jobs_done(topo.config.redis_url) - jobs_before
         with topo.sessions() as session:
             states = session.execute(text("SELECT version, octet_length(state::text) FROM detector_states")).all()
         print(json.dumps({
             "bare": {**bare_r, "cpu_ms_per_100_events": bare_cpu},
             "crisis": {**full, "cpu_ms_per_100_events": per100,
                        "total_ms_per_100_events": round(sum(per100.values()), 2)},
+            "rq_jobs": jobs,
             "checkpoints": {"written": sum(v for v, _ in states),
                             "mean_kib": round(sum(n for _, n in states) / max(len(states), 1) / 1024, 1)},
             "ratio": round(full["events_per_s"] / bare_r["events_per_s"], 3)}, indent=2))
+
+
+def _jobs_done(redis_url: str) -> int:
+    """Jobs the rq workers have finished, failed ones included (rq's own worker counters)."""
+    from redis import Redis
+    from rq import Worker
+
+    workers = Worker.all(connection=Redis.from_url(redis_url))
+    return sum(w.successful_job_count + w.failed_job_count for w in workers)
 
 
 def _postmaster(database_url: str) -> int:

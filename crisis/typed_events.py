@@ -71,13 +71,15 @@ def decode_valid_array(body: bytes, slug: str, now: datetime, *, limit: int) -> 
         return None
     latest = now + MAX_FUTURE
     valid: list[ValidEvent] = []
+    append, parse = valid.append, parse_rfc3339
+    new = tuple.__new__  # what namedtuple's _make calls: a third of ValidEvent(...)'s cost
     for event in events:
         # What a schema cannot say: blank ids, the URL's community, a real time with a zone.
         actor = event.actor
         if not event.id.strip() or not actor.id.strip() or (event.community is not None and event.community != slug):
             return None
-        ts = parse_rfc3339(event.ts)
-        if ts is None or ts > latest or (actor.created_at is not None and parse_rfc3339(actor.created_at) is None):
+        ts = parse(event.ts)
+        if ts is None or ts > latest or (actor.created_at is not None and parse(actor.created_at) is None):
             return None
-        valid.append(ValidEvent(event.id, event.type, ts, actor.id, None))
+        append(new(ValidEvent, (event.id, event.type, ts, actor.id, None)))
     return valid

@@ -89,9 +89,10 @@ def test_the_usual_event_takes_the_quick_check() -> None:
     assert _valid_common(event, "lantern", NOW + MAX_FUTURE) is not None
 
 
-@given(st.sampled_from(["2026-10-05T11:59:00Z", "2026-10-05T11:59:00.123Z"]),
-       st.lists(st.tuples(st.integers(0, 23), st.sampled_from("0123456789-:.TtZz +,a\u0660\u00a0")), max_size=3))
-@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(["2026-10-05T11:59:00Z", "2026-10-05T11:59:00.123Z", "2026-10-05T11:59:00.123456+00:00",
+                        "2026-10-05T11:59:00-05:30", "2026-10-05T11:59:00.123456789+14:00"]),
+       st.lists(st.tuples(st.integers(0, 34), st.sampled_from("0123456789-:.TtZz +,a\u0660\u00a0")), max_size=3))
+@settings(max_examples=4000, deadline=None)
 def test_the_quick_time_shapes_read_exactly_as_the_general_rule(template: str, edits: list[tuple[int, str]]) -> None:
     text = list(template)
     for at, char in edits:
