@@ -37,7 +37,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--no-profile", action="store_true", help="time only (cProfile adds ~2x)")
     parser.add_argument("--detect", action="store_true", help="also run the detect job after each request")
+    parser.add_argument("--detect-every", type=int, default=0, metavar="N",
+                        help="run the detect job after every N requests (under load a drain takes ~30 batches)")
     args = parser.parse_args()
+    if args.detect:
+        args.detect_every = 1
     tmp = Path(tempfile.mkdtemp(prefix="crisis-req-"))
     redis = RedisServer().start()
     pg = PostgresServer().start() if args.db == "postgres" else None
@@ -70,7 +74,7 @@ def main() -> None:
         for body in bodies[:20]:  # warm up
             assert client.post("/api/v1/communities/c0/events", data=body, headers=headers).status_code == 202
         from crisis import jobs
-        if args.detect:
+        if args.detect_every:
             jobs.detect(1)
         r = rt.redis
         r.config_resetstat()
@@ -81,10 +85,10 @@ def main() -> None:
         cpu = time.process_time()
         if not args.no_profile:
             prof.enable()
-        for body in bodies[20:]:
+        for i, body in enumerate(bodies[20:], start=1):
             resp = client.post("/api/v1/communities/c0/events", data=body, headers=headers)
             assert resp.status_code == 202, resp.data
-            if args.detect:
+            if args.detect_every and i % args.detect_every == 0:
                 jobs.detect(1)
         prof.disable()
         cpu = time.process_time() - cpu
