@@ -1,7 +1,8 @@
 -- wrk driver for bench/load.py --wrk: fresh 100-event batches (the same shape as
 -- load.py's make_batch), built in LuaJIT so the generator is not the limit.
 -- Environment: LOAD_TARGETS = "path token;path token;...", LOAD_BATCH, LOAD_TS (RFC 3339),
--- LOAD_RATE (requests/s per connection, 0 = full speed).
+-- LOAD_RATE (requests/s per connection, 0 = full speed), LOAD_RUN (unique per wrk run).
+-- Event ids are LOAD_RUN-thread-request-index: unique across threads, phases and runs.
 local targets = {}
 for path, token in string.gmatch(os.getenv("LOAD_TARGETS") or "/parse -", "([^ ;]+) ([^;]+)") do
   targets[#targets + 1] = {path = path, token = token}
@@ -9,19 +10,19 @@ end
 local size = tonumber(os.getenv("LOAD_BATCH") or "100")
 local ts = os.getenv("LOAD_TS") or "2026-01-01T00:00:00Z"
 local rate = tonumber(os.getenv("LOAD_RATE") or "0")
+local run = os.getenv("LOAD_RUN") or tostring(os.time())
 local counter = 0
-local tid = 0
 local threads = {}
 
 function setup(thread)
-  thread:set("tid", #threads + 1)
+  -- A global of the thread's own Lua state: a chunk-level `local tid` here would shadow
+  -- it, and every thread would then send the same ids (an earlier version did).
+  thread:set("thread_number", #threads + 1)
   threads[#threads + 1] = thread
 end
 
 function init(args)
-  tid = tonumber(tid) or 0
-  math.randomseed(os.time() + tid * 7919)
-  prefix = string.format("%d-%d", tid, math.random(1, 2000000000))
+  prefix = string.format("%s-%d", run, tonumber(thread_number) or 0)
 end
 
 function delay()
