@@ -49,20 +49,22 @@ def encode_body(events: list[ValidEvent], raw: bytes | None = None) -> bytes:
     return zlib.compress(raw, _LEVEL)
 
 
-def decode_batch(body: bytes, fresh: list[str] | None, community: str | None = None) -> list[dict[str, Any]]:
+def decode_batch(body: bytes, fresh: list[str] | None, count: int | None = None) -> list[dict[str, Any]]:
     """The events a batch row accepted, in the order the request sent them: the first of
-    each id (a request may repeat one), only the `fresh` ids when some were duplicates,
-    each naming `community` when given."""
+    each id (a request may repeat one), only the `fresh` ids when some were duplicates.
+    `count` is the row's count of accepted events: when every event sent was one, the
+    request repeated none and the list is returned as decoded."""
+    events = json_loads(zlib.decompress(body))  # orjson, the standard library for NaN
+    if fresh is None and count == len(events):
+        return events
     keep = None if fresh is None else set(fresh)
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
-    for event in json_loads(zlib.decompress(body)):  # orjson, the standard library for NaN
+    for event in events:
         eid = event["id"]
         if eid in seen or (keep is not None and eid not in keep):
             continue
         seen.add(eid)
-        if community is not None:
-            event["community"] = community
         out.append(event)
     return out
 

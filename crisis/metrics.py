@@ -118,27 +118,31 @@ def count_rate_limited(scope: str) -> None:
     _m().rate_limited.labels(scope).inc()
 
 
-def observe_lags(community: str, lags: Iterable[float]) -> None:
-    """Observe a whole batch with one write per bucket instead of one per event.
+def observe_lags(community: str, lags: Iterable[tuple[float, int]]) -> None:
+    """Observe a whole drain: (lag, events) pairs, one per batch row, each written as
+    `events` observations, with one write per bucket instead of one per event.
 
     Histogram.observe() takes the lock and writes the mmap file per call; a 5000-event
-    batch would pay that 5000 times. The child's _buckets/_sum are prometheus-client
+    drain would pay that 5000 times. The child's _buckets/_sum are prometheus-client
     internals (stable since 0.4), so this falls back to observe() if they move.
     """
     lags = list(lags)
-    _m().processed.labels(community).inc(len(lags))
+    _m().processed.labels(community).inc(sum(n for _, n in lags))
     child = _m().lag.labels(community)
     buckets = getattr(child, "_buckets", None)
     total = getattr(child, "_sum", None)
     upper = getattr(child, "_upper_bounds", None)
     if buckets is None or total is None or upper is None:
-        for lag in lags:
-            child.observe(lag)
+        for lag, n in lags:
+            for _ in range(n):
+                child.observe(lag)
         return
-    counts = Tally(bisect_left(upper, lag) for lag in lags)
+    counts: Tally[int] = Tally()
+    for lag, n in lags:
+        counts[bisect_left(upper, lag)] += n
     for index, n in counts.items():
         buckets[index].inc(n)
-    total.inc(sum(lags))
+    total.inc(sum(lag * n for lag, n in lags))
 
 
 def count_detections(opened: Iterable[tuple[str, str]], signals: Iterable[tuple[str, str]]) -> None:

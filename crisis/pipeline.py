@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import operator
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
@@ -145,8 +146,9 @@ def apply_actions(session: Session, community: Community, actions: Iterable[Any]
             outcome.closed.append(existing.id)
 
 
-def _event_time(event: Any) -> float:
-    return float(event.ts)
+# Events' ts is already a float (crisis.detection.events); attrgetter sorts without a
+# Python call per event.
+_EVENT_TIME = operator.attrgetter("ts")
 
 
 def _when(action: Any) -> datetime:
@@ -193,18 +195,20 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
     started = time.monotonic()
     checkpoint = read_checkpoint(session, community_id)
     detector: CommunityDetector | None = None
-    received: list[datetime] = []
+    # (arrival, events) per batch row: lags are observed per batch, not per event.
+    arrivals: list[tuple[datetime, int]] = []
+    consumed = 0
     after = checkpoint.last_seq
     batches = 0
     per_minute: Counter[tuple[int, str]] = Counter()
-    while batches < max_batches and len(received) < max_events:
+    while batches < max_batches and consumed < max_events:
         rows = session.execute(
-            select(EventBatch.seq, EventBatch.received_at, EventBatch.fresh, EventBatch.body)
+            select(EventBatch.seq, EventBatch.received_at, EventBatch.count, EventBatch.fresh, EventBatch.body)
             .where(EventBatch.community_id == community_id, EventBatch.seq > after)
             .order_by(EventBatch.seq).limit(limit)).all()
         if not rows:
             remaining = min(linger, max_seconds) - (time.monotonic() - started)
-            if not received or remaining <= 0:
+            if not consumed or remaining <= 0:
                 break
             (sleep or time.sleep)(min(0.05, remaining))
             continue
@@ -213,13 +217,14 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             detector = load_detector(session, community, checkpoint, cache)
         parsed = []
         for row in rows:
-            events = [parse_event(wire) for wire in decode_batch(row.body, row.fresh, community.slug)]
+            events = [parse_event(wire, community.slug) for wire in decode_batch(row.body, row.fresh, row.count)]
             parsed.extend(events)
-            received.extend([row.received_at] * len(events))
+            arrivals.append((row.received_at, len(events)))
+            consumed += len(events)
         for e in parsed:
             per_minute[(int(e.ts // 60), e.type)] += 1
         # Event time, not arrival order, drives the detectors; a batch is sorted by it.
-        parsed.sort(key=_event_time)
+        parsed.sort(key=_EVENT_TIME)
         writes_before = len(outcome.opened) + len(outcome.updated) + len(outcome.closed)
         apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome)
         after = rows[-1].seq
@@ -227,32 +232,32 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             break
         if time.monotonic() - started >= max_seconds:
             break
-    if not received or detector is None:
+    if not consumed or detector is None:
         return outcome
     activity.record(session, community_id, per_minute)
     outcome.version = _save_state(session, community_id, checkpoint, detector, last_seq=after, now=clock.now())
     outcome.detector = detector
     outcome.settings = community.settings or {}  # DetectorCache.put keeps its own copy
-    outcome.events = len(received)
-    _count_after_commit(session, community.slug, received, outcome, clock)
+    outcome.events = consumed
+    _count_after_commit(session, community.slug, arrivals, outcome, clock)
     return outcome
 
 
 _METRICS_KEY = "crisis.pipeline.metrics"
 
 
-def _count_after_commit(session: Session, slug: str, received: list[datetime], outcome: BatchOutcome,
+def _count_after_commit(session: Session, slug: str, arrivals: list[tuple[datetime, int]], outcome: BatchOutcome,
                         clock: Clock) -> None:
     # A batch that loses the race is rolled back and redone elsewhere: count it only once it commits.
-    session.info.setdefault(_METRICS_KEY, []).append((slug, received, outcome, clock))
+    session.info.setdefault(_METRICS_KEY, []).append((slug, arrivals, outcome, clock))
 
 
 @event.listens_for(Session, "after_commit")
 def _record_metrics(session: Session) -> None:
-    for slug, received, outcome, clock in session.info.pop(_METRICS_KEY, ()):
+    for slug, arrivals, outcome, clock in session.info.pop(_METRICS_KEY, ()):
         now = clock.now()
         try:
-            metrics.observe_lags(slug, [(now - at).total_seconds() for at in received])
+            metrics.observe_lags(slug, [((now - at).total_seconds(), n) for at, n in arrivals])
             metrics.count_detections(outcome.opened_kinds, outcome.signals)
         except Exception:  # noqa: BLE001 -- the batch is committed; metrics must not fail it
             log.warning("could not record detection metrics", exc_info=True)

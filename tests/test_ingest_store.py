@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crisis import communities, migrate
 from crisis.clock import FixedClock
 from crisis.db import make_engine, make_sessionmaker
+from crisis.detection import parse_event
 from crisis.events import validate_batch
 from crisis.ingest import decode_batch, store_events
 from crisis.models import Community, EventBatch, EventId
@@ -112,5 +113,17 @@ def test_a_batch_stored_as_sent_reads_back_once_per_id_and_named_for_its_communi
     assert (result.accepted, result.duplicates) == (2, 2)
     last = store.scalars(select(EventBatch).order_by(EventBatch.seq.desc())).first()
     assert last is not None
-    events = decode_batch(last.body, last.fresh, "lantern")
-    assert [(e["id"], e["community"]) for e in events] == [("b", "lantern"), ("c", "lantern")]
+    events = [parse_event(wire, "lantern") for wire in decode_batch(last.body, last.fresh, last.count)]
+    assert [(e.id, e.community) for e in events] == [("b", "lantern"), ("c", "lantern")]
+
+
+def test_a_batch_that_repeats_an_id_reads_it_once_even_when_none_was_stored_before(store: Session) -> None:
+    c = _community(store, "lantern")
+    raw = [{"id": i, "type": "message.create", "ts": "2026-10-05T11:59:00Z", "actor": {"id": "u"}}
+           for i in ["a", "b", "a"]]
+    valid, _ = validate_batch(raw, "lantern", NOW)
+    store_events(store, c, valid, clock=FixedClock(NOW), raw=json.dumps(raw).encode())
+    store.commit()
+    batch = store.scalars(select(EventBatch)).one()
+    assert (batch.count, batch.fresh) == (2, None)
+    assert [e["id"] for e in decode_batch(batch.body, batch.fresh, batch.count)] == ["a", "b"]

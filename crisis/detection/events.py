@@ -33,7 +33,10 @@ def parse_ts(s: Any, cache: bool = True) -> float:
             return base + float(s[17:-1])
         except ValueError:
             pass
-    dt = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
+    try:
+        dt = datetime.fromisoformat(s)  # Python 3.11 reads "Z"
+    except ValueError:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()
@@ -106,8 +109,10 @@ class Event:
             return None
 
 
-def parse_event(wire: dict[str, Any]) -> Event:
-    """Wire dict (ingest API format) -> Event. Missing optional fields are tolerated.
+def parse_event(wire: dict[str, Any], community: str | None = None) -> Event:
+    """Wire dict (ingest API format) -> Event, of `community` when given (the batch log
+    stores a community's events without naming it in each). Missing optional fields
+    are tolerated.
 
     Hand-inlined (timestamp fast path included) because it runs once per event.
     `extra` is true when the actor carries more than id/name/created_at (roles,
@@ -120,7 +125,7 @@ def parse_event(wire: dict[str, Any]) -> Event:
     ev = Event.__new__(Event)
     ev.ts = base + float(ts[17:23]) if base is not None else parse_ts(ts)
     ev.id = get("id")
-    ev.community = get("community", "")
+    ev.community = community if community is not None else get("community", "")
     ev.type = get("type", "")
     ev.actor = actor.get("id", "")
     ev.content = get("content")
