@@ -1,42 +1,28 @@
 """Wire events -> a compact, fast event type.
 
-Parsing is on the hot path (hundreds of thousands of events per replay), so the
-timestamp parser caches the epoch of each "YYYY-MM-DDTHH:MM" prefix and only
-converts the seconds per event; anything unusual falls back to datetime.
+Parsing is on the hot path (hundreds of thousands of events per replay, every event a
+detect worker drains). Python 3.11's fromisoformat reads RFC 3339 ("Z" included) in C,
+and with .timestamp() it is about twice as fast as the prefix cache of epochs that
+earlier versions kept for "YYYY-MM-DDTHH:MM" (measured on every form in use: "Z", with
+and without fractions, "+00:00").
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-_PREFIX_CACHE: dict[str, float] = {}
-_PREFIX_CACHE_MAX = 100_000
+_fromiso = datetime.fromisoformat
 
 
-def parse_ts(s: Any, cache: bool = True) -> float:
+def parse_ts(s: Any) -> float:
     """RFC 3339 ('Z' or numeric offset) or epoch number -> epoch seconds (float).
-
-    cache=False for timestamps that do not cluster in time (account creation),
-    which would only churn the prefix cache.
-    """
+    A time without a zone is read as UTC."""
     if isinstance(s, (int, float)):
         return float(s)
-    # Fast path: 'YYYY-MM-DDTHH:MM:SS[.fff]Z'
-    if cache and len(s) >= 20 and s[-1] == "Z" and s[16] == ":":
-        base = _PREFIX_CACHE.get(s[:16])
-        if base is None:
-            base = datetime.fromisoformat(s[:16] + ":00+00:00").timestamp()
-            if len(_PREFIX_CACHE) >= _PREFIX_CACHE_MAX:
-                _PREFIX_CACHE.clear()
-            _PREFIX_CACHE[s[:16]] = base
-        try:
-            return base + float(s[17:-1])
-        except ValueError:
-            pass
     try:
-        dt = datetime.fromisoformat(s)  # Python 3.11 reads "Z"
-    except ValueError:
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
+        dt = _fromiso(s)
+    except ValueError:  # a lower-case "z" after a long fraction, which 3.11 refuses
+        dt = _fromiso(s.replace("Z", "+00:00").replace("z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()
@@ -104,7 +90,7 @@ class Event:
         if raw is None or raw == "":
             return None
         try:
-            return parse_ts(raw, cache=False)
+            return parse_ts(raw)
         except (ValueError, TypeError, IndexError):
             return None
 
@@ -121,9 +107,12 @@ def parse_event(wire: dict[str, Any], community: str | None = None) -> Event:
     get = wire.get
     actor = get("actor") or _EMPTY
     ts = wire["ts"]
-    base = _PREFIX_CACHE.get(ts[:16]) if type(ts) is str and len(ts) == 24 and ts[-1] == "Z" else None
     ev = Event.__new__(Event)
-    ev.ts = base + float(ts[17:23]) if base is not None else parse_ts(ts)
+    try:
+        dt = _fromiso(ts)
+        ev.ts = dt.timestamp() if dt.tzinfo is not None else parse_ts(ts)
+    except (TypeError, ValueError):  # an epoch number, or a spelling parse_ts mends
+        ev.ts = parse_ts(ts)
     ev.id = get("id")
     ev.community = community if community is not None else get("community", "")
     ev.type = get("type", "")

@@ -219,7 +219,7 @@ class RaidDetector:
                 continue
             if m[1]:
                 try:
-                    ages.append((m[0] - parse_ts(m[1], cache=False)) / 86400.0)
+                    ages.append((m[0] - parse_ts(m[1])) / 86400.0)
                 except (ValueError, TypeError):
                     pass
             sh = name_shape(m[2] or "")
