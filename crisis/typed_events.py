@@ -11,6 +11,7 @@ arbitrary input), and the batch it accepts is stored as sent, so no field is los
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -59,6 +60,10 @@ def _decoder(limit: int) -> msgspec.json.Decoder[list[_Event]]:
 
 
 _DECODERS: dict[int, msgspec.json.Decoder[list[_Event]]] = {}
+# crisis.events' RFC 3339 rule in ASCII digits (a subset of its \d), one stamp per line.
+_STAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+_STAMPS = re.compile(rf"(?:{_STAMP}\n)*{_STAMP}")
+_fromiso = datetime.fromisoformat
 
 
 def decode_valid_array(body: bytes, slug: str, now: datetime, *, limit: int) -> list[ValidEvent] | None:
@@ -69,17 +74,27 @@ def decode_valid_array(body: bytes, slug: str, now: datetime, *, limit: int) -> 
         events = decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
+    # Every time's shape in one regex call over the batch: per event, the call itself
+    # cost more than the matching. No stamp can hold a newline, since each must match.
+    stamps = "\n".join([event.ts for event in events])
+    if events and (stamps.count("\n") != len(events) - 1 or not _STAMPS.fullmatch(stamps)):
+        return None
     latest = now + MAX_FUTURE
     valid: list[ValidEvent] = []
     append, parse = valid.append, parse_rfc3339
     new = tuple.__new__  # what namedtuple's _make calls: a third of ValidEvent(...)'s cost
     for event in events:
-        # What a schema cannot say: blank ids, the URL's community, a real time with a zone.
+        # What a schema cannot say: blank ids, the URL's community, a real time.
         actor = event.actor
         if not event.id.strip() or not actor.id.strip() or (event.community is not None and event.community != slug):
             return None
-        ts = parse(event.ts)
-        if ts is None or ts > latest or (actor.created_at is not None and parse(actor.created_at) is None):
+        try:
+            ts = _fromiso(event.ts)
+        except ValueError:
+            ts = parse(event.ts)  # what the shape allows and 3.11 refuses (a long fraction, "z")
+            if ts is None:
+                return None
+        if ts > latest or (actor.created_at is not None and parse(actor.created_at) is None):
             return None
         append(new(ValidEvent, (event.id, event.type, ts, actor.id, None)))
     return valid
