@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from crisis import activity, incidents, metrics
@@ -161,6 +161,14 @@ def _when(action: Any) -> datetime:
     return parsed
 
 
+_BATCHES = EventBatch.__table__.c
+# Built once and run on the connection: a Core statement skips the ORM's per-execution
+# compile step, a few percent of a detect worker's CPU when it was rebuilt every loop.
+_PENDING = (select(_BATCHES.seq, _BATCHES.received_at, _BATCHES.count, _BATCHES.fresh, _BATCHES.body)
+            .where(_BATCHES.community_id == bindparam("cid"), _BATCHES.seq > bindparam("after"))
+            .order_by(_BATCHES.seq).limit(bindparam("limit")))
+
+
 def process_pending(session: Session, community_id: int, *, clock: Clock, limit: int = BATCH) -> BatchOutcome:
     """Feed the next batch of this community's pending events to its detectors.
 
@@ -202,10 +210,7 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
     batches = 0
     per_minute: Counter[tuple[int, str]] = Counter()
     while batches < max_batches and consumed < max_events:
-        rows = session.execute(
-            select(EventBatch.seq, EventBatch.received_at, EventBatch.count, EventBatch.fresh, EventBatch.body)
-            .where(EventBatch.community_id == community_id, EventBatch.seq > after)
-            .order_by(EventBatch.seq).limit(limit)).all()
+        rows = session.connection().execute(_PENDING, {"cid": community_id, "after": after, "limit": limit}).all()
         if not rows:
             remaining = min(linger, max_seconds) - (time.monotonic() - started)
             if not consumed or remaining <= 0:
