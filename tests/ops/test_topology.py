@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,23 @@ def _post_in_batches(topo: topology.Topology, slug: str, token: str, events: lis
         resp = topo.post(slug, token, events[start:start + size])
         assert resp.status == 202, resp.body
         accepted += resp.body["accepted"]
+    return accepted
+
+
+def _until_both_web_workers_served(topo: topology.Topology, slug: str, token: str, like: dict) -> int:
+    """Events accepted while posting concurrently until both gunicorn workers have counted
+    some. Sequential requests may all land on one worker (whichever accepts first)."""
+    web_dir = topo.config.var_dir / "metrics" / "web"
+    accepted, round_ = 0, 0
+    deadline = time.monotonic() + 60
+    with ThreadPoolExecutor(8) as pool:
+        while len(list(web_dir.glob("counter_*.db"))) < 2:
+            assert time.monotonic() < deadline, "one gunicorn worker answered every request for a minute"
+            batches = [[like | {"id": f"both-{round_}-{i}-{j}"} for j in range(20)] for i in range(16)]
+            for resp in pool.map(lambda b: topo.post(slug, token, b), batches):
+                assert resp.status == 202, resp.body
+                accepted += resp.body["accepted"]
+            round_ += 1
     return accepted
 
 
@@ -57,6 +76,7 @@ def test_it_exposes_metrics_of_every_process_that_promtool_accepts(
     token = topo.community("harbor")
     events = topology.stream_events("harbor", hours=1.5)
     accepted = _post_in_batches(topo, "harbor", token, events, size=50)
+    accepted += _until_both_web_workers_served(topo, "harbor", token, events[-1])
     topo.wait_processed()
     with urllib.request.urlopen(f"{topo.web.url}/metrics", timeout=10) as resp:
         body = resp.read()
