@@ -128,8 +128,8 @@ def drive_wrk(base: str, targets: list[tuple[str, str]], *, size: int, clients: 
 
 
 def stored_events(topo: topology.Topology) -> int:
-    """Events stored so far. Accepted minus stored is what the generator sent twice: a
-    benchmark of fresh batches must show 0 (duplicates are skipped, and cost less)."""
+    """Events stored so far. Answered minus stored is what the generator sent twice: a
+    benchmark of fresh batches must show at most 0 (duplicates are skipped, and cost less)."""
     with topo.sessions() as session:
         return int(session.execute(text("SELECT coalesce(sum(count), 0) FROM event_batches")).scalar_one())
 
