@@ -28,7 +28,13 @@ $(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
 system-deps:
 	scripts/system-deps.sh
 
-test: install-dev system-deps
+# ruff (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and mypy, as configured in
+# pyproject.toml; make test runs it first, so CI enforces both.
+lint: install-dev
+	$(BIN)/ruff check crisis tests bench scripts migrations wsgi.py
+	$(BIN)/mypy
+
+test: install-dev system-deps lint
 	$(BIN)/crisis playbooks validate
 	TEST_REQUIRE_SERVERS=1 $(BIN)/pytest -q
 

@@ -1,4 +1,4 @@
 """WSGI entry point for gunicorn: `gunicorn wsgi:app`. Configuration comes from CRISIS_* variables."""
-from crisis import create_app
+from crisis.app import create_app
 
 app = create_app()

@@ -28,14 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from lagwatch import LagWatch  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from crisis import backlog, communities, migrate  # noqa: E402
+from crisis import migrate  # noqa: E402
 from crisis.clock import SystemClock  # noqa: E402
 from crisis.config import Config  # noqa: E402
 from crisis.db import make_engine, make_sessionmaker  # noqa: E402
+from crisis.ingest import backlog
 from crisis.models import Incident  # noqa: E402
-from lagwatch import LagWatch  # noqa: E402
+from crisis.tenancy import communities
 from tests.live import process_env, wait_for  # noqa: E402
 from tests.servers import RedisServer, free_port, wait_port  # noqa: E402
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from lagwatch import LagWatch, percentiles  # noqa: E402
+
 from tests.ops import topology  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, free_port, wait_port  # noqa: E402
 

@@ -1,8 +1,8 @@
 """Run the count-rate detector's numeric mode over NAB and score it.
 
-    .venv/bin/python bench/nab.py [--nab /work/shared/nab] [--out var/nab] [--score]
+    .venv/bin/python bench/nab.py [--nab ../shared/nab] [--out var/nab] [--score]
 
-Every row is scored strictly online by `SeasonalRate.observe_value` (the same
+Every row is scored strictly online by `ValueRate.observe_value` (the same
 class that watches report/join/leave rates) before the model learns it. The
 anomaly score is -log10(p)/10 clipped to [0, 1], so the fixed threshold 0.5 means
 p < 1e-5. Alarms are paged once per episode, as in the incident pipeline: after
@@ -26,15 +26,15 @@ import csv
 import json
 import math
 import os
-from multiprocessing import Pool
 import subprocess
 import sys
 from datetime import datetime, timezone
+from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crisis.detection.stats import SeasonalRate  # noqa: E402
+from crisis.detection.nab.valuemode import ValueRate  # noqa: E402
 
 DETECTOR = "crisisSeasonal"
 FIXED_THRESHOLD = 0.5  # chosen before scoring: p < 1e-5
@@ -45,7 +45,7 @@ MEMORY = 1000  # rows of "recent past" for the window novelty test and the recor
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
                record: bool = True, contexts: bool = False, range_rule: bool = True) -> list[tuple[str, str, float]]:
-    rate = SeasonalRate(k_hod=60.0, k_how=60.0)
+    rate = ValueRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
     if novelty in ("context", "both"):
         rate.enable_novelty()
@@ -91,7 +91,7 @@ def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--nab", default="/work/shared/nab")
+    ap.add_argument("--nab", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "nab"))
     ap.add_argument("--out", default="var/nab")
     ap.add_argument("--no-suppress", action="store_true")
     ap.add_argument("--score", action="store_true")

@@ -26,13 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from crisis import backlog, migrate, runtime  # noqa: E402
+from crisis import migrate, runtime  # noqa: E402
 from crisis.config import Config  # noqa: E402
+from crisis.ingest import backlog  # noqa: E402
 from crisis.models import Incident  # noqa: E402
 from tests.engine import stack as st  # noqa: E402
-from tests.engine.helpers import HttpReceiver, SmtpReceiver, wait_for  # noqa: E402
+from tests.engine.helpers import HttpReceiver, SmtpReceiver  # noqa: E402
+from tests.live import wait_for  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
 
@@ -65,15 +67,15 @@ def main() -> None:
             st.post(stack, history)
             cid = stack.community.id
             with stack.session() as s:
-                wait_for(lambda: backlog.pending_count(s, cid) == 0, 120, 0.05, "history")
+                wait_for(lambda: backlog.pending_count(s, cid) == 0, timeout=120, interval=0.05, message="history")
             started = time.time()
             st.post(stack, raid)
             with stack.session() as s:
-                incident = wait_for(lambda: s.scalar(select(Incident).where(Incident.community_id == cid)), 60,
-                                    0.005, "incident")
+                incident = wait_for(lambda: s.scalar(select(Incident).where(Incident.community_id == cid)), timeout=60,
+                                    interval=0.005, message="incident")
                 created = incident.created_at.timestamp()
             path = f"alice{'' if run == 0 else run}"
-            message = wait_for(lambda: http.to(path), 60, 0.005, "first notification")[0]
+            message = wait_for(lambda: http.to(path), timeout=60, interval=0.005, message="first notification")[0]
             to_incident.append(created - started)
             to_notification.append(message.wall - created)
             print(f"run {run + 1:2d}: event→incident {1000 * (created - started):7.1f} ms   "

@@ -64,8 +64,8 @@ def main() -> None:
         return
 
     import redis as redis_lib
-
     from load import COMMUNITIES, drive, drive_wrk
+
     from tests.ops import topology
     from tests.servers import PostgresServer, RedisServer
 

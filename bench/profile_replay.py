@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crisis.detection.replay import run_stream  # noqa: E402
+from crisis.detection.stream_replay import run_stream  # noqa: E402
 
-DEV = "/work/shared/datasets/dev/events.ndjson.gz"
+DEV = str(Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "dev" / "events.ndjson.gz")
 
 
 def main() -> None:

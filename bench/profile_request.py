@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from load import make_batch  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from crisis import communities, migrate, runtime  # noqa: E402
+from crisis import migrate, runtime  # noqa: E402
 from crisis.app import create_app  # noqa: E402
 from crisis.clock import SystemClock  # noqa: E402
 from crisis.config import Config  # noqa: E402
-from load import make_batch  # noqa: E402
+from crisis.tenancy import communities
 from tests.servers import PostgresServer, RedisServer  # noqa: E402
 
 
@@ -73,9 +74,9 @@ def main() -> None:
 
         for body in bodies[:20]:  # warm up
             assert client.post("/api/v1/communities/c0/events", data=body, headers=headers).status_code == 202
-        from crisis import jobs
+        from crisis.jobs import entrypoints
         if args.detect_every:
-            jobs.detect(1)
+            entrypoints.detect(1)
         r = rt.redis
         r.config_resetstat()
         statements = 0
@@ -89,7 +90,7 @@ def main() -> None:
             resp = client.post("/api/v1/communities/c0/events", data=body, headers=headers)
             assert resp.status_code == 202, resp.data
             if args.detect_every and i % args.detect_every == 0:
-                jobs.detect(1)
+                entrypoints.detect(1)
         prof.disable()
         cpu = time.process_time() - cpu
         wall = time.perf_counter() - started

@@ -1,3 +1,3 @@
-from crisis.cli import main
+from crisis.cli.main import main
 
 main()

@@ -31,13 +31,12 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
             session.close()
 
     from crisis.api import init_app as init_api
+    from crisis.api import ratelimit
     from crisis.web import init_app as init_web
-
-    from crisis import ratelimit
 
     init_api(app)
     init_web(app)
-    ratelimit.init_app(app)
+    ratelimit.init_app(app, lambda: rt.redis)
     if _behind_tls_proxy(config):
         # One proxy in front terminates TLS: trust its X-Forwarded-For/-Proto so request.is_secure
         # (HSTS, secure redirects) and rate-limit addresses are the client's, not the proxy's.

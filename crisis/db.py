@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
@@ -13,6 +14,10 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from crisis.clock import utc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_AFTER_COMMIT = "crisis.after_commit"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,7 +87,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """The factory every process opens sessions from, with the after-commit hooks installed
+    on it (not on SQLAlchemy's global Session class, where whether they run would depend on
+    which modules some earlier import happened to load)."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "after_commit", _run_after_commit)
+    event.listen(factory, "after_rollback", _drop_after_commit)
+    return factory
+
+
+def after_commit(session: Session, key: str, make: Callable[[], T], hook: Callable[[T], None]) -> T:
+    """The value gathered under `key` for the session's current transaction, made on first use;
+    once the transaction commits, `hook(value)` runs; a rollback forgets both.
+
+    Side effects outside the database (ringing Redis, counting metrics) hang here, so they
+    happen only for work that is durable, the way warehouse hooks its transaction manager."""
+    hooks: dict[str, tuple[Any, Callable[[Any], None]]] = session.info.setdefault(_AFTER_COMMIT, {})
+    if key not in hooks:
+        hooks[key] = (make(), hook)
+    return hooks[key][0]  # type: ignore[no-any-return]
+
+
+def _run_after_commit(session: Session) -> None:
+    for key, (value, hook) in session.info.pop(_AFTER_COMMIT, {}).items():
+        try:
+            hook(value)
+        except Exception:  # noqa: BLE001 -- the work is committed; a hook must not undo the caller
+            log.warning("after-commit hook %s failed", key, exc_info=True)
+
+
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 @contextmanager

@@ -5,10 +5,12 @@ worker never reuses its parent's database connections.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ContextManager
 
 from redis import Redis
 from sqlalchemy.engine import Engine
@@ -17,10 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from crisis.clock import Clock, SystemClock
 from crisis.config import Config
 from crisis.db import make_engine, make_sessionmaker
+from crisis.jobs.dispatch import InlineJobs, Jobs, RedisJobs
 
 if TYPE_CHECKING:
-    from crisis.pgdirect import DirectConnections
-    from crisis.pipeline import DetectorCache
+    from crisis.detection.cache import DetectorCache
+    from crisis.ingest.pgdirect import DirectConnections
 
 
 @dataclass
@@ -41,17 +44,29 @@ class Runtime:
         return redis_connection(self.config)
 
     @cached_property
+    def jobs(self) -> Jobs:
+        """Where work is handed on: rq on Redis, or inline for CRISIS_SYNC_JOBS (crisis.jobs.dispatch)."""
+        return InlineJobs() if self.config.sync_jobs else RedisJobs(self.redis)
+
+    @cached_property
     def detectors(self) -> DetectorCache:
-        """The detectors this process left each community in (crisis.pipeline.DetectorCache):
+        """The detectors this process left each community in (crisis.detection.cache):
         one per runtime, so they never outlive the database they were checkpointed to."""
-        from crisis.pipeline import DetectorCache  # the detectors load only where they run
+        from crisis.detection.cache import DetectorCache  # the detectors load only where they run
 
         return DetectorCache()
 
     @cached_property
+    def single_writer(self) -> ContextManager[Any]:
+        """SQLite takes one writer at a time; threads that collide on its lock back off in
+        sleeps of up to 100 ms (its busy handler). One writer per process, queued on a lock,
+        instead. PostgreSQL needs none."""
+        return threading.Lock() if self.config.database_url.startswith("sqlite") else contextlib.nullcontext()
+
+    @cached_property
     def direct(self) -> DirectConnections:
         """Per-thread autocommit connections for the ingest hot path (PostgreSQL only)."""
-        from crisis.pgdirect import DirectConnections
+        from crisis.ingest.pgdirect import DirectConnections
 
         return DirectConnections(self.config.database_url)
 

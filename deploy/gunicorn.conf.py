@@ -18,7 +18,7 @@ accesslog = "-"
 
 def on_starting(server: object) -> None:
     # The metrics directory of this process group, wiped once before the workers fork.
-    from crisis import metrics
+    from crisis.insight import metrics
     from crisis.config import Config
 
     metrics.prepare_group(Path(Config.from_env().var_dir), "web")

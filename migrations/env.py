@@ -4,9 +4,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, pool
 
+import crisis.models  # noqa: F401  (registers every table on Base.metadata)
 from crisis.config import Config
 from crisis.db import Base, make_engine
-import crisis.models  # noqa: F401  (registers every table on Base.metadata)
 
 target_metadata = Base.metadata
 

@@ -16,12 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crisis import lifecycle, migrate, postmortems, runtime  # noqa: E402
+from crisis import migrate, runtime  # noqa: E402
 from crisis.app import create_app  # noqa: E402
 from crisis.clock import SystemClock  # noqa: E402
 from crisis.config import Config  # noqa: E402
 from crisis.db import session_scope  # noqa: E402
 from crisis.models import Community, Incident, User  # noqa: E402
+from crisis.response import lifecycle, postmortems
 from tests.browser.conftest import ARGS, CHROMIUM, DESKTOP, PHONE, Site, raid_events, seed  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 

@@ -15,11 +15,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from crisis import communities, migrate, runtime
+from crisis import migrate, runtime
 from crisis.app import create_app
 from crisis.clock import FixedClock
 from crisis.config import Config
 from crisis.models import Community, User
+from crisis.tenancy import communities
 from tests.servers import PostgresServer, RedisServer, postgres_available
 
 CURRENT_TIME = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)

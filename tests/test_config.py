@@ -50,7 +50,7 @@ def test_importing_the_package_has_no_side_effects(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    code = "import crisis, crisis.models, crisis.api, crisis.jobs, crisis.cli; print('ok')"
+    code = "import crisis, crisis.models, crisis.api, crisis.jobs, crisis.cli.main; print('ok')"
     env = {"CRISIS_VAR_DIR": str(tmp_path / "never"), "PATH": "/usr/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"

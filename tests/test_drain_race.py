@@ -7,12 +7,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crisis import backlog, communities, migrate, pipeline
+from crisis import migrate
 from crisis.clock import FixedClock, isoformat
 from crisis.db import make_engine, make_sessionmaker
-from crisis.events import validate_batch
-from crisis.ingest import store_events
+from crisis.ingest import backlog
+from crisis.ingest.store import store_events
+from crisis.ingest.validate import validate_batch
 from crisis.models import DetectorState
+from crisis.response import drain
+from crisis.tenancy import communities
 from tests.conftest import CURRENT_TIME
 from tests.servers import PostgresServer
 
@@ -40,14 +43,14 @@ def test_it_refuses_a_drain_whose_events_a_rival_committed_first(postgres_server
         s.commit()
         community_id = community.id
     with sessions() as s:  # a first checkpoint exists, as in any running community
-        pipeline.drain(s, community_id, clock=clock)
+        drain.drain(s, community_id, clock=clock)
         s.commit()
     with sessions() as s:
         valid, _ = validate_batch(_events(40, 40), "lantern", clock.now())
         store_events(s, s.get(type(community), community_id), valid, clock=clock)
         s.commit()
 
-    real_load = pipeline.load_detector
+    real_load = drain.load_detector
     rival_done: list[int] = []
     interleaved: list[bool] = []
 
@@ -57,16 +60,16 @@ def test_it_refuses_a_drain_whose_events_a_rival_committed_first(postgres_server
         if not interleaved:
             interleaved.append(True)
             with sessions() as rival:
-                rival_done.append(pipeline.drain(rival, community_id, clock=clock).events)
+                rival_done.append(drain.drain(rival, community_id, clock=clock).events)
                 rival.commit()
         return real_load(session, c, *args)
 
-    monkeypatch.setattr(pipeline, "load_detector", load_after_rival)
+    monkeypatch.setattr(drain, "load_detector", load_after_rival)
     with sessions() as b:
-        with pytest.raises(pipeline.LostRace):
-            pipeline.drain(b, community_id, clock=clock)
+        with pytest.raises(drain.LostRace):
+            drain.drain(b, community_id, clock=clock)
         b.rollback()
-    monkeypatch.setattr(pipeline, "load_detector", real_load)
+    monkeypatch.setattr(drain, "load_detector", real_load)
     assert rival_done == [40]
     with sessions() as s:
         state = s.scalar(select(DetectorState).where(DetectorState.community_id == community_id))

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crisis.ingest import decode_batch
+from crisis.ingest.store import decode_batch
 from crisis.models import EventBatch, EventId
 from tests.conftest import Factory, Tenant
 from tests.openapi import assert_matches_spec
@@ -144,7 +144,7 @@ def test_it_answers_401_without_a_token(client: FlaskClient, lantern: Tenant) ->
 def test_it_answers_401_on_an_unknown_or_revoked_token(client: FlaskClient, lantern: Tenant,
                                                        factory: Factory) -> None:
     assert post(client, lantern, [ev(1)], token="cri_nope").status_code == 401
-    from crisis.communities import revoke_token
+    from crisis.tenancy.communities import revoke_token
 
     revoke_token(factory.session, lantern.token_id, clock=factory.clock)
     factory.session.commit()

@@ -1,5 +1,5 @@
 """The PostgreSQL ingest path: token check and insert in one statement on a thread's own
-connection (crisis.api.ingest._post_events_direct, crisis.pgdirect). The same answers as
+connection (crisis.api.ingest._post_events_direct, crisis.ingest.pgdirect). The same answers as
 the session path, in the same order; nothing stored for a token that may not store it."""
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crisis import migrate, ratelimit, runtime
+from crisis import migrate, runtime
+from crisis.api import ratelimit
 from crisis.app import create_app
 from crisis.clock import FixedClock, isoformat
 from crisis.config import Config
+from crisis.ingest.pgdirect import conninfo
 from crisis.models import ApiToken, EventBatch, EventId
-from crisis.pgdirect import conninfo
 from tests.conftest import Factory
 from tests.servers import PostgresServer
 
@@ -32,7 +33,6 @@ def pg_app(redis_config: Config, postgres_server: PostgresServer, clock: FixedCl
            request: pytest.FixtureRequest) -> Iterator[Flask]:
     url = postgres_server.create_database(f"direct_{abs(hash(request.node.name)) % 10**8}")
     migrate.upgrade(url)
-    ratelimit.reset_backoff()
     app = create_app(replace(redis_config, database_url=url), clock=clock)
     app.config["RATELIMIT_INGEST"] = ratelimit.Limit(3, 3600)
     yield app
@@ -83,7 +83,7 @@ def test_it_stores_once_and_counts_repeats_on_the_direct_path(pg_app: Flask, pg_
 def test_a_batch_with_stored_ids_falls_back_and_keeps_only_its_new_ones(pg_app: Flask, pg_factory: Factory,
                                                                          pg_session: Session,
                                                                          clock: FixedClock) -> None:
-    # All-new batches skip ON CONFLICT (crisis.ingest._PG_STORE_NEW); one stored id fails
+    # All-new batches skip ON CONFLICT (crisis.ingest.store._PG_STORE_NEW); one stored id fails
     # that statement on the unique key, and the batch is stored by the other one.
     pg_app.config["RATELIMIT_INGEST"] = ratelimit.Limit(10, 3600)
     lantern = pg_factory.community("lantern")

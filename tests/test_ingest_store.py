@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import communities, migrate
+from crisis import migrate
 from crisis.clock import FixedClock
 from crisis.db import make_engine, make_sessionmaker
 from crisis.detection import parse_event
-from crisis.events import validate_batch
-from crisis.ingest import decode_batch, store_events
+from crisis.ingest.store import decode_batch, store_events
+from crisis.ingest.validate import validate_batch
 from crisis.models import Community, EventBatch, EventId
+from crisis.tenancy import communities
 from tests.servers import PostgresServer
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)

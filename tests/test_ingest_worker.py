@@ -8,10 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from crisis import backlog, runtime
+from crisis import runtime
 from crisis.app import create_app
 from crisis.clock import SystemClock, isoformat
 from crisis.config import Config
+from crisis.ingest import backlog
 from tests.conftest import Factory
 from tests.live import LiveServer, WorkerProcess, wait_for
 

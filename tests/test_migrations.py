@@ -10,7 +10,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, text
 
 from crisis import migrate
 from crisis.db import Base, make_engine
-from crisis.ingest import decode_batch
+from crisis.ingest.store import decode_batch
 from tests.servers import PostgresServer
 
 
@@ -113,9 +113,9 @@ def _state_compression(engine: Engine) -> tuple[str, str]:
 def test_it_stores_checkpoints_with_lz4_on_postgresql_and_reverts_on_downgrade(
         postgres_server: PostgresServer) -> None:
     from crisis.clock import FixedClock
-    from crisis.communities import create_community
     from crisis.db import make_sessionmaker
     from crisis.models import DetectorState
+    from crisis.tenancy.communities import create_community
 
     url = postgres_server.create_database("migrations_lz4")
     migrate.upgrade(url)

@@ -83,8 +83,8 @@ def test_it_resumes_from_the_checkpoint_after_a_restart(tmp_path: Path, migrated
 
 
 def _stored_demo(session: Any, factory: Factory) -> int:
-    from crisis.events import validate_batch
-    from crisis.ingest import store_events
+    from crisis.ingest.store import store_events
+    from crisis.ingest.validate import validate_batch
 
     tenant = factory.community("lantern")
     valid, errors = validate_batch(demo_stream(), "lantern", CURRENT_TIME)
@@ -97,13 +97,14 @@ def _stored_demo(session: Any, factory: Factory) -> int:
 
 def test_a_drain_checkpoints_once_for_many_batches_and_opens_what_batch_by_batch_opens(
         session: Any, factory: Factory) -> None:
-    from crisis import backlog, pipeline
+    from crisis.ingest import backlog
+    from crisis.response import drain
 
     cid = _stored_demo(session, factory)
     clock = FixedClock(CURRENT_TIME)
     transactions = 0
     while True:  # the reference: one batch, one checkpoint per transaction
-        outcome = pipeline.process_pending(session, cid, clock=clock, limit=4)  # 400 events
+        outcome = drain.process_pending(session, cid, clock=clock, limit=4)  # 400 events
         session.commit()
         if outcome.events == 0:
             break
@@ -120,7 +121,7 @@ def test_a_drain_checkpoints_once_for_many_batches_and_opens_what_batch_by_batch
     session.expunge_all()
     drains = 0
     while True:
-        outcome = pipeline.drain(session, cid, clock=clock, limit=4, max_seconds=60)
+        outcome = drain.drain(session, cid, clock=clock, limit=4, max_seconds=60)
         session.commit()
         if outcome.events == 0:
             break

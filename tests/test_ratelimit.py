@@ -1,12 +1,12 @@
 """The ingest limiter counts in the round trip that rings the detectors and refuses from
-what its process last saw (crisis.ratelimit.IngestLimiter)."""
+what its process last saw (crisis.api.ratelimit.IngestLimiter)."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask
 
-from crisis import ratelimit
+from crisis.api import ratelimit
 
 
 class _Pipe:

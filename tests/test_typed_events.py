@@ -1,5 +1,5 @@
-"""The typed fast path of ingest (crisis.typed_events) against the full check
-(crisis.events): it takes the ordinary batch, and never takes what the full check refuses."""
+"""The typed fast path of ingest (crisis.ingest.fast_path) against the full check
+(crisis.ingest.validate): it takes the ordinary batch, and never takes what the full check refuses."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crisis.events import validate_batch
-from crisis.typed_events import decode_valid_array
+from crisis.ingest.fast_path import decode_valid_array
+from crisis.ingest.validate import validate_batch
 from tests.ops.test_fuzz import NOW, json_values, mostly_valid, near_valid
 
 ORDINARY = {"id": "e1", "type": "message.create", "ts": "2026-10-05T11:59:00Z", "community": "lantern",

@@ -79,7 +79,7 @@ def test_it_shows_events_per_minute_by_type(client: FlaskClient, factory: Factor
 
 
 def test_it_escapes_user_content_in_pages(client: FlaskClient, factory: Factory, lantern: Tenant) -> None:
-    from crisis.communities import create_user, grant_role
+    from crisis.tenancy.communities import create_user, grant_role
 
     user, _ = create_user(factory.session, "eve@example.test", password="correct horse battery",
                           clock=factory.clock, display_name="<script>alert(1)</script>")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from crisis import worker
+from crisis.jobs import worker
 
 
 class _FakeWorker:
@@ -30,7 +30,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> type[_FakeWorker]:
     _FakeWorker.runs = 0
     monkeypatch.setattr(worker, "CrisisWorker", _FakeWorker)
     monkeypatch.setattr(worker.time, "sleep", lambda _s: None)
-    monkeypatch.setattr(worker.crisis_queue, "queue", lambda *_a: None)
+    monkeypatch.setattr(worker.bells, "queue", lambda *_a: None)
     return _FakeWorker
 
 

@@ -1,13 +1,22 @@
-"""JSON API blueprints (and the acknowledge-link pages, which share the API's runtime)."""
+"""JSON API blueprints."""
 from __future__ import annotations
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from crisis import acklinks
-    from crisis.api import channels, errors, health, incidents, ingest, oncall, openapi, playbooks, settings
+    from crisis.api import (
+        channels,
+        community_settings,
+        errors,
+        health,
+        incidents,
+        ingest,
+        oncall,
+        openapi,
+        playbooks,
+    )
 
     errors.init_app(app)
-    for module in (health, ingest, openapi, settings, incidents, playbooks, oncall, channels, acklinks):
+    for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels):
         app.register_blueprint(module.bp)

@@ -5,8 +5,8 @@ from flask import g, request
 from sqlalchemy import update
 
 from crisis.api.errors import abort
-from crisis.communities import find_token
 from crisis.models import ApiToken
+from crisis.tenancy.communities import find_token
 from crisis.webctx import db, rt
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
-from crisis import destinations
 from crisis.api import serialize
 from crisis.api.errors import abort
 from crisis.api.staff import community_by_slug, field, json_body
 from crisis.models import Channel, Role
+from crisis.notify import destinations
 from crisis.webctx import db, rt
 
 bp = Blueprint("api_channels", __name__)

@@ -7,7 +7,7 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from crisis.pgdirect import DatabaseUnavailable
+from crisis.ingest.pgdirect import DatabaseUnavailable
 
 
 class ApiError(Exception):

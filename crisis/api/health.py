@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from crisis import scrape
+from crisis.insight import scrape
 from crisis.webctx import rt
 
 bp = Blueprint("health", __name__)

@@ -1,21 +1,26 @@
 """/api/v1/incidents: list, open by hand, read with timeline and tasks, and every change.
 
-Views parse, call crisis.lifecycle / crisis.tasks, commit, serialize. Illegal status
+Views parse, call crisis.response.lifecycle / crisis.response.steps, commit, serialize. Illegal status
 moves answer 409 and change nothing."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from crisis import lifecycle, tasks
 from crisis.api import serialize
 from crisis.api.errors import abort
 from crisis.api.staff import (
-    community_by_slug, community_row, current_user, field, json_body, my_community_ids, unprocessable,
+    community_by_slug,
+    community_row,
+    current_user,
+    field,
+    json_body,
+    my_community_ids,
+    unprocessable,
 )
-from crisis.incidents import SEVERITIES
 from crisis.models import Incident, Membership, Notification, Role, Task, User
-from crisis.states import ACTIONS, IncidentStatus, InvalidTransition
+from crisis.response import lifecycle, steps
+from crisis.response.states import ACTIONS, SEVERITIES, IncidentStatus, InvalidTransition
 from crisis.webctx import db, rt
 
 bp = Blueprint("api_incidents", __name__)
@@ -173,9 +178,9 @@ def update_task(incident_id: int, task_id: int) -> Response:
             abort(422, "invalid", f"owner: {owner_email!r} is not staff of this incident's community", field="owner")
     user = current_user()
     try:
-        tasks.update_task(db(), incident, task, status=field(body, "status", str, required=False), owner_id=owner_id,
+        steps.update_task(db(), incident, task, status=field(body, "status", str, required=False), owner_id=owner_id,
                           actor_user_id=user.id, actor_label=user.display_name or user.email, now=rt().clock.now())
-    except tasks.TaskError as exc:
+    except steps.TaskError as exc:
         unprocessable(str(exc))
     db().commit()
     return jsonify(serialize.task(db(), task))

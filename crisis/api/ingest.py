@@ -1,32 +1,29 @@
 """POST /api/v1/communities/<slug>/events: parse, validate, store, ring the detectors."""
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from crisis import jobs, metrics, queue, ratelimit
+from crisis.api import ratelimit
 from crisis.api.auth import bearer_value, touch
 from crisis.api.errors import ApiError, abort
-from crisis.events import ValidEvent, validate_batch
-from crisis.ingest import IngestResult, store_events, store_for_token
+from crisis.ingest.fast_path import decode_valid_array
+from crisis.ingest.pgdirect import DatabaseUnavailable
+from crisis.ingest.store import IngestResult, store_events, store_for_token
+from crisis.ingest.validate import ValidEvent, validate_batch
+from crisis.insight import metrics
+from crisis.jobs import names
 from crisis.models import ApiToken, Community
-from crisis.pgdirect import DatabaseUnavailable
-from crisis.secrets import hash_token
-from crisis.typed_events import decode_valid_array
+from crisis.tenancy.credentials import hash_token
 from crisis.webctx import db, rt
 
 bp = Blueprint("ingest", __name__)
 
 MAX_EVENTS = 10_000
-# SQLite takes one writer at a time; threads that collide on its lock back off in sleeps
-# of up to 100 ms (its busy handler). One writer per process, queued on a lock, instead.
-_SQLITE_WRITER = threading.Lock()
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
 
@@ -37,7 +34,7 @@ def _is_json(mimetype: str) -> bool:
 
 def _parse_body(raw: bytes) -> tuple[list[Any], bytes | None]:
     """The events, and the body itself when it is a plain JSON array of them (stored as
-    sent: crisis.ingest.encode_body)."""
+    sent: crisis.ingest.store.encode_body)."""
     mimetype = request.mimetype
     if _is_json(mimetype):
         try:
@@ -103,7 +100,7 @@ def _token_and_community(slug: str) -> tuple[ApiToken, Community]:
 
 
 def _check_rate(token_hash: str) -> None:
-    wait = None if rt().config.sync_jobs else ratelimit.ingest_limiter.wait(token_hash)
+    wait = ratelimit.limits().ingest.wait(token_hash)
     if wait is not None:
         metrics.count_rate_limited("ingest")
         raise ApiError(429, "rate_limited", f"too many requests for this token; retry in {wait}s",
@@ -184,8 +181,7 @@ def _post_events_session(slug: str, parsed: tuple[list[ValidEvent], bytes | None
             _count_and_ring(token.token_hash)
             raise
     valid, raw = parsed
-    single_writer = _SQLITE_WRITER if session.get_bind().dialect.name == "sqlite" else contextlib.nullcontext()
-    with single_writer:
+    with rt().single_writer:
         result = store_events(session, community, valid, clock=rt().clock, raw=raw)
         touch(token)
         session.commit()
@@ -203,20 +199,13 @@ def _count_and_ring(token_hash: str, community_id: int | None = None) -> None:
     """One Redis round trip: count the request against the token's rate limit (a refused
     body counts too: garbage costs CPU) and, given the community whose events were just
     stored, ring its detect queue."""
-    if rt().config.sync_jobs:
-        if community_id is not None:
-            jobs.detect(community_id)
-        return
-    redis = rt().redis
+    ingest = ratelimit.limits().ingest
     try:
-        pipe = redis.pipeline(transaction=False)
-        record = ratelimit.ingest_limiter.count(pipe, token_hash)
-        if community_id is not None:
-            queue.press(pipe, queue.detect_bell(community_id))
-        replies = pipe.execute()
-        if community_id is not None and replies[2]:
-            queue.enqueue(redis, queue.DETECT, "crisis.jobs.detect", community_id)
-        record(replies[0])
+        if community_id is None:
+            rt().jobs.ring_counted(lambda pipe: ingest.count(pipe, token_hash), None)
+        else:
+            rt().jobs.ring_counted(lambda pipe: ingest.count(pipe, token_hash), names.DETECT,
+                                   names.detect_bell(community_id), community_id)
     except Exception:  # noqa: BLE001
         # Stored events are committed; the sweeper rings for them once Redis is back.
         current_app.logger.warning("could not count or ring for community %s", community_id, exc_info=True)

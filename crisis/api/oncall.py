@@ -6,13 +6,13 @@ from datetime import timedelta
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from crisis import oncall
 from crisis.api import serialize
 from crisis.api.errors import abort
 from crisis.api.staff import community_by_slug, community_row, current_user, field, json_body, unprocessable
-from crisis.events import parse_rfc3339
+from crisis.ingest.validate import parse_rfc3339
 from crisis.models import ContactMethod, Role, Schedule
-from crisis.notify import check_url
+from crisis.notify.transport import check_url
+from crisis.tenancy import oncall
 from crisis.webctx import db, rt
 
 bp = Blueprint("api_oncall", __name__)

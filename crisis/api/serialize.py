@@ -8,12 +8,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import oncall
 from crisis.clock import isoformat
 from crisis.models import (
-    Channel, Community, ContactMethod, Incident, Notification, PlaybookVersion, Responder, Schedule, Signal, Task,
-    TimelineEntry, User,
+    Channel,
+    Community,
+    ContactMethod,
+    Incident,
+    Notification,
+    PlaybookVersion,
+    Responder,
+    Schedule,
+    Signal,
+    Task,
+    TimelineEntry,
+    User,
 )
+from crisis.tenancy import oncall
 
 
 def ts(value: datetime | None) -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from crisis.api.auth import bearer_token, touch
 from crisis.api.errors import abort
 from crisis.models import Community, Membership, Role, User
+from crisis.tenancy import scope
 from crisis.webctx import db
 
 
@@ -32,21 +33,14 @@ def current_user() -> User:
     return user
 
 
-def role_in(community_id: int) -> Role | None:
-    user = current_user()
-    raw = db().scalar(select(Membership.role).where(Membership.user_id == user.id,
-                                                    Membership.community_id == community_id))
-    return Role(raw) if raw else None
-
-
 def require(community_id: int, minimum: Role, what: str, *, not_found: str) -> Role:
     """404 `not_found` unless the caller is staff of the community; 403 below `minimum`."""
-    role = role_in(community_id)
-    if role is None:
+    try:
+        return scope.role_for(db(), current_user().id, community_id, minimum)
+    except scope.OutsideCommunity:
         abort(404, "not_found", not_found)
-    if not role.at_least(minimum):
-        abort(403, "forbidden", f"{what} needs the {minimum.value} role or above in this community; you are {role.value}")
-    return role
+    except scope.BelowRole as exc:
+        abort(403, "forbidden", f"{what} {exc}")
 
 
 def community_by_slug(slug: str, minimum: Role = Role.MODERATOR, what: str = "this") -> Community:

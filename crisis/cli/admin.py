@@ -5,8 +5,9 @@ import sys
 
 import click
 
-from crisis import communities, migrate
+from crisis import migrate
 from crisis.cli.common import emit_json, load_runtime, unit_of_work
+from crisis.tenancy import communities
 
 
 def register(cli: click.Group) -> None:

@@ -10,9 +10,9 @@ import click
 from sqlalchemy.orm import Session
 
 from crisis import runtime
-from crisis.communities import ServiceError
 from crisis.config import Config
 from crisis.db import session_scope
+from crisis.tenancy.communities import ServiceError
 
 
 def load_runtime() -> runtime.Runtime:

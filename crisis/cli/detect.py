@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from crisis.detection.scoring import format_table, score
-from crisis.replay import replay
+from crisis.response.replay import replay
 
 
 def register(cli: click.Group) -> None:

@@ -9,15 +9,15 @@ import sys
 import time
 from dataclasses import replace
 
-
 import click
 from sqlalchemy import select
 
-from crisis import communities, migrate, playbooks, runtime
+from crisis import migrate, playbooks, runtime
 from crisis.cli.common import load_runtime
 from crisis.config import ROOT, Config
 from crisis.db import session_scope
 from crisis.models import ApiToken
+from crisis.tenancy import communities
 
 DEMO_SLUG = "demo"
 DEMO_ADMIN = "admin@demo.local"
@@ -39,7 +39,7 @@ def register(cli: click.Group) -> None:
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
 def worker(burst: bool, name: str | None, log_level: str) -> None:
     """Run an rq worker with its scheduler and the sweeper."""
-    from crisis.worker import run_worker
+    from crisis.jobs.worker import run_worker
 
     load_runtime()
     run_worker(burst=burst, name=name, log_level=log_level)
@@ -53,7 +53,7 @@ def worker(burst: bool, name: str | None, log_level: str) -> None:
 def web(bind: str, workers: int, threads: int, access_log: bool) -> None:
     """Serve the web app and API with gunicorn."""
     rt = load_runtime()  # fail fast on bad configuration before gunicorn forks
-    from crisis import metrics
+    from crisis.insight import metrics
 
     # The gunicorn workers inherit the variable; their counters meet in var/metrics/web.
     metrics.prepare_group(rt.config.var_dir, "web")
@@ -66,10 +66,9 @@ def web(bind: str, workers: int, threads: int, access_log: bool) -> None:
 @click.command()
 def sweep() -> None:
     """Run one sweep now: re-ring pending work, fire due timers."""
-    from crisis import jobs
+    from crisis.jobs import sweeper
 
-    load_runtime()
-    click.echo(jobs.sweep())
+    click.echo(sweeper.sweep(load_runtime()))
 
 
 @click.group()

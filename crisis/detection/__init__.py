@@ -1,11 +1,11 @@
 """Streaming crisis detection on event time (raids, complaint spikes, disputes, ...)."""
 from __future__ import annotations
 
-from .community import CommunityDetector
-from .episodes import Episode, EpisodeAction, Signal
-from .events import Event, parse_event, parse_ts
-from .settings import DetectorSettings, SurgeWindow
-from .stats import SeasonalRate
+from crisis.detection.community import CommunityDetector
+from crisis.detection.episodes import Detection, Episode, EpisodeAction
+from crisis.detection.event import Event, parse_event, parse_ts
+from crisis.detection.settings import DetectorSettings, SurgeWindow
+from crisis.detection.stats import SeasonalRate
 
 __all__ = ["CommunityDetector", "DetectorSettings", "Episode", "EpisodeAction", "Event",
-           "SeasonalRate", "Signal", "SurgeWindow", "parse_event", "parse_ts"]
+           "SeasonalRate", "Detection", "SurgeWindow", "parse_event", "parse_ts"]

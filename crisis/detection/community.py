@@ -10,16 +10,17 @@ and quiet episodes close.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .dispute import DisputeDetector
-from .episodes import EpisodeAction, EpisodeBook, Signal
-from .events import Event
-from .raid import RaidDetector
-from .report_queue import ReportQueue
-from .reports import LeaveDetector, ReportDetector
-from .settings import DetectorSettings
-from .stats import SeasonalRate
+from crisis.detection.complaints import LeaveDetector, ReportDetector
+from crisis.detection.dispute import DisputeDetector
+from crisis.detection.episodes import Detection, EpisodeAction, EpisodeBook
+from crisis.detection.event import Event
+from crisis.detection.raid import RaidDetector
+from crisis.detection.report_backlog import ReportQueue
+from crisis.detection.settings import DetectorSettings
+from crisis.detection.stats import SeasonalRate
 
 MAX_POSTERS = 300_000
 POSTER_MEMORY = 30 * 86400.0
@@ -101,7 +102,7 @@ class CommunityDetector:
         self.clock = clock
         return out
 
-    def _other(self, e: Event) -> list[Signal]:
+    def _other(self, e: Event) -> list[Detection]:
         t = e.type
         if t == "report.create":
             excluded = self._excluded(e)
@@ -166,7 +167,7 @@ class CommunityDetector:
             return tgt not in self.posters or self.raid.is_newcomer(tgt, e.ts)
         return False
 
-    def _apply(self, sig: Signal) -> list[EpisodeAction]:
+    def _apply(self, sig: Detection) -> list[EpisodeAction]:
         if sig.kind not in self.settings.enabled_kinds:
             return []
         if sig.kind == "spam_wave" and self.book.is_open("raid"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .events import Event
+from crisis.detection.event import Event
 
 DEDUP_HORIZON = 600.0
 # A generation that outgrows this rotates early: memory stays bounded on any stream.

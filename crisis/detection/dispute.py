@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .episodes import Signal
-from .events import Event
-from .settings import DetectorSettings
-from .text import hostility
+from crisis.detection.episodes import Detection
+from crisis.detection.event import Event
+from crisis.detection.settings import DetectorSettings
+from crisis.detection.text import hostility
 
 WINDOW = 900.0
 MIN_EXCHANGES = 4
@@ -37,7 +37,7 @@ class DisputeDetector:
         self.pair_channel: dict[tuple[str, str], str] = {}
         self.last_sweep = -1e18
 
-    def on_reply(self, e: Event) -> list[Signal]:
+    def on_reply(self, e: Event) -> list[Detection]:
         x, y = e.actor, e.target_user
         if y == x:
             return []
@@ -64,7 +64,7 @@ class DisputeDetector:
         self._trim(log, e.ts)
         return self._evaluate(ch, log, e.ts) if h > 0 else []
 
-    def on_report(self, e: Event) -> list[Signal]:
+    def on_report(self, e: Event) -> list[Detection]:
         """A report between two members who are exchanging replies adds hostility."""
         x, y = e.actor, e.target_user
         if not y:
@@ -86,7 +86,7 @@ class DisputeDetector:
         if drop:
             del log[:drop]
 
-    def _evaluate(self, ch: str, log: list[list[Any]], ts: float) -> list[Signal]:
+    def _evaluate(self, ch: str, log: list[list[Any]], ts: float) -> list[Detection]:
         s = self.settings.s
         hostile_by: dict[str, float] = {}
         for _, sp, _, h, _ in log:
@@ -112,7 +112,7 @@ class DisputeDetector:
               "samples": [r[4] for r in hostile_msgs[-5:]],
               "observed": len(hostile_msgs), "expected": 0}
         title = f"Dispute in #{ch}: {' vs '.join(group)}"
-        return [Signal("dispute", self.community, f"channel:{ch}", sev, total, ts, title, ev)]
+        return [Detection("dispute", self.community, f"channel:{ch}", sev, total, ts, title, ev)]
 
     def expire(self, now: float) -> None:
         rep = self.replies

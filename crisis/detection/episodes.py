@@ -1,6 +1,6 @@
 """Signals -> episodes: one open episode per crisis, closed after a quiet period.
 
-Detectors emit `Signal`s whenever their test is met (and "sustain" signals while a
+Detectors emit `Detection`s whenever their test is met (and "sustain" signals while a
 weaker stay-open condition holds). Signals with the same (kind, scope) merge into
 the open episode; a later, stronger wave raises its severity. An episode closes
 only after `QUIET[kind]` seconds of event time without any signal (hysteresis),
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import iso
+from crisis.detection.event import iso
 
 QUIET = {"raid": 1200.0, "spam_wave": 1200.0, "complaint_spike": 2400.0,
          "dispute": 1800.0, "mass_leave": 3600.0, "report_backlog": 3600.0}
@@ -20,7 +20,7 @@ MAX_ACCOUNTS = 100
 
 
 @dataclass
-class Signal:
+class Detection:
     kind: str
     community: str
     scope: str
@@ -96,7 +96,7 @@ class EpisodeBook:
     def is_open(self, kind: str) -> bool:
         return any(ep.kind == kind for ep in self.open.values())
 
-    def apply(self, sig: Signal) -> EpisodeAction | None:
+    def apply(self, sig: Detection) -> EpisodeAction | None:
         ident = f"{sig.kind}|{sig.scope}"
         ep = self.open.get(ident)
         if ep is None:

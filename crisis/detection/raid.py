@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .episodes import Signal
-from .events import Event, parse_ts
-from .settings import DetectorSettings
-from .stats import SeasonalRate
-from .text import DupClusters, link_domains, mention_count, tokens
+from crisis.detection.episodes import Detection
+from crisis.detection.event import Event, parse_ts
+from crisis.detection.settings import DetectorSettings
+from crisis.detection.stats import SeasonalRate
+from crisis.detection.text import DupClusters, link_domains, mention_count, tokens
 
 NEWCOMER_HORIZON = 2 * 3600.0  # a member is a "newcomer" for two hours after joining
 MEMBER_MEMORY = 24 * 3600.0  # join times kept this long (mass_leave excludes them)
@@ -93,14 +93,14 @@ class RaidDetector:
         return m is not None and now - m[0] <= NEWCOMER_HORIZON
 
     # ---- messages -------------------------------------------------------------------
-    def on_message(self, e: Event, book_open: Any) -> list[Signal]:
+    def on_message(self, e: Event, book_open: Any) -> list[Detection]:
         if e.actor in self.suspects:
             # A known member of an open wave: nothing new to learn from its text,
             # just keep the episode open (raids post thousands of these).
             for kind in ("raid", "spam_wave"):
                 if book_open(kind):
                     self.suspects[e.actor] = e.ts
-                    return [Signal(kind, self.community, "community", 4, 0.0, e.ts, "", {}, sustain_only=True)]
+                    return [Detection(kind, self.community, "community", 4, 0.0, e.ts, "", {}, sustain_only=True)]
         content = e.content or ""
         new = self.is_newcomer(e.actor, e.ts)
         linky = "http" in content or "www." in content
@@ -120,7 +120,7 @@ class RaidDetector:
         n_mentions, mass = mention_count(content) if "@" in content else (0, False)
         flags = {"domains": domains, "mentions": n_mentions, "mass": mass}
         cl = self.clusters.add(e.ts, e.actor, tokens(content), content, flags, new)
-        out: list[Signal] = []
+        out: list[Detection] = []
         if cl is not None and len(cl["authors"]) >= 2:
             out += self._check_cluster(cl, e.ts, e.actor, book_open)
         if new and (domains or mass):
@@ -128,11 +128,11 @@ class RaidDetector:
             out += self._check_domains(e, domains + (["@mass"] if mass else []), book_open)
         return out
 
-    def _check_cluster(self, cl: dict[str, Any], ts: float, author: str, book_open: Any) -> list[Signal]:
+    def _check_cluster(self, cl: dict[str, Any], ts: float, author: str, book_open: Any) -> list[Detection]:
         fired = cl.get("fired")
         if fired and ts - self.last_full.get(fired, -1e18) < FULL_EVERY and book_open(fired):
             self.suspects[author] = ts  # known wave, evidence fresh: just keep it open
-            return [Signal(fired, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)]
+            return [Detection(fired, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)]
         s = self.settings.s
         surge = self.settings.surge_factor(ts)
         authors = cl["authors"]
@@ -156,7 +156,7 @@ class RaidDetector:
             self._mark(cl, ts, author)  # their reports are not a complaint spike
         return []
 
-    def _check_domains(self, e: Event, domains: list[str], book_open: Any) -> list[Signal]:
+    def _check_domains(self, e: Event, domains: list[str], book_open: Any) -> list[Detection]:
         out = []
         for d in domains:
             if self._known(d, e.ts):
@@ -192,10 +192,10 @@ class RaidDetector:
 
     # ---- signals --------------------------------------------------------------------
     def _signal(self, kind: str, ts: float, accounts: list[str], samples: list[str],
-                domains: dict[str, int], book_open: Any) -> Signal:
+                domains: dict[str, int], book_open: Any) -> Detection:
         """Full evidence at most every FULL_EVERY s per kind; in between a cheap sustain signal."""
         if book_open(kind) and ts - self.last_full.get(kind, -1e18) < FULL_EVERY:
-            return Signal(kind, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)
+            return Detection(kind, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)
         self.last_full[kind] = ts
         lp, win, obs, exp = self.joins.surprise(ts, JOIN_WINDOWS, self.settings.surge_factor(ts))
         n = len(accounts)
@@ -208,7 +208,7 @@ class RaidDetector:
         ev.update(self._cohort(accounts))
         title = (f"Raid: {n} new accounts posting the same content" if kind == "raid"
                  else f"Spam wave: {n} accounts posting near-duplicate content")
-        return Signal(kind, self.community, "community", sev, float(n), ts, title, ev)
+        return Detection(kind, self.community, "community", sev, float(n), ts, title, ev)
 
     def _cohort(self, accounts: list[str]) -> dict[str, Any]:
         """Account-age and name-pattern clustering of the accounts involved."""

@@ -8,7 +8,7 @@ import math
 from collections import deque
 from typing import Any
 
-from .events import iso
+from crisis.detection.event import iso
 
 # record fields: [ts, reporter, target_user, target_msg, reason, handled_at, learned, gone]
 # learned: bit j set once the report's verdict at AGES[j] is in the life table

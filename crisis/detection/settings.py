@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .events import iso, parse_ts
+from crisis.detection.event import iso, parse_ts
 
 _LEVELS = {"low": 0.6, "normal": 1.0, "high": 1.6}
 

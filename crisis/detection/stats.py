@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .seasons import hour_of_week
-from .valuemode import ValueMode
+from crisis.detection.seasons import hour_of_week
 
 _LOG_TINY = -745.0
 _LOG_NEAR = math.log(0.05)
@@ -58,7 +57,7 @@ def nb_logsf(x: float, mean: float, shape: float) -> float:
     return max(_LOG_TINY, min(0.0, logp + math.log(total)))
 
 
-class SeasonalRate(ValueMode):
+class SeasonalRate:
     """Per-minute counts with a learned daily/weekly baseline; O(1) amortized per add."""
 
     RING = 120
@@ -94,7 +93,6 @@ class SeasonalRate(ValueMode):
         self.hold_from = -1
         self.first = -1
         self.acc_c, self.acc_n, self.acc_hour = 0.0, 0, -1  # the hour being learned
-        self._init_value_mode()
 
     # ---- counting -------------------------------------------------------------
     def add(self, ts: float, n: float = 1.0) -> None:
@@ -296,3 +294,10 @@ class SeasonalRate(ValueMode):
         self.first = int(st["first"])
         self.acc_c, self.acc_n, self.acc_hour = float(st["acc"][0]), int(st["acc"][1]), int(st["acc"][2])
         self._load_value_state(st)
+
+    # Value mode (crisis.detection.nab.ValueRate, the NAB benchmark only) adds its own state.
+    def _value_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_value_state(self, st: dict[str, Any]) -> None:
+        return None

@@ -54,7 +54,7 @@ class EventId(Base):
 
 class ActivityCount(Base):
     """Events per minute of event time by type: what the charts read, summed by the
-    detect drain that consumed them (crisis.activity.record)."""
+    detect drain that consumed them (crisis.insight.activity.record)."""
 
     __tablename__ = "activity_counts"
 

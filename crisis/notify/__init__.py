@@ -1,9 +1,3 @@
-"""Notifications: routing and templates from alerts/, rows written with their cause,
-delivered through apprise by jobs."""
-from __future__ import annotations
-
-from crisis.notify.deliver import Delivery, deliver
-from crisis.notify.outbox import Outcome, notify, routed_targets
-from crisis.notify.transport import TransportError, check_url, send
-
-__all__ = ["Delivery", "Outcome", "TransportError", "check_url", "deliver", "notify", "routed_targets", "send"]
+"""Notifications: routing and templates from alerts/, rows written with their cause in the
+caller's transaction (outbox), delivered through apprise by jobs (deliver), destinations
+and the signed acknowledge tokens their messages carry."""

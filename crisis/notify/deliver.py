@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crisis.clock import Clock
 from crisis.db import session_scope
-from crisis.incidents import add_timeline
 from crisis.models import Channel, ContactMethod, Incident, Notification
 from crisis.notify import routing
 from crisis.notify.outbox import NOTIFY_TYPES
+from crisis.notify.states import NOTIFICATION, NotificationStatus
 from crisis.notify.transport import Transport, TransportError, send
+from crisis.timeline import add_timeline
+
+N = NotificationStatus
 
 
 @dataclass
@@ -34,9 +37,9 @@ class Delivery:
 def _claim(session: Session, notification_id: int, now: datetime) -> bool:
     result = session.execute(
         update(Notification)
-        .where(Notification.id == notification_id, Notification.status == "pending",
+        .where(Notification.id == notification_id, Notification.status == N.PENDING,
                Notification.next_attempt_at <= now)
-        .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1),
+        .values(status=N.SENDING.value, claimed_at=now, attempts=Notification.attempts + 1),
         execution_options={"synchronize_session": False})
     return result.rowcount == 1
 
@@ -86,7 +89,8 @@ def _record(session: Session, notification_id: int, error: TransportError | None
     what = f"{row.event} notification to {row.recipient_label}"
     data = {"notification_id": row.id, "event": row.event, "attempt": row.attempts, "destination": row.destination}
     if error is None:
-        row.status, row.sent_at, row.last_error = "sent", now, ""
+        row.status = NOTIFICATION.move(row.status, N.SENT).value
+        row.sent_at, row.last_error = now, ""
         if incident is not None:
             add_timeline(session, incident, "notification", f"Sent {what}", at=now, actor="notifier",
                          actor_user_id=None, data={**data, "status": "sent"})
@@ -94,14 +98,15 @@ def _record(session: Session, notification_id: int, error: TransportError | None
         return Delivery("sent", seconds=seconds)
     row.last_error = error.message[:500]
     if error.permanent or row.attempts >= row.max_attempts:
-        row.status = "failed"
+        row.status = NOTIFICATION.move(row.status, N.FAILED).value
         reason = "permanent error" if error.permanent else f"gave up after {row.attempts} attempts"
         if incident is not None:
             add_timeline(session, incident, "notification", f"Failed {what} ({reason}): {row.last_error}", at=now,
                          actor="notifier", data={**data, "status": "failed", "error": row.last_error})
         return Delivery("failed", error=row.last_error, seconds=seconds)
     delay = routing.load().backoff(row.attempts)
-    row.status, row.next_attempt_at = "pending", now + timedelta(seconds=delay)
+    row.status = NOTIFICATION.move(row.status, N.PENDING).value
+    row.next_attempt_at = now + timedelta(seconds=delay)
     if incident is not None:
         add_timeline(session, incident, "notification",
                      f"Attempt {row.attempts} of {what} failed: {row.last_error}; retrying in {delay}s", at=now,

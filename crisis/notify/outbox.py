@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crisis import acklinks, runtime, wakeups
+from crisis import runtime
 from crisis.clock import isoformat
+from crisis.jobs import ringer
 from crisis.models import Community, Incident, Notification
-from crisis.notify import recipients, render, routing
+from crisis.notify import ack_tokens, recipients, render, routing
 
 # Messages to people about an incident nobody has taken yet carry an acknowledge link
 # (a severity raise of an incident already acknowledged does not).
@@ -64,7 +65,7 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
         ctx = {**incident_context(incident, community), **(extra or {}), "recipient": dest.label,
                "ack_url": ""}
         if event in ACK_EVENTS and incident.status == "triggered" and dest.user_id is not None:
-            ctx["ack_url"] = acklinks.make_link(config, incident_id=incident.id, user_id=dest.user_id, now=now,
+            ctx["ack_url"] = ack_tokens.make_link(config, incident_id=incident.id, user_id=dest.user_id, now=now,
                                                 hours=policy.ack_link_hours)
         title, body = render.render(event, lang, ctx)
         row = Notification(community_id=community.id, incident_id=incident.id, event=event, cause=cause[:200],
@@ -76,7 +77,7 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
         outcome.notifications.append(row)
     session.flush()
     for row in outcome.notifications:
-        wakeups.note_notification(session, row.id)
+        ringer.note_notification(session, row.id)
     return outcome
 
 

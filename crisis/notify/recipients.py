@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import oncall
 from crisis.models import Channel, ContactMethod, Incident, Membership, Responder, Role, User
+from crisis.tenancy import oncall
 
 
 @dataclass(frozen=True)

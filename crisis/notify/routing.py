@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from crisis.config import ROOT
-from crisis.playbooks.spec import SEVERITIES, PlaybookError, _Checker
+from crisis.playbooks.spec import PlaybookError, _Checker
+from crisis.response.states import SEVERITIES
 
 ALERTS_DIR = ROOT / "alerts"
 EVENTS = ("opened", "escalated", "acknowledged", "mitigated", "resolved", "reopened", "severity_raised",

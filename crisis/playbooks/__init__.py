@@ -3,8 +3,17 @@ from __future__ import annotations
 
 from crisis.playbooks.spec import PlaybookError, content_hash, load_text, parse_duration, validate
 from crisis.playbooks.store import (
-    PLAYBOOK_DIR, SyncReport, VersionConflict, create_version, diff, get_version, latest, load_dir,
-    names, select_for, sync,
+    PLAYBOOK_DIR,
+    SyncReport,
+    VersionConflict,
+    create_version,
+    diff,
+    get_version,
+    latest,
+    load_dir,
+    names,
+    select_for,
+    sync,
 )
 
 __all__ = [

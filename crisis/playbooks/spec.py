@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+from crisis.response.states import SEVERITIES
+
 COMMUNITY_ROLES = ("moderator", "responder", "manager", "admin")
 TARGET_KINDS = ("user", "schedule", "role", "channel", "channel_purpose", "incident_role")
 NOTIFY_EVENTS = ("opened", "acknowledged", "mitigated", "resolved", "status_update")

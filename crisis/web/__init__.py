@@ -11,7 +11,18 @@ def _page_error(exc: HTTPException) -> tuple[str, int]:
 
 def init_app(app: Flask) -> None:
     from crisis.web import (
-        access, auth, csrf, i18n, incidents, insights, manage, markup, pages, postmortem_views, security_headers,
+        access,
+        acklinks,
+        auth,
+        csrf,
+        i18n,
+        incidents,
+        insights,
+        manage,
+        markup,
+        pages,
+        postmortem_views,
+        security_headers,
         sessions,
     )
 
@@ -27,3 +38,5 @@ def init_app(app: Flask) -> None:
         if not module.bp._got_registered_once:  # noqa: SLF001 -- tests build many apps
             module.bp.register_error_handler(HTTPException, _page_error)
         app.register_blueprint(module.bp)
+    # The acknowledge pages render their own small pages and errors (no login, no layout).
+    app.register_blueprint(acklinks.bp)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from flask import abort, g
 from flask_babel import gettext as _
 
-from crisis.communities import NotFound, get_community, role_in
-from crisis.lifecycle import Actor
 from crisis.models import Community, Incident, Role
+from crisis.response.lifecycle import Actor
+from crisis.tenancy import scope
+from crisis.tenancy.communities import NotFound, get_community
 from crisis.webctx import db
 
 
@@ -28,12 +29,10 @@ def community_scope(slug: str, needed: Role = Role.MODERATOR) -> Scope:
     leak); 403 when the role is below `needed`."""
     try:
         community = get_community(db(), slug)
-    except NotFound:
+        role = scope.role_for(db(), g.user.id, community.id, needed)
+    except (NotFound, scope.OutsideCommunity):
         abort(404)
-    role = role_in(db(), g.user.id, community.id)
-    if role is None:
-        abort(404)
-    if not role.at_least(needed):
+    except scope.BelowRole:
         abort(403, description=_("This needs the %(role)s role or above.", role=_role_label(needed)))
     return Scope(community, role)
 

@@ -1,16 +1,17 @@
 """Login and logout with hashed passwords and server-signed sessions."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from crisis.communities import NotFound, get_user
 from crisis.models import User
-from crisis.secrets import hash_password, verify_password
+from crisis.tenancy.communities import NotFound, get_user
+from crisis.tenancy.credentials import hash_password, verify_password
 from crisis.webctx import db, rt
 
 bp = Blueprint("auth", __name__)

@@ -5,7 +5,7 @@ import secrets
 
 from flask import Flask, abort, request, session
 
-from crisis.secrets import constant_time_equal
+from crisis.tenancy.credentials import constant_time_equal
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

@@ -8,11 +8,11 @@ from flask_babel import gettext as _
 from sqlalchemy import case, select
 from werkzeug.wrappers import Response
 
-from crisis import lifecycle, postmortems, reports, tasks
-from crisis.communities import communities_of
-from crisis.incidents import SEVERITIES
+from crisis.insight import trends
 from crisis.models import Incident, Membership, Notification, Responder, Role, Task, User
-from crisis.states import ACTIONS, InvalidTransition, TRANSITIONS, IncidentStatus
+from crisis.response import lifecycle, postmortems, steps
+from crisis.response.states import ACTIONS, SEVERITIES, TRANSITIONS, IncidentStatus, InvalidTransition
+from crisis.tenancy.communities import communities_of
 from crisis.web import charts
 from crisis.web.access import actor, community_scope, incident_scope
 from crisis.web.auth import login_required
@@ -80,7 +80,7 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                                       .order_by(Responder.id)))
     notifications = list(session.scalars(select(Notification).where(Notification.incident_id == incident.id)
                                          .order_by(Notification.id.desc()).limit(100)))
-    activity = reports.incident_activity(session, incident)
+    activity = trends.incident_activity(session, incident)
     chart = charts.line_chart(activity.labels, activity.series, baseline=activity.baseline,
                               markers=[(activity.opened_index, _("opened"), "")] if activity.opened_index is not None
                               else [], label=_("Events per minute around the incident"))
@@ -184,8 +184,8 @@ def task(slug: str, incident_id: int, task_id: int) -> Response:
         abort(404)
     owner = request.form.get("owner_id")
     owner_id = _member(incident, owner).id if owner else None
-    with commit_or_flash(tasks.TaskError):
-        tasks.update_task(db(), incident, row, status=request.form.get("status") or None, owner_id=owner_id,
+    with commit_or_flash(steps.TaskError):
+        steps.update_task(db(), incident, row, status=request.form.get("status") or None, owner_id=owner_id,
                           actor_user_id=g.user.id, actor_label=g.user.display_name or g.user.email,
                           now=rt().clock.now())
     return _back(slug, incident_id, "tasks")

@@ -6,9 +6,9 @@ from datetime import timedelta
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 
-from crisis import activity, reports
-from crisis.communities import communities_of
+from crisis.insight import activity, trends
 from crisis.models import Role
+from crisis.tenancy.communities import communities_of
 from crisis.web import charts
 from crisis.web.access import community_scope
 from crisis.web.auth import login_required
@@ -24,8 +24,8 @@ def health(slug: str) -> str:
     session = db()
     end = activity.latest_event_time(session, scope.community.id) or rt().clock.now()
     days = min(max(request.args.get("days", 14, type=int), 7), 90)
-    daily = reports.community_health(session, scope.community.id, end=end, buckets=days, bucket=timedelta(days=1))
-    hourly = reports.community_health(session, scope.community.id, end=end, buckets=48, bucket=timedelta(hours=1))
+    daily = trends.community_health(session, scope.community.id, end=end, buckets=days, bucket=timedelta(days=1))
+    hourly = trends.community_health(session, scope.community.id, end=end, buckets=48, bucket=timedelta(hours=1))
     split = {
         name: charts.line_chart(h.labels, {k: h.series[k] for k in keys},
                                 markers=[(i, f"{inc.severity} {inc.kind}",
@@ -55,18 +55,18 @@ def dashboard() -> str:
         abort(404)
     session = db()
     now = rt().clock.now()
-    weekly = reports.incidents_per_week(session, ids, now=now)
-    times = reports.response_times_per_week(session, ids, now=now)
-    failures, latest_failures = reports.notification_failures(session, ids, now=now)
+    weekly = trends.incidents_per_week(session, ids, now=now)
+    times = trends.response_times_per_week(session, ids, now=now)
+    failures, latest_failures = trends.notification_failures(session, ids, now=now)
     return render_template(
         "dashboard.html", managed=managed, chosen=chosen, now=now,
         by_kind=charts.bar_chart(weekly["kind"].weeks, weekly["kind"].series, label=_("Incidents per week by kind")),
         by_severity=charts.bar_chart(weekly["severity"].weeks, weekly["severity"].series,
                                      label=_("Incidents per week by severity")),
         times=charts.line_chart(times.weeks, times.series, label=_("Median minutes to acknowledge and resolve")),
-        times_table=times, precision=reports.detector_precision(session, ids),
-        overdue=reports.overdue_action_items(session, ids, now=now),
+        times_table=times, precision=trends.detector_precision(session, ids),
+        overdue=trends.overdue_action_items(session, ids, now=now),
         failures=charts.bar_chart(failures.weeks, {"failed": failures.series["failed"]},
                                   label=_("Failed notifications per week")),
         failures_table=failures, latest_failures=latest_failures,
-        status_counts=reports.counts_by_status(session, ids))
+        status_counts=trends.counts_by_status(session, ids))

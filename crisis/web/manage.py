@@ -11,10 +11,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from crisis import community_settings, destinations, oncall, playbooks
+from crisis import playbooks
 from crisis.clock import utc
-from crisis.communities import communities_of
 from crisis.models import Channel, ContactMethod, Membership, PlaybookVersion, Role, Schedule, User
+from crisis.notify import destinations
+from crisis.tenancy import community_settings, oncall
+from crisis.tenancy.communities import communities_of
 from crisis.web.access import community_scope
 from crisis.web.auth import login_required
 from crisis.web.outcome import commit_or_flash

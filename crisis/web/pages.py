@@ -7,11 +7,11 @@ from flask import Blueprint, abort, g, jsonify, render_template
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from crisis import activity
 from crisis.clock import isoformat
-from crisis.communities import NotFound, communities_of, get_community, role_in
-from crisis.incidents import SEVERITIES
+from crisis.insight import activity
 from crisis.models import Community, Incident, Role
+from crisis.response.states import SEVERITIES
+from crisis.tenancy.communities import NotFound, communities_of, get_community, role_in
 from crisis.web.auth import login_required
 from crisis.webctx import db, rt
 

@@ -8,9 +8,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from crisis import postmortems, reports
+from crisis.insight import trends
 from crisis.models import Incident, Membership, Role, User
 from crisis.models.postmortem import ActionItem, Postmortem
+from crisis.response import postmortems
 from crisis.web import charts
 from crisis.web.access import incident_scope
 from crisis.web.auth import login_required
@@ -31,7 +32,7 @@ def _load(slug: str, incident_id: int, needed: Role = Role.MODERATOR) -> tuple[A
 def _context(scope: Any, incident: Incident, pm: Postmortem, **extra: Any) -> dict[str, Any]:
     staff = db().scalars(select(User).join(Membership, Membership.user_id == User.id)
                          .where(Membership.community_id == incident.community_id).order_by(User.email)).all()
-    activity = reports.incident_activity(db(), incident)
+    activity = trends.incident_activity(db(), incident)
     chart = charts.line_chart(activity.labels, activity.series, baseline=activity.baseline,
                               markers=[(activity.opened_index, _("opened"), "")] if activity.opened_index is not None
                               else [], label=_("Events per minute around the incident"))

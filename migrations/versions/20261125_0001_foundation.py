@@ -6,10 +6,10 @@ Create Date: 2026-11-25 14:55:40.486815
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import crisis.db
+from alembic import op
 
+import crisis.db
 
 revision = '0001'
 down_revision = None

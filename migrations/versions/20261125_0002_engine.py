@@ -7,10 +7,10 @@ Create Date: 2026-11-25 15:03:26.140588
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import crisis.db
+from alembic import op
 
+import crisis.db
 
 revision = '0002'
 down_revision = '0001'

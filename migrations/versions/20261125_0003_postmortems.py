@@ -6,10 +6,10 @@ Create Date: 2026-11-25 15:15:26.000186
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import crisis.db
+from alembic import op
 
+import crisis.db
 
 revision = '0003'
 down_revision = '0002'

@@ -11,10 +11,10 @@ Create Date: 2026-11-25 18:00:00
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import crisis.db
+from alembic import op
 
+import crisis.db
 
 revision = '0004'
 down_revision = '0003'

@@ -19,12 +19,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from alembic import op
 import sqlalchemy as sa
-import crisis.db
-from crisis.events import parse_rfc3339
-from crisis.ingest import decode_batch
+from alembic import op
 
+import crisis.db
+from crisis.ingest.store import decode_batch
+from crisis.ingest.validate import parse_rfc3339
 
 revision = '0005'
 down_revision = '0004'

@@ -17,9 +17,8 @@ Create Date: 2026-12-06 03:50:00
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0006'
 down_revision = '0005'

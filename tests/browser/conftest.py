@@ -7,19 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from crisis import communities, playbooks, runtime
+from crisis import playbooks, runtime
 from crisis.app import create_app
 from crisis.clock import SystemClock
 from crisis.config import Config
 from crisis.db import session_scope
 from crisis.demo import DemoStream
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS as ARGS  # noqa: F401 -- re-exported for scripts
+from crisis.tenancy import communities
+from tests.conftest import CHROMIUM  # noqa: F401 -- re-exported for scripts
 from tests.live import LiveServer
 
 PASSWORD = "correct horse battery"

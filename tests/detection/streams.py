@@ -5,8 +5,8 @@ import random
 from datetime import datetime, timezone
 from typing import Any
 
-from crisis.detection.replay import run_stream
 from crisis.detection.settings import DetectorSettings
+from crisis.detection.stream_replay import run_stream
 
 T0 = datetime(2030, 3, 4, 0, 0, tzinfo=timezone.utc).timestamp()  # a Monday
 WORDS = ("the a to is it for on we you that what how when game map team match build patch "

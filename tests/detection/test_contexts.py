@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import json
-import math
 
-from crisis.detection.contexts import ContextDetector, ContextMemory
-from crisis.detection.stats import SeasonalRate
+from crisis.detection.nab.contexts import ContextDetector, ContextMemory
+from crisis.detection.nab.valuemode import ValueRate
 
 T0 = 1_791_158_400.0
 CYCLE = [0, 2, 5, 7, 5, 2]
@@ -62,8 +61,8 @@ def test_it_resumes_from_a_checkpoint() -> None:
 def test_it_resumes_value_mode_with_the_context_detector() -> None:
     xs = [10 + CYCLE[i % 6] + (30 if i == 700 else 0) for i in range(900)]
 
-    def fresh() -> SeasonalRate:
-        r = SeasonalRate()
+    def fresh() -> ValueRate:
+        r = ValueRate()
         r.enable_contexts(warmup=200, rest=20)
         return r
 
@@ -72,7 +71,7 @@ def test_it_resumes_value_mode_with_the_context_detector() -> None:
     part = fresh()
     for i, x in enumerate(xs[:500]):
         part.observe_value(T0 + 300 * i, x)
-    resumed = SeasonalRate()
+    resumed = ValueRate()
     resumed.load_state(json.loads(json.dumps(part.to_state())))
     assert resumed.contexts is not None
     got = [resumed.observe_value(T0 + 300 * i, x) for i, x in enumerate(xs) if i >= 500]

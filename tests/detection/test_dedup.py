@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 
-from crisis.detection import CommunityDetector, DetectorSettings, parse_event
-from crisis.detection import dedup
+from crisis.detection import CommunityDetector, DetectorSettings, dedup, parse_event
 from crisis.detection.dedup import DEDUP_HORIZON, RecentIds
 
-from .streams import COMM, Stream, T0
+from .streams import COMM, T0, Stream
 
 
 def test_it_drops_an_id_seen_again_within_the_horizon() -> None:

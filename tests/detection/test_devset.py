@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from crisis.detection.replay import iter_ndjson, run_stream
 from crisis.detection.scoring import format_table, score
+from crisis.detection.stream_replay import iter_ndjson, run_stream
 
-DEV = Path("/work/shared/datasets/dev")
-JUDGE = Path("/work/shared/tools/score_detections.py")
+# The shared folder sits beside the project root (../shared), here and in CI.
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+DEV = SHARED / "datasets" / "dev"
+JUDGE = SHARED / "tools" / "score_detections.py"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (DEV / "events.ndjson.gz").exists(), reason="dev set not mounted")]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from crisis.detection.events import parse_ts
+from crisis.detection.event import parse_ts
 
 from .streams import T0, Stream, incidents, kinds
 

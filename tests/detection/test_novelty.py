@@ -3,8 +3,8 @@ from __future__ import annotations
 import math
 import random
 
-from crisis.detection.novelty import ContextNovelty, NoveltyLikelihood, RobustRange
-from crisis.detection.stats import SeasonalRate
+from crisis.detection.nab.novelty import ContextNovelty, NoveltyLikelihood, RobustRange
+from crisis.detection.nab.valuemode import ValueRate
 
 T0 = 1_791_158_400.0
 
@@ -56,7 +56,7 @@ def test_it_reports_a_sustained_run_of_novelty_but_not_one_novel_row() -> None:
 
 
 def test_it_leaves_count_mode_checkpoints_unchanged() -> None:
-    r = SeasonalRate()
+    r = ValueRate()
     r.add(T0, 3.0)
     assert set(r.to_state()) == {"cur", "total", "cum_end", "cg", "eg", "ch", "eh", "cw", "ew",
                                  "prior_rate", "hold", "first", "acc"}

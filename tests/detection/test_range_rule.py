@@ -4,8 +4,8 @@ import json
 import math
 import random
 
-from crisis.detection.range_rule import RangeRule
-from crisis.detection.stats import SeasonalRate
+from crisis.detection.nab.range_rule import RangeRule
+from crisis.detection.nab.valuemode import ValueRate
 
 T0 = 1_791_158_400.0
 
@@ -60,12 +60,12 @@ def test_its_state_round_trips_through_a_json_checkpoint() -> None:
 
 def test_value_mode_pages_a_new_all_time_high_and_resumes_the_rule_from_a_checkpoint() -> None:
     xs = _noisy(400, seed=4)
-    rate = SeasonalRate(k_hod=60.0, k_how=60.0)
+    rate = ValueRate(k_hod=60.0, k_how=60.0)
     rate.enable_range_rule()
     for i, x in enumerate(xs):
         rate.observe_value(T0 + 300 * i, x)
     st = json.loads(json.dumps(rate.to_state()))
-    resumed = SeasonalRate(k_hod=60.0, k_how=60.0)
+    resumed = ValueRate(k_hod=60.0, k_how=60.0)
     resumed.load_state(st)
     assert resumed.range_rule is not None
     ts = T0 + 300 * len(xs)

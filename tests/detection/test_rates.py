@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from crisis.detection.events import parse_ts
+from crisis.detection.event import parse_ts
 from crisis.detection.stats import SeasonalRate, nb_logsf
 
 from .streams import T0, Stream, incidents, kinds

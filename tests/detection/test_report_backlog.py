@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from crisis.detection import CommunityDetector, DetectorSettings, parse_event, parse_ts
-from crisis.detection.report_queue import MAX_REPORTS, ReportQueue
+from crisis.detection.report_backlog import MAX_REPORTS, ReportQueue
 from crisis.detection.tails import betabinom_logsf
 
 from .streams import COMM, T0, Stream, incidents, iso, kinds

@@ -4,7 +4,7 @@ import json
 import random
 
 from crisis.detection import CommunityDetector, DetectorSettings, SurgeWindow, parse_event, parse_ts
-from crisis.detection.replay import run_actions
+from crisis.detection.stream_replay import run_actions
 
 from .streams import COMM, T0, Stream, incidents, iso, kinds
 

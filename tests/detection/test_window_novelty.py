@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from crisis.detection.recent import push_record
-from crisis.detection.stats import SeasonalRate
-from crisis.detection.window_novelty import WindowNovelty
+from crisis.detection.nab.recent import push_record
+from crisis.detection.nab.valuemode import ValueRate
+from crisis.detection.nab.window_novelty import WindowNovelty
 
 T0 = 1_791_158_400.0
 
@@ -58,8 +58,8 @@ def test_it_calls_a_score_a_record_only_if_it_beats_the_recent_past() -> None:
     assert len(q) <= 3
 
 
-def _value_mode() -> SeasonalRate:
-    r = SeasonalRate()
+def _value_mode() -> ValueRate:
+    r = ValueRate()
     r.enable_window_novelty(memory=300)
     r.enable_record_rule(memory=300)
     return r
@@ -78,14 +78,14 @@ def test_it_pages_a_restless_series_for_a_bigger_spike_not_for_each_spike() -> N
     assert len([i for i in paged if i % 100 == 0]) <= 1
 
 
-def _symbol_novelty() -> SeasonalRate:
-    r = SeasonalRate()
+def _symbol_novelty() -> ValueRate:
+    r = ValueRate()
     r.enable_novelty()
     return r
 
 
 @pytest.mark.parametrize("fresh", [_value_mode, _symbol_novelty], ids=["window+record", "symbol"])
-def test_it_resumes_value_mode_with_its_options_from_a_checkpoint(fresh: Callable[[], SeasonalRate]) -> None:
+def test_it_resumes_value_mode_with_its_options_from_a_checkpoint(fresh: Callable[[], ValueRate]) -> None:
     gen = random.Random(5)
     xs = [10 + 5 * math.sin(i / 20) + gen.gauss(0, 1) + (40 if i == 900 else 0) for i in range(1200)]
     whole = fresh()
@@ -93,7 +93,7 @@ def test_it_resumes_value_mode_with_its_options_from_a_checkpoint(fresh: Callabl
     part = fresh()
     for i, x in enumerate(xs[:600]):
         part.observe_value(T0 + 300 * i, x)
-    resumed = SeasonalRate()  # the options come back with the checkpoint
+    resumed = ValueRate()  # the options come back with the checkpoint
     resumed.load_state(json.loads(json.dumps(part.to_state())))
     assert (resumed.v_record, resumed.window_nov is None, resumed.novelty is None) == (
         part.v_record, part.window_nov is None, part.novelty is None)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session
 
-from crisis import oncall, playbooks
+from crisis import playbooks
 from crisis.clock import FixedClock
 from crisis.models import Channel, Community, ContactMethod, User
+from crisis.tenancy import oncall
 from tests.conftest import Factory
 from tests.engine.helpers import HttpReceiver
 

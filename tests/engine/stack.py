@@ -15,12 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import oncall, playbooks
+from crisis import playbooks
 from crisis.app import create_app
 from crisis.clock import SystemClock
 from crisis.config import ROOT, Config
 from crisis.demo import DemoStream
 from crisis.models import Channel, Community, ContactMethod, Incident, User
+from crisis.tenancy import oncall
 from tests.conftest import Factory
 from tests.engine.helpers import HttpReceiver, SmtpReceiver
 
@@ -103,7 +104,7 @@ def start_worker(config: Config, log: Path, *, sweep_interval: float = 1.0, name
                CRISIS_VAR_DIR=str(config.var_dir), CRISIS_SECRET_KEY=config.secret_key,
                CRISIS_BASE_URL=config.base_url, CRISIS_SWEEP_INTERVAL=str(sweep_interval),
                PYTHONPATH=str(ROOT))
-    code = f"from crisis.worker import run_worker; run_worker(name={name!r}, log_level='INFO')"
+    code = f"from crisis.jobs.worker import run_worker; run_worker(name={name!r}, log_level='INFO')"
     return subprocess.Popen([sys.executable, "-c", code], cwd=str(ROOT), env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crisis.clock import FixedClock
 from crisis.models import Incident, TimelineEntry
-from crisis.states import ACTIONS, TRANSITIONS, IncidentStatus
+from crisis.response.states import ACTIONS, TRANSITIONS, IncidentStatus
 from tests.engine.conftest import World, auth
 from tests.engine.helpers import HttpReceiver
 from tests.engine.openapi_check import check

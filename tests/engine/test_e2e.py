@@ -110,7 +110,7 @@ def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
 
 
 def _processed(stack: st.Stack, count: int) -> bool:
-    from crisis import backlog
+    from crisis.ingest import backlog
 
     with stack.session() as s:
         return bool(backlog.consumed_count(s) >= count)

@@ -8,17 +8,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crisis import escalation, incidents, jobs, tasks
 from crisis.clock import FixedClock
+from crisis.jobs import entrypoints
 from crisis.models import Incident, Notification, Schedule, TimelineEntry
-from crisis.notify import deliver
+from crisis.notify.deliver import deliver
+from crisis.response import escalation, signals, steps
 from crisis.runtime import Runtime
 from tests.engine.conftest import World
 from tests.engine.helpers import HttpReceiver
 
 
 def open_raid(session: Session, world: World, clock: FixedClock, key: str = "raid:1") -> Incident:
-    incident = incidents.open_detected(session, world.community, episode_key=key, kind="raid", severity="sev2",
+    incident = signals.open_detected(session, world.community, episode_key=key, kind="raid", severity="sev2",
                                        title="Join surge", opened_at=clock.now(), evidence={}, score=5.0, scope="",
                                        clock=clock)
     assert incident is not None
@@ -107,7 +108,7 @@ def test_it_retries_transient_failures_with_backoff(session: Session, rt: Runtim
     clock.advance(timedelta(seconds=2))
     assert deliver(rt.sessions, row.id, clock=clock).outcome == "retry"
     clock.advance(timedelta(seconds=5))
-    assert jobs.sweep()["notifications_due"] == 1  # the sweeper delivers what is due
+    assert entrypoints.sweep()["notifications_due"] == 1  # the sweeper delivers what is due
     session.refresh(row)
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, "")
     assert len(receiver.to("alice")) == 1
@@ -157,8 +158,8 @@ def test_it_notifies_an_overdue_task_once(session: Session, rt: Runtime, world: 
                                           receiver: HttpReceiver) -> None:
     incident = open_raid(session, world, clock)
     clock.advance(timedelta(minutes=6))  # "contain" is due at +5m
-    assert tasks.notify_overdue(rt.sessions, clock=clock) == 1
-    assert tasks.notify_overdue(rt.sessions, clock=clock) == 0
+    assert steps.notify_overdue(rt.sessions, clock=clock) == 1
+    assert steps.notify_overdue(rt.sessions, clock=clock) == 0
     overdue = [m.body["title"] for m in receiver.to("alice") if m.body["title"].startswith("Overdue")]
     assert overdue == ["Overdue task on Join surge: Close the door (reversible)"]
     assert "Task 'Close the door (reversible)' is overdue; notified Alice (webhook)" in timeline(session, incident)

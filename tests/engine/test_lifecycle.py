@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import escalation, incidents, lifecycle
 from crisis.clock import FixedClock
 from crisis.models import EscalationTimer, Incident, Notification, Task, TimelineEntry
+from crisis.response import escalation, lifecycle, signals
+from crisis.response.states import ACTIONS, TRANSITIONS, IncidentStatus, InvalidTransition, check_transition
 from crisis.runtime import Runtime
-from crisis.states import ACTIONS, TRANSITIONS, IncidentStatus, InvalidTransition, check_transition
 from tests.engine.conftest import World
 from tests.engine.helpers import HttpReceiver
 
@@ -19,7 +19,7 @@ ALL = list(IncidentStatus)
 
 
 def open_raid(session: Session, world: World, clock: FixedClock, severity: str = "sev2") -> Incident:
-    incident = incidents.open_detected(session, world.community, episode_key=f"raid:{clock.now().isoformat()}",
+    incident = signals.open_detected(session, world.community, episode_key=f"raid:{clock.now().isoformat()}",
                                        kind="raid", severity=severity, title="Join surge with spam",
                                        opened_at=clock.now(), evidence={"joins": 40}, score=9.0, scope="#general",
                                        clock=clock)
@@ -123,7 +123,7 @@ def test_it_requires_a_postmortem_for_serious_incidents(session: Session, world:
 
 
 def test_it_writes_notifications_in_the_same_transaction(session: Session, world: World, clock: FixedClock) -> None:
-    incident = incidents.open_detected(session, world.community, episode_key="raid:x", kind="raid", severity="sev2",
+    incident = signals.open_detected(session, world.community, episode_key="raid:x", kind="raid", severity="sev2",
                                        title="t", opened_at=clock.now(), evidence={}, score=1.0, scope="",
                                        clock=clock)
     assert incident is not None

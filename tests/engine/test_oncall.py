@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from crisis import oncall
 from crisis.models import Override, Rotation, Schedule
+from crisis.tenancy import oncall
 
 UTC = timezone.utc
 

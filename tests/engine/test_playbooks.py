@@ -98,7 +98,7 @@ def test_it_picks_the_playbook_naming_the_kind_over_the_default(session: Session
 
 def test_it_runs_validate_and_sync_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 config: object) -> None:
-    from crisis.cli import cli
+    from crisis.cli.main import cli
 
     directory = copy_playbooks(tmp_path)
     monkeypatch.setenv("CRISIS_DATABASE_URL", config.database_url)  # type: ignore[attr-defined]

@@ -6,17 +6,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import escalation, incidents, lifecycle
 from crisis.clock import FixedClock
 from crisis.models import Incident, Notification
+from crisis.response import escalation, lifecycle, signals
+from crisis.response.states import IncidentStatus
 from crisis.runtime import Runtime
-from crisis.states import IncidentStatus
 from tests.engine.conftest import World
 from tests.engine.test_escalation import open_raid, timeline
 
 
 def raise_to(session: Session, incident: Incident, severity: str, clock: FixedClock) -> bool:
-    raised = incidents.update_detected(session, incident, severity=severity, title="Join surge, second wave",
+    raised = signals.update_detected(session, incident, severity=severity, title="Join surge, second wave",
                                        observed_at=clock.now(), evidence={}, score=9.0, scope="", clock=clock)
     session.commit()
     return raised

@@ -76,7 +76,7 @@ def test_it_loses_and_doubles_nothing_when_a_worker_is_killed_mid_batch(
         _post_in_batches(topo, "harbor", token, events, size=1000)
     finally:
         os.kill(worker.proc.pid, signal.SIGCONT)
-    # The worker runs detect jobs in its own process (crisis.worker.CrisisWorker): kill it
+    # The worker runs detect jobs in its own process (crisis.jobs.worker.CrisisWorker): kill it
     # while rq says it is busy and the events are not all consumed.
     bus = redis_lib.Redis.from_url(topo.redis.url)
     wait_for(lambda: bus.hget(f"rq:worker:{worker.name}", "state") == b"busy", timeout=20, interval=0.005,
@@ -200,8 +200,8 @@ def _escalation_drill_staff(topo: topology.Topology, slug: str,
                             receiver: HttpReceiver) -> tuple[str, dict[str, int]]:
     """alice (admin) and bob (responder), each reachable at the receiver: alice's personal
     token and each one's contact method id."""
-    from crisis import communities
     from crisis.models import ContactMethod
+    from crisis.tenancy import communities
 
     clock = SystemClock()
     with session_scope(topo.sessions) as session:
@@ -223,10 +223,10 @@ def _scheduled_jobs(topo: topology.Topology) -> int:
     from redis import Redis
     from rq.registry import ScheduledJobRegistry
 
-    from crisis import queue
+    from crisis.jobs import names
 
     with Redis.from_url(topo.redis.url) as redis:
-        return len(ScheduledJobRegistry(queue.DEFAULT, connection=redis))
+        return len(ScheduledJobRegistry(names.DEFAULT_QUEUE, connection=redis))
 
 
 def test_it_fires_a_pending_escalation_once_across_a_redis_restart(

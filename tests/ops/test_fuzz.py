@@ -11,8 +11,16 @@ from hypothesis import strategies as st
 
 from crisis.detection import CommunityDetector, parse_event
 from crisis.detection.dedup import RecentIds
-from crisis.events import (KNOWN_TYPES, MAX_FUTURE, _Errors, _parse_rfc3339_any, _valid_common, _validate_one,
-                           parse_rfc3339, validate_batch)
+from crisis.ingest.validate import (
+    KNOWN_TYPES,
+    MAX_FUTURE,
+    _Errors,
+    _parse_rfc3339_any,
+    _valid_common,
+    _validate_one,
+    parse_rfc3339,
+    validate_batch,
+)
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=timezone.utc)
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

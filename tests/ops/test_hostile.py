@@ -28,15 +28,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import communities, playbooks, runtime
+from crisis import playbooks, runtime
 from crisis.app import create_app
 from crisis.clock import FixedClock, SystemClock
 from crisis.config import Config
 from crisis.db import session_scope
 from crisis.models import Channel, Community, Incident
 from crisis.notify import render
-from tests.browser.conftest import (  # noqa: F401 -- fixtures used by the browser test
-    PASSWORD, PageWatch, live_config, log_in, new_page, raid_events, watch)
+from crisis.tenancy import communities
+from tests.browser.conftest import PASSWORD, PageWatch, live_config, log_in, new_page, raid_events, watch  # noqa: F401 -- fixtures used by the browser test
 from tests.engine.helpers import HttpReceiver, SmtpReceiver, receivers  # noqa: F401 -- fixture
 from tests.live import LiveServer, wait_for
 

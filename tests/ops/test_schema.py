@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-import schemathesis
 from tests.conftest import Factory
 
 EXAMPLES = 5

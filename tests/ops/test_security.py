@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from crisis import ratelimit, runtime
+from crisis import runtime
+from crisis.api import ratelimit
 from crisis.app import create_app
 from crisis.clock import FixedClock, isoformat
 from crisis.config import Config
@@ -17,7 +18,6 @@ from tests.conftest import Factory
 
 @pytest.fixture
 def limited_app(redis_config: Config, clock: FixedClock) -> Flask:
-    ratelimit.reset_backoff()
     app = create_app(redis_config, clock=clock)
     # The limiter's fixed windows follow the wall clock: hour-long windows, so a test's few
     # requests cannot straddle an edge (five login requests once did in CI, and counted again).
@@ -68,10 +68,10 @@ def test_it_limits_login_attempts_with_retry_after(limited_app: Flask) -> None:
 
 
 def test_it_lets_requests_through_when_redis_is_down(client, factory: Factory, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
-    ratelimit.reset_backoff()
     from redis import Redis
 
-    assert ratelimit.hit(Redis.from_url("redis://127.0.0.1:1/0"), "x", ratelimit.Limit(1, 60)) is None
+    limits = ratelimit.RateLimits(lambda: Redis.from_url("redis://127.0.0.1:1/0"))
+    assert limits.hit("x", ratelimit.Limit(1, 60)) is None
 
 
 def test_it_sends_security_headers_and_hsts_behind_a_tls_proxy(config: Config, clock: FixedClock) -> None:

@@ -8,13 +8,13 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from crisis.replay import replay
+from crisis.response.replay import replay
 from tests.ops import topology
 from tests.ops.test_metrics import _sample
 
@@ -51,7 +51,7 @@ def _replayed(tmp_path: Path, events: list[dict]) -> list[tuple[str, str]]:
     path = tmp_path / "stream.ndjson"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
     from crisis.clock import utc
-    from crisis.events import parse_rfc3339
+    from crisis.ingest.validate import parse_rfc3339
 
     lines = replay([str(path)], progress=False)
     return sorted((line["kind"], utc(parse_rfc3339(line["opened_at"])).isoformat()) for line in lines)

@@ -15,11 +15,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crisis import backlog, communities, migrate
+from crisis import migrate
 from crisis.clock import SystemClock
 from crisis.config import ROOT, Config
 from crisis.db import make_engine, make_sessionmaker, session_scope
+from crisis.ingest import backlog
 from crisis.models import EventBatch, Incident
+from crisis.tenancy import communities
 from tests.live import WorkerProcess, process_env, stop_process, wait_for
 from tests.servers import PostgresServer, RedisServer, free_port, wait_port
 

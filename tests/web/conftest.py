@@ -8,9 +8,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from crisis import lifecycle, playbooks
+from crisis import playbooks
 from crisis.clock import FixedClock
 from crisis.models import Incident
+from crisis.response import lifecycle
 from tests.conftest import Factory, Staff, Tenant
 
 PASSWORD = "correct horse battery"

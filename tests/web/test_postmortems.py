@@ -8,10 +8,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import lifecycle, postmortems, reports
 from crisis.clock import FixedClock
+from crisis.insight import trends
 from crisis.models import Incident, Notification, Role
 from crisis.models.postmortem import Postmortem
+from crisis.response import lifecycle, postmortems
 from crisis.runtime import Runtime
 from tests.web.conftest import Team, as_user, post
 
@@ -59,7 +60,7 @@ def test_it_publishes_a_complete_postmortem_as_a_manager(session: Session, clock
     assert pm.status == "published"
     text = postmortems.to_markdown(session, pm)
     assert "# Postmortem: Raid in #general" in text and "| 1 | Tighten join rules | ray |" in text
-    precision = reports.detector_precision(session, [team.tenant.community.id])
+    precision = trends.detector_precision(session, [team.tenant.community.id])
     assert precision == []  # a manual incident is not a detector's alarm
     with pytest.raises(postmortems.PostmortemError):
         postmortems.save(session, pm, bodies={}, verdict=None, duplicate_of_id=None, clock=clock)

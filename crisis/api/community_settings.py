@@ -1,0 +1,31 @@
+"""GET/PATCH /api/v1/communities/<slug>/settings: detector settings."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from crisis.api.errors import abort
+from crisis.api.staff import community_by_slug, json_body
+from crisis.models import Role
+from crisis.tenancy import community_settings
+from crisis.webctx import db
+
+bp = Blueprint("settings", __name__)
+
+
+@bp.get("/api/v1/communities/<slug>/settings")
+def get_settings(slug: str) -> Response:
+    community = community_by_slug(slug, Role.MODERATOR, "reading detector settings")
+    return jsonify(community_settings.current(community))
+
+
+@bp.patch("/api/v1/communities/<slug>/settings")
+def patch_settings(slug: str) -> Response:
+    community = community_by_slug(slug, Role.MANAGER, "changing detector settings")
+    body = json_body()
+    try:
+        result = community_settings.update(db(), community, body)
+    except community_settings.InvalidSettings as exc:
+        abort(422, "invalid_settings", f"{len(exc.errors)} problem(s) found; nothing was changed",
+              errors=[{"field": e.field, "message": e.message} for e in exc.errors])
+    db().commit()
+    return jsonify(result)

@@ -1,0 +1,82 @@
+"""rq entry points: thin, take ids, idempotent. Each opens its own session.
+
+Their dotted paths are spelled once, in crisis.jobs.names."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from crisis import runtime
+from crisis.db import session_scope
+from crisis.jobs import names, sweeper
+from crisis.notify.deliver import deliver
+from crisis.response import drain, escalation
+
+log = logging.getLogger(__name__)
+_ZERO = timedelta(0)
+
+# Each job runs at most this many drain transactions, then re-rings, so one busy
+# community cannot starve the others on a shared queue. A transaction checkpoints the
+# detectors once (drain.drain): it takes up to DRAIN_SECONDS of batches, and waits up
+# to DRAIN_LINGER for more events when the queue runs dry, so a steady feed of small
+# requests pays one checkpoint per fraction of a second instead of one per request.
+MAX_BATCHES_PER_JOB = 20
+DRAIN_SECONDS = 0.5
+DRAIN_LINGER = 0.1
+
+
+def detect(community_id: int) -> int:
+    """Run the detectors over this community's pending events. Returns events consumed."""
+    rt = runtime.current()
+    rt.jobs.answered(names.detect_bell(community_id))
+    # The worker runs detect jobs in process, so its next drain of this community can
+    # start from the detectors this one leaves, when no other worker moved them meanwhile.
+    cache = rt.detectors
+    # Inline (tests) nothing else feeds the drain while it lingers: do not wait for more.
+    linger = 0.0 if rt.jobs.inline else DRAIN_LINGER
+    total = 0
+    for _ in range(MAX_BATCHES_PER_JOB):
+        try:
+            with session_scope(rt.sessions) as session:
+                outcome = drain.drain(session, community_id, clock=rt.clock, max_seconds=DRAIN_SECONDS,
+                                      linger=linger, cache=cache)
+        except (drain.LostRace, IntegrityError, OperationalError):
+            # OperationalError: on SQLite a drain that read before a rival wrote cannot
+            # upgrade to a writer; like a lost race, the rival has the events.
+            log.info("community %s: another worker is ahead; leaving it the batch", community_id)
+            return total
+        if outcome.events == 0:
+            return total
+        if outcome.detector is not None:  # committed: the next drain may start from here
+            cache.put(community_id, outcome.version, outcome.settings, outcome.detector)
+        total += outcome.events
+    rt.jobs.ring(names.DETECT, names.detect_bell(community_id), community_id)
+    return total
+
+
+def deliver_notification(notification_id: int) -> str:
+    """Send one notification; on a transient failure schedule the retry with rq's scheduler
+    (the sweeper re-rings it too, should that job be lost)."""
+    rt = runtime.current()
+    rt.jobs.answered(names.notify_bell(notification_id))
+    result = deliver(rt.sessions, notification_id, clock=rt.clock)
+    if result.outcome == "retry" and result.retry_at is not None:
+        try:
+            rt.jobs.enqueue_in(names.DELIVER_NOTIFICATION, max(result.retry_at - rt.clock.now(), _ZERO),
+                               notification_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not schedule the retry of notification %s; the sweeper will", notification_id)
+    return result.outcome
+
+
+def fire_escalations() -> int:
+    rt = runtime.current()
+    return escalation.fire_due(rt.sessions, clock=rt.clock)
+
+
+def sweep() -> dict[str, int]:
+    """Recover whatever Redis lost (crisis.jobs.sweeper)."""
+    return sweeper.sweep(runtime.current())
+

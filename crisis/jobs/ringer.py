@@ -1,0 +1,48 @@
+"""Ring Redis only after the database has committed the work.
+
+Engine code notes what it created on the session (`note_notification`, `note_escalation`);
+the session's after-commit hook (crisis.db.after_commit) rings the doorbells, and a
+rollback forgets them. If Redis is down the rows are still there, and the sweeper finds
+them within one interval."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from crisis import runtime
+from crisis.db import after_commit
+from crisis.jobs import names
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pending:
+    notifications: list[int] = field(default_factory=list)
+    escalations: list[datetime] = field(default_factory=list)
+
+
+def _pending(session: Session) -> _Pending:
+    return after_commit(session, "ringer", _Pending, _ring)
+
+
+def note_notification(session: Session, notification_id: int) -> None:
+    _pending(session).notifications.append(notification_id)
+
+
+def note_escalation(session: Session, due_at: datetime) -> None:
+    _pending(session).escalations.append(due_at)
+
+
+def _ring(pending: _Pending) -> None:
+    jobs = runtime.current().jobs
+    try:
+        for nid in pending.notifications:
+            jobs.ring(names.DELIVER_NOTIFICATION, names.notify_bell(nid), nid)
+        for due in sorted(set(pending.escalations)):
+            jobs.enqueue_at(names.FIRE_ESCALATIONS, due)
+    except Exception:  # noqa: BLE001
+        log.warning("could not ring Redis; the sweeper will pick the work up", exc_info=True)

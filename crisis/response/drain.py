@@ -1,0 +1,252 @@
+"""From stored events to incidents: the step the detect worker and replay share.
+
+One community's events are consumed in arrival order by one transaction at a time.
+Progress is the checkpoint's `last_seq`: the events after it are the pending ones, and
+nothing is written back to an event (ingest commits a community's events in seq order, so
+none commits behind it: crisis.ingest). The checkpoint carries a version; a drain that
+raced another on the same community fails the compare-and-set and rolls back, so an
+event is never applied twice and nothing is lost when a worker dies mid-drain.
+"""
+from __future__ import annotations
+
+import logging
+import operator
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from crisis.clock import Clock
+from crisis.db import after_commit
+from crisis.detection import CommunityDetector, DetectorSettings, parse_event
+from crisis.detection.cache import DetectorCache
+from crisis.ingest.store import decode_batch
+from crisis.ingest.validate import parse_rfc3339
+from crisis.insight import activity, metrics
+from crisis.models import Community, DetectorState, EventBatch
+from crisis.response import signals
+
+# Batch-log rows per read: at the usual 100-500 events per ingest request, up to a few
+# thousand events handed to the detectors at once.
+BATCH = 20
+log = logging.getLogger(__name__)
+
+
+class LostRace(RuntimeError):
+    """Another worker advanced this community's detectors first."""
+
+
+@dataclass
+class BatchOutcome:
+    events: int = 0
+    opened: list[int] = field(default_factory=list)
+    opened_kinds: list[tuple[str, str]] = field(default_factory=list)
+    signals: list[tuple[str, str]] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    # The detectors as this drain left them and the checkpoint version it wrote: what a
+    # DetectorCache keeps once the drain has committed.
+    detector: CommunityDetector | None = None
+    version: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    version: int  # 0: no checkpoint stored yet
+    last_seq: int
+
+
+def settings_for(community: Community) -> DetectorSettings:
+    return DetectorSettings.from_dict(community.settings or {})
+
+
+def read_checkpoint(session: Session, community_id: int) -> Checkpoint:
+    row = session.execute(select(DetectorState.version, DetectorState.last_seq)
+                          .where(DetectorState.community_id == community_id)).first()
+    return Checkpoint(version=row.version, last_seq=row.last_seq) if row else Checkpoint(0, 0)
+
+
+def load_detector(session: Session, community: Community, checkpoint: Checkpoint,
+                  cache: DetectorCache | None = None) -> CommunityDetector:
+    if cache is not None:
+        cached = cache.take(community.id, checkpoint.version, community.settings or {})
+        if cached is not None:
+            return cached
+    settings = settings_for(community)
+    state = session.scalar(select(DetectorState.state).where(DetectorState.community_id == community.id))
+    if state is None:
+        return CommunityDetector(community.slug, settings)
+    return CommunityDetector.from_state(community.slug, settings, state)
+
+
+def apply_actions(session: Session, community: Community, actions: Iterable[Any], *, clock: Clock,
+                  outcome: BatchOutcome) -> None:
+    """Turn detector episode actions into incident rows (idempotent per episode key)."""
+    for action in actions:
+        kind = action.action
+        key = action.episode_key
+        at = _when(action)
+        if kind in ("open", "update"):
+            outcome.signals.append((str(action.kind), str(action.severity)))
+        if kind == "open":
+            incident = signals.open_detected(
+                session, community, episode_key=key, kind=action.kind, severity=action.severity,
+                title=action.title, opened_at=at, evidence=action.evidence,
+                score=float(getattr(action, "score", 0.0) or 0.0), scope=str(getattr(action, "scope", "") or ""),
+                clock=clock)
+            if incident is not None:
+                outcome.opened.append(incident.id)
+                outcome.opened_kinds.append((str(action.kind), str(action.severity)))
+            continue
+        existing = signals.find_by_episode(session, community.id, key)
+        if existing is None:
+            continue
+        if kind == "update":
+            signals.update_detected(
+                session, existing, severity=action.severity, title=action.title, observed_at=at,
+                evidence=action.evidence, score=float(getattr(action, "score", 0.0) or 0.0),
+                scope=str(getattr(action, "scope", "") or ""), clock=clock)
+            outcome.updated.append(existing.id)
+        elif kind == "close":
+            signals.close_episode(session, existing, at=at, clock=clock)
+            outcome.closed.append(existing.id)
+
+
+# Events' ts is already a float (crisis.detection.event); attrgetter sorts without a
+# Python call per event.
+_EVENT_TIME = operator.attrgetter("ts")
+
+
+def _when(action: Any) -> datetime:
+    raw = getattr(action, "at", None) or action.opened_at
+    if isinstance(raw, datetime):
+        return raw
+    parsed = parse_rfc3339(raw)
+    if parsed is None:
+        raise ValueError(f"detector produced a bad time {raw!r}")
+    return parsed
+
+
+_BATCHES = EventBatch.__table__.c
+# Built once and run on the connection: a Core statement skips the ORM's per-execution
+# compile step, a few percent of a detect worker's CPU when it was rebuilt every loop.
+_PENDING = (select(_BATCHES.seq, _BATCHES.received_at, _BATCHES.count, _BATCHES.fresh, _BATCHES.body)
+            .where(_BATCHES.community_id == bindparam("cid"), _BATCHES.seq > bindparam("after"))
+            .order_by(_BATCHES.seq).limit(bindparam("limit")))
+
+
+def process_pending(session: Session, community_id: int, *, clock: Clock, limit: int = BATCH) -> BatchOutcome:
+    """Feed the next batch of this community's pending events to its detectors.
+
+    Commits nothing itself; the caller commits, and a LostRace means roll back.
+    Returns the outcome; `events == 0` means nothing was pending.
+    """
+    return drain(session, community_id, clock=clock, limit=limit, max_batches=1)
+
+
+def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BATCH, max_batches: int = 50,
+          max_events: int = 50_000, max_seconds: float = 1.0, linger: float = 0.0,
+          sleep: Any = None, cache: DetectorCache | None = None) -> BatchOutcome:
+    """Feed batch after batch of this community's pending events to its detectors in
+    ONE transaction, with one checkpoint at the end.
+
+    The checkpoint (every detector's state, hundreds of KB of JSON for a busy community)
+    costs far more than detecting a few hundred events, so it is paid once per
+    transaction rather than once per batch. The loop stops when nothing is pending
+    (after waiting up to `linger` seconds for more), after `max_seconds`,
+    `max_events` or `max_batches`, or after a batch that wrote incidents (so those
+    commit, and SQLite's write lock is not held while more batches are read).
+
+    The checkpoint is read before the events and written at the end under a
+    compare-and-set on its version: a worker that dies mid-drain has committed nothing,
+    and the next one redoes the whole drain; a drain that a rival overtook raises
+    LostRace. Commits nothing itself; LostRace means roll back.
+    """
+    outcome = BatchOutcome()
+    community = session.get(Community, community_id)
+    if community is None:
+        return outcome
+    started = time.monotonic()
+    checkpoint = read_checkpoint(session, community_id)
+    detector: CommunityDetector | None = None
+    # (arrival, events) per batch row: lags are observed per batch, not per event.
+    arrivals: list[tuple[datetime, int]] = []
+    consumed = 0
+    after = checkpoint.last_seq
+    batches = 0
+    per_minute: Counter[tuple[int, str]] = Counter()
+    while batches < max_batches and consumed < max_events:
+        rows = session.connection().execute(_PENDING, {"cid": community_id, "after": after, "limit": limit}).all()
+        if not rows:
+            remaining = min(linger, max_seconds) - (time.monotonic() - started)
+            if not consumed or remaining <= 0:
+                break
+            (sleep or time.sleep)(min(0.05, remaining))
+            continue
+        batches += 1
+        if detector is None:
+            detector = load_detector(session, community, checkpoint, cache)
+        parsed = []
+        for row in rows:
+            events = [parse_event(wire, community.slug) for wire in decode_batch(row.body, row.fresh, row.count)]
+            parsed.extend(events)
+            arrivals.append((row.received_at, len(events)))
+            consumed += len(events)
+        for e in parsed:
+            per_minute[(int(e.ts // 60), e.type)] += 1
+        # Event time, not arrival order, drives the detectors; a batch is sorted by it.
+        parsed.sort(key=_EVENT_TIME)
+        writes_before = len(outcome.opened) + len(outcome.updated) + len(outcome.closed)
+        apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome)
+        after = rows[-1].seq
+        if len(outcome.opened) + len(outcome.updated) + len(outcome.closed) != writes_before:
+            break
+        if time.monotonic() - started >= max_seconds:
+            break
+    if not consumed or detector is None:
+        return outcome
+    activity.record(session, community_id, per_minute)
+    outcome.version = _save_state(session, community_id, checkpoint, detector, last_seq=after, now=clock.now())
+    outcome.detector = detector
+    outcome.settings = community.settings or {}  # DetectorCache.put keeps its own copy
+    outcome.events = consumed
+    _count_after_commit(session, community.slug, arrivals, outcome, clock)
+    return outcome
+
+
+def _count_after_commit(session: Session, slug: str, arrivals: list[tuple[datetime, int]], outcome: BatchOutcome,
+                        clock: Clock) -> None:
+    # A batch that loses the race is rolled back and redone elsewhere: count it only once it commits.
+    after_commit(session, "drain.metrics", list, _record_metrics).append((slug, arrivals, outcome, clock))
+
+
+def _record_metrics(batches: list[tuple[str, list[tuple[datetime, int]], BatchOutcome, Clock]]) -> None:
+    for slug, arrivals, outcome, clock in batches:
+        now = clock.now()
+        metrics.observe_lags(slug, [((now - at).total_seconds(), n) for at, n in arrivals])
+        metrics.count_detections(outcome.opened_kinds, outcome.signals)
+
+
+def _save_state(session: Session, community_id: int, checkpoint: Checkpoint, detector: CommunityDetector,
+                *, last_seq: int, now: datetime) -> int:
+    """Write the checkpoint if nobody moved it since `checkpoint` was read; the new version."""
+    state = detector.to_state()
+    if checkpoint.version == 0:
+        session.add(DetectorState(community_id=community_id, state=state, last_seq=last_seq,
+                                  updated_at=now, version=1))
+        session.flush()  # a racing insert fails here on the primary key
+        return 1
+    result = session.execute(
+        update(DetectorState).where(DetectorState.community_id == community_id,
+                                    DetectorState.version == checkpoint.version)
+        .values(state=state, last_seq=last_seq, updated_at=now, version=checkpoint.version + 1),
+        execution_options={"synchronize_session": False})
+    if result.rowcount != 1:
+        raise LostRace(f"community {community_id}: detector state moved under us")
+    return checkpoint.version + 1

@@ -1,0 +1,109 @@
+"""Per-community detector settings: validated at the edge, stored on the community,
+read by the detectors on every batch (crisis.response.drain.settings_for)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crisis.detection import DetectorSettings
+from crisis.ingest.validate import FieldError, parse_rfc3339
+from crisis.models import Community
+
+KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
+LEVELS = ("low", "normal", "high")
+FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds")
+MAX_LIST = 1000
+MAX_WINDOWS = 50
+
+
+class InvalidSettings(ValueError):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the settings")
+        self.errors = errors
+
+
+def defaults() -> dict[str, Any]:
+    return public(DetectorSettings())
+
+
+def public(settings: DetectorSettings) -> dict[str, Any]:
+    data = settings.to_dict()
+    data["surge_windows"] = [dict(w) for w in data["surge_windows"]]
+    return data
+
+
+def current(community: Community) -> dict[str, Any]:
+    """The stored settings over the defaults, in the form they were written."""
+    return {**defaults(), **(community.settings or {})}
+
+
+def _strings(errors: list[FieldError], name: str, value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in value):
+        errors.append(FieldError(0, name, "must be a list of non-empty strings (at most 200 characters each)"))
+    elif len(value) > MAX_LIST:
+        errors.append(FieldError(0, name, f"has {len(value)} entries; the limit is {MAX_LIST}"))
+
+
+def _windows(errors: list[FieldError], value: Any) -> None:
+    if not isinstance(value, list) or len(value) > MAX_WINDOWS:
+        errors.append(FieldError(0, "surge_windows", f"must be a list of at most {MAX_WINDOWS} windows"))
+        return
+    for i, window in enumerate(value):
+        where = f"surge_windows[{i}]"
+        if not isinstance(window, dict):
+            errors.append(FieldError(0, where, "must be an object with start, end and optional factor and label"))
+            continue
+        unknown = set(window) - {"start", "end", "factor", "label"}
+        if unknown:
+            errors.append(FieldError(0, f"{where}.{sorted(unknown)[0]}", "is not a known field"))
+        start = parse_rfc3339(window["start"]) if isinstance(window.get("start"), str) else None
+        end = parse_rfc3339(window["end"]) if isinstance(window.get("end"), str) else None
+        if start is None:
+            errors.append(FieldError(0, f"{where}.start", "must be an RFC 3339 time with a zone"))
+        if end is None:
+            errors.append(FieldError(0, f"{where}.end", "must be an RFC 3339 time with a zone"))
+        if start and end and end <= start:
+            errors.append(FieldError(0, f"{where}.end", "must be after start"))
+        factor = window.get("factor", 5.0)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 <= factor <= 100:
+            errors.append(FieldError(0, f"{where}.factor", "must be a number from 1 to 100"))
+        label = window.get("label", "")
+        if not isinstance(label, str) or len(label) > 200:
+            errors.append(FieldError(0, f"{where}.label", "must be a string of at most 200 characters"))
+
+
+def validate(body: dict[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for key in body:
+        if key not in FIELDS:
+            errors.append(FieldError(0, key, f"is not a setting (settings: {', '.join(FIELDS)})"))
+    if "sensitivity" in body:
+        value = body["sensitivity"]
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ((numeric and 0.5 <= value <= 2.0) or value in LEVELS):
+            errors.append(FieldError(0, "sensitivity", "must be a number from 0.5 to 2.0 or one of low, normal, high"))
+    for name in ("allow_users", "allow_roles"):
+        if name in body:
+            _strings(errors, name, body[name])
+    if "ignore_bots" in body and not isinstance(body["ignore_bots"], bool):
+        errors.append(FieldError(0, "ignore_bots", "must be true or false"))
+    if "surge_windows" in body:
+        _windows(errors, body["surge_windows"])
+    if "enabled_kinds" in body:
+        value = body["enabled_kinds"]
+        if not isinstance(value, list) or any(k not in KINDS for k in value):
+            errors.append(FieldError(0, "enabled_kinds", f"must be a list drawn from {', '.join(KINDS)}"))
+    return errors
+
+
+def update(session: Session, community: Community, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge validated changes into the stored settings; raises InvalidSettings naming each bad field."""
+    errors = validate(changes)
+    if errors:
+        raise InvalidSettings(errors)
+    merged = {**(community.settings or {}), **changes}
+    DetectorSettings.from_dict(merged)  # the detectors must be able to load what we store
+    community.settings = merged
+    session.flush()
+    return current(community)

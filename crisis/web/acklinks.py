@@ -1,0 +1,98 @@
+"""Signed, expiring one-click acknowledge links.
+
+GET shows a confirmation page and changes nothing: mail scanners and chat link
+previews fetch every URL they see. Only the POST from that page acknowledges, and the
+timeline names the person the link was sent to."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, render_template_string
+
+from crisis.clock import isoformat
+from crisis.models import Incident, User
+from crisis.notify.ack_tokens import LinkError, read_token
+from crisis.response import lifecycle
+from crisis.response.states import IncidentStatus, InvalidTransition
+from crisis.tenancy.communities import role_in
+from crisis.webctx import db, rt
+
+bp = Blueprint("acklinks", __name__)
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ heading }}</title>
+<meta name="robots" content="noindex"><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>{{ heading }}</h1><p>{{ message }}</p>
+{% if incident %}<p><strong>#{{ incident.id }} {{ incident.title }}</strong> ({{ incident.severity }},
+{{ incident.status }})</p>{% endif %}
+{% if can_ack %}<form method="post"><button type="submit">Acknowledge as {{ who }}</button></form>{% endif %}
+</main></body></html>"""
+
+
+def _page(status: int, heading: str, message: str, **ctx: Any) -> tuple[Response, int]:
+    html = render_template_string(_PAGE, heading=heading, message=message, incident=ctx.get("incident"),
+                                  can_ack=ctx.get("can_ack", False), who=ctx.get("who", ""))
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return resp, status
+
+
+class _Unusable(Exception):
+    """The link cannot be used (bad, expired, or its incident is gone); `page` says why."""
+
+    def __init__(self, page: tuple[Response, int]) -> None:
+        self.page = page
+
+
+def _load(token: str) -> tuple[Incident, User | None]:
+    runtime = rt()
+    try:
+        data = read_token(runtime.config, token, runtime.clock.now())
+    except LinkError as exc:
+        raise _Unusable(_page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))) from exc
+    session = db()
+    incident = session.get(Incident, data["i"])
+    if incident is None:
+        raise _Unusable(_page(404, "Incident not found", "This incident no longer exists."))
+    user = session.get(User, data["u"]) if data["u"] else None
+    if user is not None and role_in(session, user.id, incident.community_id) is None:
+        # Staff who left the community since the alert: the link still acknowledges, as its
+        # holder, but must not make them commander of an incident they can no longer see.
+        user = None
+    return incident, user
+
+
+@bp.get("/ack/<token>")
+def confirm(token: str) -> tuple[Response, int]:
+    try:
+        incident, user = _load(token)
+    except _Unusable as unusable:
+        return unusable.page
+    who = (user.display_name or user.email) if user else "the link holder"
+    if incident.status != IncidentStatus.TRIGGERED:
+        return _page(200, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
+    return _page(200, "Acknowledge this incident?", "Acknowledging stops the escalation and tells the team "
+                 "you are on it.", incident=incident, can_ack=True, who=who)
+
+
+@bp.post("/ack/<token>")
+def acknowledge(token: str) -> tuple[Response, int]:
+    try:
+        incident, user = _load(token)
+    except _Unusable as unusable:
+        return unusable.page
+    session = db()
+    label = (user.display_name or user.email) if user else "acknowledge link"
+    actor = lifecycle.Actor(user_id=user.id if user else None, label=label, via="link")
+    try:
+        lifecycle.transition(session, incident.id, IncidentStatus.ACKNOWLEDGED, actor=actor, clock=rt().clock,
+                             note="acknowledged from the link in a notification")
+        session.commit()
+    except (InvalidTransition, lifecycle.ConcurrentTransition):
+        session.rollback()
+        session.refresh(incident)
+        return _page(409, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
+    when = isoformat(incident.acknowledged_at) if incident.acknowledged_at else ""
+    return _page(200, "Acknowledged", f"Thank you, {label}: the escalation has stopped ({when}).",
+                 incident=incident)
