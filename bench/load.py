@@ -182,7 +182,8 @@ def main() -> None:
         caught_up = time.monotonic()
         topo.wait_processed(timeout=600)
         # wrk's answered requests; up to one batch per connection may be stored unanswered at the end.
-        full["repeated_events"] = (full["requests"] - full["errors"]) * args.batch - (stored_events(topo) - stored_before)
+        full["repeated_events"] = ((full["requests"] - full["errors"]) * args.batch
+                                   - (stored_events(topo) - stored_before))
         # End to end: the detectors' catch-up after the drive counts against the rate
         # (0.25 s resolution, the wait's polling interval).
         catch_up = time.monotonic() - caught_up
@@ -196,11 +197,13 @@ def main() -> None:
             time.sleep(0.1)
         lags = watch.lags(since)
         (p50, p99), n = percentiles(lags), len(lags)
-        print(json.dumps({"generator": "wrk" if args.wrk else "python", "batch": args.batch, "duration_s": args.duration, "bare_parse_only": bare_r,
+        print(json.dumps({"generator": "wrk" if args.wrk else "python", "batch": args.batch,
+                          "duration_s": args.duration, "bare_parse_only": bare_r,
                           "crisis_full_speed": full, "crisis_half_capacity": half,
                           "detector_lag_at_half_s": {"p50": round(p50, 3), "p99": round(p99, 3), "events": n},
                           "ratio_to_parse_only": round(full["events_per_s"] / max(bare_r["events_per_s"], 1), 3),
-                          "ratio_end_to_end": round(full["events_per_s_end_to_end"] / max(bare_r["events_per_s"], 1), 3)},
+                          "ratio_end_to_end": round(full["events_per_s_end_to_end"] / max(bare_r["events_per_s"], 1),
+                                                    3)},
                          indent=2))
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def main() -> None:
 
         @event.listens_for(rt.engine, "after_cursor_execute")
         def _timed(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
-            timings.setdefault(" ".join(statement.split())[:70], []).append(time.perf_counter() - conn.info["crisis_t0"])
+            timings.setdefault(" ".join(statement.split())[:70], []).append(
+                time.perf_counter() - conn.info["crisis_t0"])
 
         for body in bodies[:20]:  # warm up
             assert client.post("/api/v1/communities/c0/events", data=body, headers=headers).status_code == 202

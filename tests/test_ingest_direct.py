@@ -88,8 +88,10 @@ def test_a_batch_with_stored_ids_falls_back_and_keeps_only_its_new_ones(pg_app: 
     pg_app.config["RATELIMIT_INGEST"] = ratelimit.Limit(10, 3600)
     lantern = pg_factory.community("lantern")
     client = pg_app.test_client()
-    for ids, answer in ((("a", "b"), {"accepted": 2, "duplicates": 0}), (("a", "c"), {"accepted": 1, "duplicates": 1}),
-                        (("a", "b", "c"), {"accepted": 0, "duplicates": 3}), (("d",), {"accepted": 1, "duplicates": 0})):
+    for ids, answer in ((("a", "b"), {"accepted": 2, "duplicates": 0}),
+                        (("a", "c"), {"accepted": 1, "duplicates": 1}),
+                        (("a", "b", "c"), {"accepted": 0, "duplicates": 3}),
+                        (("d",), {"accepted": 1, "duplicates": 0})):
         assert _post(client, "lantern", lantern.token, _events(clock, *ids)).get_json() == answer
     pg_session.expire_all()
     batches = pg_session.scalars(select(EventBatch).order_by(EventBatch.seq)).all()

@@ -56,7 +56,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
-    def _out_of_range(exc: Exception) -> Response | Exception:
+    def _out_of_range(exc: Exception) -> Response:
         # A client-supplied number the database cannot hold (SQLite raises OverflowError,
         # PostgreSQL a DataError): the request is wrong, not the server, and retrying won't help.
         if not _is_api():

@@ -92,7 +92,8 @@ def create_version(name: str) -> tuple[Response, int]:
     if not is_admin:
         abort(403, "forbidden", "publishing a playbook version needs the admin role in a community")
     if playbooks.latest(db(), name) is None:
-        abort(404, "not_found", f"no playbook {name!r}; new playbooks start as files in playbooks/ (crisis playbooks sync)")
+        abort(404, "not_found",
+              f"no playbook {name!r}; new playbooks start as files in playbooks/ (crisis playbooks sync)")
     body = json_body()
     source = field(body, "source", str, required=False)
     spec = field(body, "spec", dict, required=source is None)

@@ -62,7 +62,7 @@ class RateLimits:
     """One app's limiters: the ingest memo and the memory of a Redis outage. Kept on the
     app (init_app), not in the module, so two apps in one process (tests) share nothing."""
 
-    def __init__(self, redis: Callable[[], Redis]) -> None:
+    def __init__(self, redis: Callable[[], Redis[bytes]]) -> None:
         self._redis = redis
         self.ingest = IngestLimiter()
         self._down_until = 0.0
@@ -181,7 +181,7 @@ def limits() -> RateLimits:
     return current_app.extensions[_EXTENSION]  # type: ignore[no-any-return]
 
 
-def init_app(app: Flask, redis: Callable[[], Redis]) -> None:
+def init_app(app: Flask, redis: Callable[[], Redis[bytes]]) -> None:
     app.extensions[_EXTENSION] = RateLimits(redis)
 
     @app.before_request

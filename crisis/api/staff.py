@@ -19,9 +19,9 @@ from crisis.webctx import db
 
 
 def current_user() -> User:
-    user = g.get("staff_user")
+    user: User | None = g.get("staff_user")
     if user is not None:
-        return user  # type: ignore[no-any-return]
+        return user
     token = bearer_token()
     if token.kind != "personal" or token.user_id is None:
         abort(403, "forbidden", "this route takes a personal token (crisis user token); ingest tokens cannot use it")

@@ -21,7 +21,7 @@ def _write_lines(lines: list[dict[str, object]], out: str | None) -> None:
     if out in (None, "-"):
         sys.stdout.write(text)
     else:
-        Path(out).write_text(text)  # type: ignore[arg-type]
+        Path(out).write_text(text)
 
 
 @click.command("replay")

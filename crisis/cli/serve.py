@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from typing import cast
 
 import click
 from sqlalchemy import select
@@ -166,7 +167,8 @@ def run(bind: str, no_demo: bool, demo_raid_after: float) -> None:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         failed = [p for p in procs if p.poll() is not None]
-        raise click.ClickException(f"a process exited ({' '.join(map(str, failed[0].args))}); stopping")
+        args = cast("list[str]", failed[0].args)  # _spawn's command list
+        raise click.ClickException(f"a process exited ({' '.join(map(str, args))}); stopping")
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:

@@ -38,7 +38,8 @@ class DisputeDetector:
         self.last_sweep = -1e18
 
     def on_reply(self, e: Event) -> list[Detection]:
-        x, y = e.actor, e.target_user
+        x = e.actor
+        y: str = e.target_user  # type: ignore[assignment]  # -- CommunityDetector calls this only when set
         if y == x:
             return []
         ch = e.channel or ""
@@ -46,7 +47,7 @@ class DisputeDetector:
         key = (ch, x, y)
         if key in replies:
             del replies[key]  # re-insert: keeps the dict in time order for expiry
-        mine = [e.ts, e.content or "", False]
+        mine: list[Any] = [e.ts, e.content or "", False]
         replies[key] = mine
         back = replies.get((ch, y, x))
         if back is None or e.ts - back[0] > WINDOW:
@@ -70,7 +71,9 @@ class DisputeDetector:
         if not y:
             return []
         ch = self.pair_channel.get((min(x, y), max(x, y)))
-        log = self.logs.get(ch) if ch is not None else None
+        if ch is None:
+            return []
+        log = self.logs.get(ch)
         if not log or e.ts - log[-1][0] > WINDOW:
             return []
         log.append([e.ts, x, y, 2.0, f"[report: {e.reason or ''}]"])

@@ -199,7 +199,8 @@ class RaidDetector:
         self.last_full[kind] = ts
         lp, win, obs, exp = self.joins.surprise(ts, JOIN_WINDOWS, self.settings.surge_factor(ts))
         n = len(accounts)
-        sev = 1 if (kind == "raid" and (n >= 25 or (lp < -20 and obs >= 50))) else (2 if n >= 10 or kind == "raid" else 3)
+        sev = (1 if (kind == "raid" and (n >= 25 or (lp < -20 and obs >= 50)))
+               else (2 if n >= 10 or kind == "raid" else 3))
         ev = {"accounts": accounts[:100], "accounts_total": n, "samples": samples[:5],
               "link_domains": dict(list(domains.items())[:10]),
               "joins": {"observed": obs, "expected": round(exp, 2), "window_min": win,
@@ -212,7 +213,8 @@ class RaidDetector:
 
     def _cohort(self, accounts: list[str]) -> dict[str, Any]:
         """Account-age and name-pattern clustering of the accounts involved."""
-        ages, shapes = [], {}
+        ages: list[float] = []
+        shapes: dict[str, int] = {}
         for a in accounts[:60]:
             m = self.members.get(a)
             if not m:

@@ -221,7 +221,8 @@ class ReportQueue(BacklogEvidence):
 
     def _weight(self, ts: float) -> float:
         assert self.base is not None
-        return 2.0 ** ((ts - self.base) / HALF_LIFE)
+        w: float = 2.0 ** ((ts - self.base) / HALF_LIFE)  # typeshed: float ** float may be complex
+        return w
 
     # ---- per-minute judgement -----------------------------------------------------------
     def check(self, now: float) -> list[Detection]:

@@ -23,7 +23,8 @@ def _ts(s: Any) -> datetime:
 
 
 def _in(c: dict[str, Any], comm: str, t: datetime) -> bool:
-    return c["community"] == comm and c["_s"] - EARLY <= t <= c["_e"] + LATE
+    inside: bool = c["community"] == comm and c["_s"] - EARLY <= t <= c["_e"] + LATE
+    return inside
 
 
 def score(labels: dict[str, Any], detections: list[dict[str, Any]]) -> dict[str, Any]:

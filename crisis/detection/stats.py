@@ -279,7 +279,8 @@ class SeasonalRate:
     def to_state(self) -> dict[str, Any]:
         return {"cur": self.cur, "total": self.total, "cum_end": self.cum_end, "cg": self.cg, "eg": self.eg,
                 "ch": self.ch, "eh": self.eh, "cw": self.cw, "ew": self.ew,
-                "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from], "first": self.first,
+                "prior_rate": self.prior_rate, "hold": [self.hold_until, self.hold_since, self.hold_from],
+                "first": self.first,
                 "acc": [self.acc_c, self.acc_n, self.acc_hour], **self._value_state()}
 
     def load_state(self, st: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -34,7 +34,10 @@ from crisis.ingest.validate import (
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 Short = Annotated[str, Meta(max_length=MAX_SHORT)]
 Stamp = Annotated[str, Meta(max_length=40)]
-KnownType = Literal[tuple(sorted(KNOWN_TYPES))]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # a Literal built at run time is no type to mypy; msgspec reads the real one
+    KnownType = str
+else:
+    KnownType = Literal[tuple(sorted(KNOWN_TYPES))]
 
 
 class _Actor(Struct, forbid_unknown_fields=True):
@@ -91,6 +94,7 @@ def decode_valid_array(body: bytes, slug: str, now: datetime, *, limit: int) -> 
     valid: list[ValidEvent] = []
     append, parse = valid.append, parse_rfc3339
     new = tuple.__new__  # what namedtuple's _make calls: a third of ValidEvent(...)'s cost
+    ts: datetime | None
     for event in events:
         # What a schema cannot say: blank ids, the URL's community, a real time.
         actor = event.actor

@@ -13,9 +13,10 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
+from sqlalchemy import Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -54,7 +55,7 @@ def decode_batch(body: bytes, fresh: list[str] | None, count: int | None = None)
     each id (a request may repeat one), only the `fresh` ids when some were duplicates.
     `count` is the row's count of accepted events: when every event sent was one, the
     request repeated none and the list is returned as decoded."""
-    events = json_loads(zlib.decompress(body))  # orjson, the standard library for NaN
+    events: list[dict[str, Any]] = json_loads(zlib.decompress(body))  # orjson, the standard library for NaN
     if fresh is None and count == len(events):
         return events
     keep = None if fresh is None else set(fresh)
@@ -108,7 +109,8 @@ _PG_TOKEN = """WITH src AS MATERIALIZED (
     SELECT t.community_id, t.id AS token_id FROM api_tokens t JOIN communities c ON c.id = t.community_id
     WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL AND t.kind = 'ingest' AND c.slug = %(slug)s),
 used AS (UPDATE api_tokens SET last_used_at = %(now)s FROM src
-         WHERE api_tokens.id = src.token_id AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at < %(stale)s)),
+         WHERE api_tokens.id = src.token_id
+           AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at < %(stale)s)),
 """
 _PG_FOR_TOKEN = _PG_TOKEN + _PG_STORE
 _PG_NEW_FOR_TOKEN = _PG_TOKEN + _PG_STORE_NEW
@@ -170,7 +172,7 @@ def store_events(session: Session, community: Community, events: list[ValidEvent
         params = _pg_params(unique, now, raw) | {"cid": community.id}
         _, accepted, fresh = session.connection().exec_driver_sql(_PG_FOR_COMMUNITY, params).one()
         return _result(len(events), unique, accepted, fresh)
-    table = EventId.__table__
+    table = cast(Table, EventId.__table__)  # declarative types __table__ as a FromClause
     ids = sqlite_insert(table).on_conflict_do_nothing(index_elements=["community_id", "event_id"]) \
         .returning(table.c.event_id)
     new = list(session.execute(ids, [{"community_id": community.id, "event_id": eid} for eid in unique]).scalars())

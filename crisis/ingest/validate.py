@@ -74,7 +74,8 @@ def parse_rfc3339(value: str) -> datetime | None:
     # non-digit in the rest. Half the cost of the regex, on every event ingested.
     n = len(value)
     if n >= 20 and value[4] == "-" and value[7] == "-" and value[10] == "T" and value[13] == ":" and value[16] == ":":
-        zone = n - 1 if value[-1] == "Z" else n - 6 if (value[-6] == "+" or value[-6] == "-") and value[-3] == ":" else 0
+        zone = (n - 1 if value[-1] == "Z"
+                else n - 6 if (value[-6] == "+" or value[-6] == "-") and value[-3] == ":" else 0)
         # fromisoformat skips stray characters among long fractions: digits are checked here.
         if zone == 19 or (21 <= zone <= 29 and value[19] == "." and value.isascii() and value[20:zone].isdigit()):
             try:

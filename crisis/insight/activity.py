@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ def record(session: Session, community_id: int, per_minute: Counter[tuple[int, s
     rows = [{"community_id": community_id, "minute": datetime.fromtimestamp(m * 60, timezone.utc), "type": t,
              "count": n} for (m, t), n in sorted(per_minute.items())]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(ActivityCount.__table__)
+    stmt = insert(cast(Table, ActivityCount.__table__))  # declarative types __table__ as a FromClause
     session.execute(stmt.on_conflict_do_update(index_elements=["community_id", "minute", "type"],
                                                set_={"count": ActivityCount.__table__.c.count + stmt.excluded.count}),
                     rows)

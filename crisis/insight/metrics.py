@@ -62,7 +62,8 @@ def prepare_group(var_dir: Path, group: str) -> Path:
 def enable_multiprocess() -> None:
     """Use mmap'd files with our identifier, whenever prometheus-client was imported."""
     if os.environ.get(MULTIPROC_ENV):
-        values.ValueClass = values.MultiProcessValue(_process_identifier)
+        values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]  # -- unannotated
+            _process_identifier)
 
 
 def become_horse(worker_pid: int) -> None:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -47,7 +48,10 @@ def _histogram(name: str, doc: str, durations: list[float]) -> HistogramMetricFa
     return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=sum(ordered))
 
 
-def _seconds(pairs: list[tuple[datetime, datetime]]) -> list[float]:
+_Spans = list[tuple[datetime, datetime]]
+
+
+def _seconds(pairs: _Spans) -> list[float]:
     return [max((end - start).total_seconds(), 0.0) for start, end in pairs]
 
 
@@ -84,12 +88,14 @@ class DatabaseCollector(Collector):
         yield open_gauge
         acked = session.execute(select(Incident.created_at, Incident.acknowledged_at)
                                 .where(Incident.acknowledged_at.is_not(None))).all()
+        # The where clauses keep only rows whose end is set.
         yield _histogram("crisis_incident_time_to_acknowledge_seconds",
-                         "From an incident's creation to its first acknowledgement.", _seconds(acked))
+                         "From an incident's creation to its first acknowledgement.",
+                         _seconds(cast(_Spans, acked)))
         resolved = session.execute(select(Incident.created_at, Incident.resolved_at)
                                    .where(Incident.resolved_at.is_not(None))).all()
         yield _histogram("crisis_incident_time_to_resolve_seconds",
-                         "From an incident's creation to its resolution.", _seconds(resolved))
+                         "From an incident's creation to its resolution.", _seconds(cast(_Spans, resolved)))
         fired = session.scalar(select(func.coalesce(func.sum(EscalationTimer.fired_count), 0)))
         yield CounterMetricFamily("crisis_escalations_fired", "Escalation levels fired.", value=int(fired or 0))
 
@@ -125,7 +131,7 @@ class DatabaseCollector(Collector):
 
 
 class RedisCollector(Collector):
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis[bytes]) -> None:
         self.redis = redis
 
     def collect(self) -> Iterator[Metric]:
@@ -137,7 +143,8 @@ class RedisCollector(Collector):
             for name in names.QUEUES:
                 q = Queue(name, connection=self.redis)
                 depth.add_metric([name], q.count)
-                scheduled.add_metric([name], ScheduledJobRegistry(queue=q).count)
+                later = ScheduledJobRegistry(queue=q)  # type: ignore[no-untyped-call]  # -- rq: unannotated __init__
+                scheduled.add_metric([name], later.count)
                 failed.add_metric([name], FailedJobRegistry(queue=q).count)
         except Exception as exc:  # noqa: BLE001
             log.warning("metrics: Redis could not be read (%s)", type(exc).__name__)
@@ -165,10 +172,11 @@ class GroupsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         files = sorted(str(f) for f in self.root.glob(self.pattern))
-        return iter(MultiProcessCollector.merge(files, accumulate=True))
+        merged = MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]  # -- unannotated
+        return iter(merged)
 
 
-def render(sessions: sessionmaker[Session], redis: Redis, var_dir: Path) -> bytes:
+def render(sessions: sessionmaker[Session], redis: Redis[bytes], var_dir: Path) -> bytes:
     """The /metrics body: every process group's files plus the scrape-time collectors."""
     registry = CollectorRegistry(auto_describe=False)
     own = metrics.multiprocess_dir()

@@ -10,7 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -130,7 +130,9 @@ def overdue_action_items(session: Session, community_ids: list[int], *, now: dat
                            .where(Incident.community_id.in_(community_ids), ActionItem.status != "done",
                                   ActionItem.due_at < now)
                            .order_by(ActionItem.due_at)).all()
-    return [OverdueItem(item, incident, owner, (now - item.due_at).days, slug) for item, incident, owner, slug in rows]
+    # `due_at < now` keeps only items that have a due date.
+    return [OverdueItem(item, incident, owner, (now - cast(datetime, item.due_at)).days, slug)
+            for item, incident, owner, slug in rows]
 
 
 def notification_failures(session: Session, community_ids: list[int], *, now: datetime,

@@ -16,11 +16,11 @@ def _bell(key: str) -> str:
     return f"crisis:bell:{key}"
 
 
-def queue(redis: Redis, name: str) -> Queue:
+def queue(redis: Redis[bytes], name: str) -> Queue:
     return Queue(name, connection=redis)
 
 
-def ring(redis: Redis, job: Job, key: str, *args: Any) -> bool:
+def ring(redis: Redis[bytes], job: Job, key: str, *args: Any) -> bool:
     """Enqueue `job(*args)` unless a job for `key` is already waiting. True when enqueued."""
     if not redis.set(_bell(key), 1, nx=True, ex=_BELL_TTL):
         return False
@@ -34,10 +34,10 @@ def press(pipe: Any, key: str) -> None:
     pipe.set(_bell(key), 1, nx=True, ex=_BELL_TTL)
 
 
-def enqueue(redis: Redis, job: Job, *args: Any) -> None:
+def enqueue(redis: Redis[bytes], job: Job, *args: Any) -> None:
     queue(redis, job.queue).enqueue(job.path, *args, job_timeout=job.timeout, result_ttl=60,
                                     failure_ttl=7 * 86400)
 
 
-def clear_bell(redis: Redis, key: str) -> None:
+def clear_bell(redis: Redis[bytes], key: str) -> None:
     redis.delete(_bell(key))

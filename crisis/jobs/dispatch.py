@@ -50,7 +50,7 @@ class Jobs(Protocol):
 class RedisJobs:
     inline = False
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis[bytes]) -> None:
         self.redis = redis
 
     def ring(self, job: Job, bell: str, *args: Any) -> bool:

@@ -86,10 +86,11 @@ def _sweep_notifications(rt: Runtime) -> dict[str, int]:
     assert pending in NOTIFICATION.moves[sending]  # the revival below is a move of the table
     with session_scope(rt.sessions) as session:
         # A worker that died mid-send left its row in 'sending'; send it again (at-least-once).
-        revived = session.execute(update(Notification).where(Notification.status == sending,
-                                                             Notification.claimed_at < stale)
-                                  .values(status=pending.value, next_attempt_at=now),
-                                  execution_options={"synchronize_session": False}).rowcount
+        result = session.execute(update(Notification).where(Notification.status == sending,
+                                                            Notification.claimed_at < stale)
+                                 .values(status=pending.value, next_attempt_at=now),
+                                 execution_options={"synchronize_session": False})
+        revived = result.rowcount  # type: ignore[attr-defined]  # -- an UPDATE's Result is a CursorResult
         due = list(session.scalars(select(Notification.id).where(Notification.status == pending,
                                                                  Notification.next_attempt_at <= now)
                                    .order_by(Notification.next_attempt_at).limit(SWEEP_LIMIT)))

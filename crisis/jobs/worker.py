@@ -75,6 +75,7 @@ class CrisisWorker(Worker):
 
 def _count(job: Job, outcome: str) -> None:
     try:
+        assert job.func_name is not None  # raises into the except below, as None.rsplit did
         name = job.func_name.rsplit(".", 1)[-1]
     except Exception:  # noqa: BLE001 -- an undecodable job still counts
         name = "unknown"
@@ -145,6 +146,6 @@ def _work_until_stopped(rt: runtime.Runtime, *, burst: bool, name: str | None, l
             log.warning("Redis is unreachable; reconnecting in %.1fs", delay)
         if worker is not None:
             with contextlib.suppress(Exception):
-                worker.register_death()
+                worker.register_death()  # type: ignore[no-untyped-call]  # -- rq leaves it unannotated
         time.sleep(delay)
         delay = min(delay * 2, 5.0)

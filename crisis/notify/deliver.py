@@ -41,7 +41,7 @@ def _claim(session: Session, notification_id: int, now: datetime) -> bool:
                Notification.next_attempt_at <= now)
         .values(status=N.SENDING.value, claimed_at=now, attempts=Notification.attempts + 1),
         execution_options={"synchronize_session": False})
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]  # -- an UPDATE's Result is a CursorResult
 
 
 def _url(session: Session, row: Notification) -> str | None:

@@ -54,7 +54,8 @@ def load_dir(directory: Path = PLAYBOOK_DIR) -> tuple[list[tuple[Path, dict[str,
         names[spec["name"]] = path
         good.append((path, spec, text))
     if FALLBACK not in names and not bad:
-        bad.append(PlaybookError(str(directory), [f"a {FALLBACK}.yaml playbook is required (the fallback for any kind)"]))
+        bad.append(PlaybookError(str(directory),
+                                 [f"a {FALLBACK}.yaml playbook is required (the fallback for any kind)"]))
     return good, bad
 
 

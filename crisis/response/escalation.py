@@ -40,8 +40,8 @@ def arm(session: Session, incident: Incident, policy: dict[str, Any], *, now: da
         return None
     timer = session.scalar(select(EscalationTimer).where(EscalationTimer.incident_id == incident.id))
     if timer is None:
-        timer = EscalationTimer(incident_id=incident.id, policy=policy, level=0, round=0, status=TimerStatus.PENDING.value,
-                                due_at=now, fired_count=0, updated_at=now)
+        timer = EscalationTimer(incident_id=incident.id, policy=policy, level=0, round=0,
+                                status=TimerStatus.PENDING.value, due_at=now, fired_count=0, updated_at=now)
         session.add(timer)
     else:
         timer.status = TIMER.move(timer.status, TimerStatus.PENDING).value
@@ -58,8 +58,9 @@ def stop(session: Session, incident: Incident, *, now: datetime, why: str) -> bo
     result = session.execute(
         update(EscalationTimer).where(EscalationTimer.incident_id == incident.id,
                                       EscalationTimer.status == TimerStatus.PENDING)
-        .values(status=TimerStatus.STOPPED.value, due_at=None, updated_at=now), execution_options={"synchronize_session": False})
-    if result.rowcount:
+        .values(status=TimerStatus.STOPPED.value, due_at=None, updated_at=now),
+        execution_options={"synchronize_session": False})
+    if result.rowcount:  # type: ignore[attr-defined]  # -- an UPDATE's Result is a CursorResult
         add_timeline(session, incident, "escalation", f"Escalation stopped: {why}", at=now, actor="escalation")
         return True
     return False
@@ -128,10 +129,11 @@ def _claim(session: Session, row: Any, now: datetime) -> bool:
     # with a fresh snapshot and PostgreSQL re-checks the WHERE after any row lock it waited on.
     result = session.execute(
         update(EscalationTimer)
-        .where(EscalationTimer.id == row.id, EscalationTimer.status == TimerStatus.PENDING, EscalationTimer.level == row.level,
-               EscalationTimer.round == row.round, EscalationTimer.due_at == row.due_at)
+        .where(EscalationTimer.id == row.id, EscalationTimer.status == TimerStatus.PENDING,
+               EscalationTimer.level == row.level, EscalationTimer.round == row.round,
+               EscalationTimer.due_at == row.due_at)
         .values(updated_at=now), execution_options={"synchronize_session": False})
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]  # -- an UPDATE's Result is a CursorResult
 
 
 def fire_one(session: Session, row: Any, *, clock: Clock) -> bool:
@@ -181,6 +183,7 @@ def fire_due(sessions: sessionmaker[Session], *, clock: Clock, limit: int = 200)
 def _push_back(sessions: sessionmaker[Session], row: Any, clock: Clock) -> None:
     """A step that raises is retried a minute later, so one bad row cannot crash-loop the sweeper."""
     with session_scope(sessions) as session:
-        session.execute(update(EscalationTimer).where(EscalationTimer.id == row.id, EscalationTimer.due_at == row.due_at)
+        session.execute(update(EscalationTimer).where(EscalationTimer.id == row.id,
+                                                      EscalationTimer.due_at == row.due_at)
                         .values(due_at=clock.now() + timedelta(minutes=1)),
                         execution_options={"synchronize_session": False})

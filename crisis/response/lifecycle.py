@@ -144,7 +144,7 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
         values.update(acknowledged_at=None, mitigated_at=None, resolved_at=None)
     result = session.execute(update(Incident).where(Incident.id == incident_id, Incident.status == old)
                              .values(**values), execution_options={"synchronize_session": False})
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # -- an UPDATE's Result is a CursorResult
         raise ConcurrentTransition(f"incident {incident_id} changed status while we were moving it from {old}")
     session.refresh(incident)
     if target == S.ACKNOWLEDGED and incident.owner_id is None and actor.user_id is not None:

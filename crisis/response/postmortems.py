@@ -171,7 +171,8 @@ def _timeline_md(session: Session, incident: Incident) -> str:
     entries = session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == incident.id,
                                                           TimelineEntry.kind.in_(TIMELINE_KINDS))
                               .order_by(TimelineEntry.at, TimelineEntry.id))
-    return "\n".join(f"- {e.at.strftime('%Y-%m-%d %H:%M')} UTC — {e.message.splitlines()[0][:300] if e.message else e.kind}"
+    return "\n".join(f"- {e.at.strftime('%Y-%m-%d %H:%M')} UTC — "
+                     f"{e.message.splitlines()[0][:300] if e.message else e.kind}"
                      for e in entries)
 
 
@@ -384,7 +385,7 @@ def notify_overdue_action(session: Session, item_id: int, now: datetime) -> bool
                                                        ActionItem.overdue_notified_at.is_(None),
                                                        ActionItem.status != "done")
                               .values(overdue_notified_at=now), execution_options={"synchronize_session": False})
-    if claimed.rowcount != 1:
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # -- an UPDATE's Result is a CursorResult
         return False
     item = session.get(ActionItem, item_id)
     assert item is not None

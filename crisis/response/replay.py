@@ -84,7 +84,7 @@ def read_ndjson(paths: Iterable[str | Path], progress: Progress | None = None) -
         with open(path, "rb") as raw:
             counter = _CountingReader(raw)
             buffered = io.BufferedReader(counter, buffer_size=1 << 20)
-            text: IO[bytes] = gzip.GzipFile(fileobj=buffered) if str(path).endswith(".gz") else buffered
+            text: io.BufferedIOBase = gzip.GzipFile(fileobj=buffered) if str(path).endswith(".gz") else buffered
             for number, line in enumerate(text, start=1):
                 if not line.strip():
                     continue

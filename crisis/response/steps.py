@@ -124,7 +124,7 @@ def notify_overdue_one(session: Session, task_id: int, now: datetime) -> bool:
     claimed = session.execute(update(Task).where(Task.id == task_id, Task.overdue_notified_at.is_(None),
                                                  Task.status == "open")
                               .values(overdue_notified_at=now), execution_options={"synchronize_session": False})
-    if claimed.rowcount != 1:
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # -- an UPDATE's Result is a CursorResult
         return False
     task = session.get(Task, task_id)
     assert task is not None

@@ -50,8 +50,9 @@ def actor() -> Actor:
 
 
 def _role_label(role: Role) -> str:
-    return {Role.MODERATOR: _("moderator"), Role.RESPONDER: _("responder"), Role.MANAGER: _("manager"),
-            Role.ADMIN: _("admin")}[role]
+    labels: dict[Role, str] = {Role.MODERATOR: _("moderator"), Role.RESPONDER: _("responder"),
+                               Role.MANAGER: _("manager"), Role.ADMIN: _("admin")}
+    return labels[role]
 
 
 def role_label(role: Role | str) -> str:

@@ -187,7 +187,10 @@ def _settings_from_form() -> dict[str, Any]:
         sensitivity: float | str = float(raw)
     except ValueError:
         sensitivity = raw
-    lines = (lambda name: [v.strip() for v in form.get(name, "").splitlines() if v.strip()])
+
+    def lines(name: str) -> list[str]:
+        return [v.strip() for v in form.get(name, "").splitlines() if v.strip()]
+
     windows = []
     for line in lines("surge_windows"):
         parts = [p.strip() for p in line.split(",")]

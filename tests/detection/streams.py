@@ -100,7 +100,8 @@ class Stream:
             self.add(t, "member.join", a, age_days=age)
             for k in range(self.rng.randint(0, 3)):
                 self.msg(t + 30 + 120 * k * self.rng.random(), a,
-                         self.rng.choice(("hi all ", "hello everyone ", "hey ", "")) + self.words(self.rng.randint(2, 8)))
+                         self.rng.choice(("hi all ", "hello everyone ", "hey ", ""))
+                         + self.words(self.rng.randint(2, 8)))
 
     def reports(self, start: float, minutes: float, per_min: float, targets: list[str]) -> None:
         t = start

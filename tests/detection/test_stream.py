@@ -65,7 +65,8 @@ def test_it_ignores_duplicate_events() -> None:
     twice = incidents(doubled)
     assert [(i["kind"], i["opened_at"]) for i in twice] == [(i["kind"], i["opened_at"]) for i in once]
     spike = [i for i in twice if i["kind"] == "complaint_spike"][0]
-    assert spike["evidence"]["observed"] == [i for i in once if i["kind"] == "complaint_spike"][0]["evidence"]["observed"]
+    assert (spike["evidence"]["observed"]
+            == [i for i in once if i["kind"] == "complaint_spike"][0]["evidence"]["observed"])
 
 
 def test_it_updates_then_closes_an_episode_after_a_quiet_period() -> None:

@@ -86,7 +86,8 @@ class SmtpReceiver:
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-                outer.messages.append({"to": list(envelope.rcpt_tos), "data": envelope.content.decode("utf8", "replace"),
+                outer.messages.append({"to": list(envelope.rcpt_tos),
+                                       "data": envelope.content.decode("utf8", "replace"),
                                        "at": time.monotonic()})
                 return "250 OK"
 

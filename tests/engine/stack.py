@@ -98,7 +98,8 @@ def publish_fast_raid(stack: Stack) -> int:
     return int(resp.get_json()["version"])
 
 
-def start_worker(config: Config, log: Path, *, sweep_interval: float = 1.0, name: str = "e2e") -> subprocess.Popen[bytes]:
+def start_worker(config: Config, log: Path, *, sweep_interval: float = 1.0,
+                 name: str = "e2e") -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRISIS_")}
     env.update(CRISIS_DATABASE_URL=config.database_url, CRISIS_REDIS_URL=config.redis_url,
                CRISIS_VAR_DIR=str(config.var_dir), CRISIS_SECRET_KEY=config.secret_key,
@@ -118,7 +119,8 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
-def traffic(slug: str, *, seed: int = 3, now: datetime | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def traffic(slug: str, *, seed: int = 3,
+            now: datetime | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Three hours of ordinary activity ending now, and a raid starting now."""
     now = now or datetime.now(timezone.utc)
     stream = DemoStream(slug, seed=seed)

@@ -92,7 +92,8 @@ def test_it_records_notes_assignments_severity_and_tasks(client: FlaskClient, wo
     incident = open_by_hand(client, world)
     path = f"/api/v1/incidents/{incident['id']}"
     call(client, "POST", f"{path}/notes", "carol", world, {"text": "Invites paused at 12:03"}, 201)
-    detail = call(client, "POST", f"{path}/assign", "bob", world, {"user": "bob@example.test", "role": "commander"}, 200)
+    detail = call(client, "POST", f"{path}/assign", "bob", world,
+                  {"user": "bob@example.test", "role": "commander"}, 200)
     assert detail["owner"]["email"] == "bob@example.test"
     detail = call(client, "POST", f"{path}/severity", "bob", world, {"severity": "sev1"}, 200)
     assert detail["severity"] == "sev1" and detail["playbook"]["version"] == 1

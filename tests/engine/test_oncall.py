@@ -59,7 +59,8 @@ def test_it_lets_overrides_replace_the_rotation() -> None:
 
 
 def test_it_unions_layers_without_duplicates_and_lists_upcoming_shifts() -> None:
-    s = schedule("UTC", rotation([1, 2], 24, "00:00", "2026-10-01", rid=1), rotation([2], 168, "00:00", "2026-10-01", rid=2))
+    s = schedule("UTC", rotation([1, 2], 24, "00:00", "2026-10-01", rid=1),
+                 rotation([2], 168, "00:00", "2026-10-01", rid=2))
     assert who(s, datetime(2026, 10, 2, 1, 0, tzinfo=UTC)) == [2]
     assert who(s, datetime(2026, 10, 1, 1, 0, tzinfo=UTC)) == [1, 2]
     upcoming = oncall.upcoming(schedule("UTC", rotation([1, 2], 24, "00:00", "2026-10-01")),

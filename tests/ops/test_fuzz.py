@@ -115,7 +115,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
     n = draw(st.integers(1, 300))
     actors = [f"u{i}" for i in range(draw(st.integers(1, 40)))]
     out = []
-    for i in range(n):
+    for _ in range(n):
         ts = base + draw(st.floats(0, 7200))
         out.append({"id": f"e{draw(st.integers(0, n))}", "community": "lantern",
                     "type": draw(st.sampled_from(sorted(KNOWN_TYPES) + ["x-thing"])),
