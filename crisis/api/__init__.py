@@ -12,11 +12,12 @@ def init_app(app: Flask) -> None:
         health,
         incidents,
         ingest,
+        matrix,
         oncall,
         openapi,
         playbooks,
     )
 
     errors.init_app(app)
-    for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels):
+    for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix):
         app.register_blueprint(module.bp)

@@ -8,6 +8,7 @@ and without fractions, "+00:00").
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,6 +48,18 @@ class Event:
 
     __slots__ = ("id", "community", "type", "ts", "actor", "content", "target_user", "extra", "_w", "_a")
 
+    # Annotations only (no values, which __slots__ would refuse): the types parse_event gives the slots.
+    id: str
+    community: str
+    type: str
+    ts: float
+    actor: str
+    content: str | None
+    target_user: str | None
+    extra: bool
+    _w: dict[str, Any]  # the wire dict
+    _a: dict[str, Any]  # its actor dict (or an empty one)
+
     @property
     def name(self) -> str:
         return self._a.get("name") or ""
@@ -84,6 +97,11 @@ class Event:
     def action(self) -> str | None:
         return self._w.get("action")
 
+    @property
+    def permalink(self) -> str | None:
+        """Where the event lives on its platform (bridged events carry one: x-permalink)."""
+        return self._w.get("x-permalink")
+
     def account_created(self) -> float | None:
         """Account creation time (parsed lazily: only suspicious accounts need it)."""
         raw = self.created_raw
@@ -104,7 +122,8 @@ def parse_event(wire: dict[str, Any], community: str | None = None) -> Event:
     `extra` is true when the actor carries more than id/name/created_at (roles,
     bot flag), so the allowlist is consulted only for such events.
     """
-    get = wire.get
+    # Any, not dict.get's "Any | None": ids are required on the wire (ingest refuses an event without one).
+    get: Callable[..., Any] = wire.get
     actor = get("actor") or _EMPTY
     ts = wire["ts"]
     ev = Event.__new__(Event)

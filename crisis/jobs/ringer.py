@@ -1,6 +1,7 @@
 """Ring Redis only after the database has committed the work.
 
-Engine code notes what it created on the session (`note_notification`, `note_escalation`);
+Engine code notes what it created on the session (`note_notification`, `note_escalation`,
+`note_detect`);
 the session's after-commit hook (crisis.db.after_commit) rings the doorbells, and a
 rollback forgets them. If Redis is down the rows are still there, and the sweeper finds
 them within one interval."""
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 class _Pending:
     notifications: list[int] = field(default_factory=list)
     escalations: list[datetime] = field(default_factory=list)
+    detect: set[int] = field(default_factory=set)
 
 
 def _pending(session: Session) -> _Pending:
@@ -37,9 +39,16 @@ def note_escalation(session: Session, due_at: datetime) -> None:
     _pending(session).escalations.append(due_at)
 
 
+def note_detect(session: Session, community_id: int) -> None:
+    """Events were stored for this community (by a bridge): ring its detectors after commit."""
+    _pending(session).detect.add(community_id)
+
+
 def _ring(pending: _Pending) -> None:
     jobs = runtime.current().jobs
     try:
+        for cid in sorted(pending.detect):
+            jobs.ring(names.DETECT, names.detect_bell(cid), cid)
         for nid in pending.notifications:
             jobs.ring(names.DELIVER_NOTIFICATION, names.notify_bell(nid), nid)
         for due in sorted(set(pending.escalations)):

@@ -85,9 +85,27 @@ def load_detector(session: Session, community: Community, checkpoint: Checkpoint
     return CommunityDetector.from_state(community.slug, settings, state)
 
 
+def with_permalinks(evidence: dict[str, Any], events: list[Any]) -> dict[str, Any]:
+    """The evidence, plus a link to each named account's latest event on its platform when
+    the events came through a bridge (Matrix: matrix.to permalinks). Runs per incident
+    opened or updated, never per event."""
+    accounts = evidence.get("accounts")
+    if not accounts or not events:
+        return evidence
+    wanted = set(accounts[:100])
+    latest: dict[str, str] = {}
+    for e in events:
+        if e.actor in wanted:
+            link = e.permalink
+            if link is not None:
+                latest[e.actor] = link
+    return {**evidence, "permalinks": latest} if latest else evidence
+
+
 def apply_actions(session: Session, community: Community, actions: Iterable[Any], *, clock: Clock,
-                  outcome: BatchOutcome) -> None:
+                  outcome: BatchOutcome, events: list[Any] | None = None) -> None:
     """Turn detector episode actions into incident rows (idempotent per episode key)."""
+    events = events or []
     for action in actions:
         kind = action.action
         key = action.episode_key
@@ -97,7 +115,7 @@ def apply_actions(session: Session, community: Community, actions: Iterable[Any]
         if kind == "open":
             incident = signals.open_detected(
                 session, community, episode_key=key, kind=action.kind, severity=action.severity,
-                title=action.title, opened_at=at, evidence=action.evidence,
+                title=action.title, opened_at=at, evidence=with_permalinks(action.evidence, events),
                 score=float(getattr(action, "score", 0.0) or 0.0), scope=str(getattr(action, "scope", "") or ""),
                 clock=clock)
             if incident is not None:
@@ -110,7 +128,7 @@ def apply_actions(session: Session, community: Community, actions: Iterable[Any]
         if kind == "update":
             signals.update_detected(
                 session, existing, severity=action.severity, title=action.title, observed_at=at,
-                evidence=action.evidence, score=float(getattr(action, "score", 0.0) or 0.0),
+                evidence=with_permalinks(action.evidence, events), score=float(getattr(action, "score", 0.0) or 0.0),
                 scope=str(getattr(action, "scope", "") or ""), clock=clock)
             outcome.updated.append(existing.id)
         elif kind == "close":
@@ -194,7 +212,9 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             detector = load_detector(session, community, checkpoint, cache)
         parsed = []
         for row in rows:
-            events = [parse_event(wire, community.slug) for wire in decode_batch(row.body, row.fresh, row.count)]
+            # row.count is the column: SQLAlchemy's Row resolves the clash with Sequence.count.
+            events = [parse_event(wire, community.slug)
+                      for wire in decode_batch(row.body, row.fresh, row.count)]  # type: ignore[arg-type]
             parsed.extend(events)
             arrivals.append((row.received_at, len(events)))
             consumed += len(events)
@@ -203,7 +223,7 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
         # Event time, not arrival order, drives the detectors; a batch is sorted by it.
         parsed.sort(key=_EVENT_TIME)
         writes_before = len(outcome.opened) + len(outcome.updated) + len(outcome.closed)
-        apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome)
+        apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome, events=parsed)
         after = rows[-1].seq
         if len(outcome.opened) + len(outcome.updated) + len(outcome.closed) != writes_before:
             break
@@ -247,6 +267,6 @@ def _save_state(session: Session, community_id: int, checkpoint: Checkpoint, det
                                     DetectorState.version == checkpoint.version)
         .values(state=state, last_seq=last_seq, updated_at=now, version=checkpoint.version + 1),
         execution_options={"synchronize_session": False})
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # -- an UPDATE's Result is a CursorResult
         raise LostRace(f"community {community_id}: detector state moved under us")
     return checkpoint.version + 1

@@ -22,8 +22,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _check() -> None:
-        # The JSON API authenticates with bearer tokens, which browsers never send on their own.
-        if request.method in SAFE_METHODS or request.path.startswith("/api/") or request.path.startswith("/ack/"):
+        # The JSON API and the Matrix appservice API authenticate with bearer tokens, which
+        # browsers never send on their own.
+        if request.method in SAFE_METHODS or request.path.startswith(("/api/", "/ack/", "/_matrix/")):
             return
         sent = request.form.get("_csrf") or request.headers.get("X-CSRF-Token", "")
         expected = session.get("_csrf")
