@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test install install-dev system-deps lint bench clean
+.PHONY: run test install install-dev system-deps lint synapse bench clean
 
 run: install
 	$(BIN)/crisis run
@@ -34,7 +34,11 @@ lint: install-dev
 	$(BIN)/ruff check crisis tests bench scripts migrations wsgi.py
 	$(BIN)/mypy
 
-test: install-dev system-deps lint
+# Synapse for the Matrix bridge's tests, in a cached venv of its own (never .venv).
+synapse:
+	scripts/synapse-venv.sh >/dev/null
+
+test: install-dev system-deps lint synapse
 	$(BIN)/crisis playbooks validate
 	TEST_REQUIRE_SERVERS=1 $(BIN)/pytest -q
 
