@@ -217,3 +217,15 @@ def test_register_writes_a_private_registration_file_for_the_linked_rooms(config
     bad = crisis_cli(config, "bridge", "matrix", "register", "lantern", "--homeserver", "http://x",
                      "--server-name", "localhost", "--rooms", "#alias:localhost", "--out", str(tmp_path / "b.yaml"))
     assert bad.returncode != 0 and "is not a Matrix room id" in bad.stderr
+
+
+def test_a_links_token_stores_only_into_its_own_community_even_for_another_links_room(
+        client: FlaskClient, linked: dict[str, Any], factory: Factory, session: Session, rt: runtime.Runtime,
+        clock: FixedClock) -> None:
+    other = factory.community("harbor")
+    links.create_matrix_link(session, other.community, homeserver="http://127.0.0.1:1", server_name="localhost",
+                             rooms={OTHER_ROOM: "general"}, secret_key=rt.config.secret_key, clock=clock)
+    session.commit()
+    # lantern's token pushing harbor's room: nothing lands in harbor (nor in lantern: not its room).
+    assert _put(client, "x1", {"events": [_message(clock, 1, room=OTHER_ROOM)]}, linked["hs_token"]).status_code == 200
+    assert _stored(session) == 0

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -23,12 +24,14 @@ from werkzeug.serving import make_server
 from crisis import runtime
 from crisis.app import create_app
 from crisis.bridges import links
+from crisis.bridges.matrix import reports as matrix_reports
 from crisis.bridges.matrix.registration import registration, to_yaml
 from crisis.clock import SystemClock
 from crisis.config import Config
 from crisis.demo import DemoStream
 from crisis.ingest import backlog
-from crisis.models import BridgeTransaction, EventId, Incident, PlatformLink
+from crisis.ingest.store import decode_batch
+from crisis.models import BridgeTransaction, EventBatch, EventId, Incident, PlatformLink
 from tests.conftest import Factory
 from tests.live import WorkerProcess, wait_for
 from tests.servers import free_port
@@ -206,3 +209,19 @@ def _put(url: str, token: str, body: bytes) -> tuple[int, dict[str, Any]]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def test_room_reports_are_read_from_the_admin_api_once(world: dict[str, Any]) -> None:
+    crisis, room, alice, bob = world["crisis"], world["room"], world["alice"], world["bob"]
+    rude = bob.say(room, "you are all idiots")
+    alice.call("POST", f"/_matrix/client/v3/rooms/{quote(room, safe='')}/report/{quote(rude, safe='')}",
+               {"reason": "insulting the channel", "score": -100})
+    rt = crisis.rt
+    assert matrix_reports.poll(rt.sessions, clock=rt.clock, secret_key=crisis.config.secret_key) == 1
+    assert matrix_reports.poll(rt.sessions, clock=rt.clock, secret_key=crisis.config.secret_key) == 0
+    with rt.sessions() as s:
+        (report,) = [e for b in s.scalars(select(EventBatch)) for e in decode_batch(b.body, b.fresh, b.count)
+                     if e["id"].startswith("matrix-report-")]
+    assert report["actor"]["id"] == alice.user_id and report["target"] == {"message_id": rude,
+                                                                          "user_id": bob.user_id}
+    assert report["reason"] == "insulting the channel" and report["x-permalink"].startswith("https://matrix.to/")

@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
         health,
         incidents,
         ingest,
+        links,
         matrix,
         oncall,
         openapi,
@@ -19,5 +20,6 @@ def init_app(app: Flask) -> None:
     )
 
     errors.init_app(app)
-    for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix):
+    for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
+                   links):
         app.register_blueprint(module.bp)

@@ -38,5 +38,5 @@ def readyz() -> tuple[Response, int]:
 def metrics() -> Response:
     """Prometheus text format. Not authenticated: keep it off the public proxy (docs/deploy.md)."""
     runtime = rt()
-    body = scrape.render(runtime.sessions, runtime.redis, runtime.config.var_dir)
+    body = scrape.render(runtime.sessions, runtime.redis, runtime.config.var_dir, runtime.clock)
     return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from crisis.bridges import health
 from crisis.bridges.base import AccountLookup, Bridge
 from crisis.bridges.links import record_error
 from crisis.clock import Clock
@@ -53,6 +54,8 @@ def receive(session: Session, link: PlatformLink, txn_id: str, pushed: list[Any]
         link.last_event_at = now
         if out.stored:
             ringer.note_detect(session, community.id)
+            if link.silent_since is not None:
+                health.resumed(session, link, clock=clock)
     session.add(BridgeTransaction(link_id=link.id, txn_id=txn_id[:255], received_at=now, events=len(pushed),
                                   stored=out.stored, summary={"skipped": out.skipped, "invalid": out.invalid[:20],
                                                               "duplicates": out.duplicates}))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import click
 
 from crisis.bridges import links
 from crisis.bridges.matrix.registration import registration, to_yaml
-from crisis.cli.common import emit_json, unit_of_work
-from crisis.tenancy.communities import get_community
+from crisis.cli.common import emit_json, load_runtime, unit_of_work
+from crisis.tenancy.communities import ServiceError, get_community
 
 
 def register(cli: click.Group) -> None:
@@ -64,3 +65,29 @@ def matrix_register(slug: str, homeserver: str, server_name: str, rooms: tuple[s
     else:
         click.echo(f"linked {slug} to {len(issued.link.rooms)} room(s) as {issued.link.sender}")
         click.echo(f"registration written to {path} (add it to app_service_config_files, then restart Synapse)")
+
+
+@matrix.command("demo")
+@click.option("--slug", default="demo", show_default=True, help="The community to link (make run's demo).")
+@click.option("--url", "crisis_url", default=None, help="Where Synapse reaches crisis (default: CRISIS_BASE_URL)")
+@click.option("--raid-after", default=30.0, show_default=True, help="Seconds of ordinary chat before the raid.")
+def matrix_demo(slug: str, crisis_url: str | None, raid_after: float) -> None:
+    """Start a local Synapse, link a demo room to a running crisis, and play a raid in it."""
+    from crisis.bridges.matrix import demo
+
+    rt = load_runtime()
+    try:
+        synapse = demo.run(rt, slug=slug, crisis_url=crisis_url or rt.config.base_url, raid_after=raid_after,
+                           say=click.echo)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("Synapse keeps running for you to look around; Ctrl-C stops it.")
+    try:
+        while synapse.proc is not None and synapse.proc.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        synapse.stop()

@@ -23,10 +23,12 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crisis.bridges import health as bridge_health
+from crisis.clock import Clock, SystemClock
 from crisis.ingest import backlog
 from crisis.insight import metrics
 from crisis.jobs import names
-from crisis.models import Channel, ContactMethod, EscalationTimer, Incident, Notification
+from crisis.models import Channel, Community, ContactMethod, EscalationTimer, Incident, Notification, PlatformLink
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,9 @@ def _scheme(url: str | None) -> str:
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock | None = None) -> None:
         self.sessions = sessions
+        self.clock = clock or SystemClock()
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -73,6 +76,7 @@ class DatabaseCollector(Collector):
                 yield from self._incidents(session)
                 yield from self._notifications(session)
                 yield from self._backlog(session)
+                yield from self._bridges(session)
             yield _up("database", True)
         except Exception as exc:  # noqa: BLE001 -- a scrape must still return the other metrics
             log.warning("metrics: the database could not be read (%s)", type(exc).__name__)
@@ -125,6 +129,29 @@ class DatabaseCollector(Collector):
         yield done
         yield pending
 
+    def _bridges(self, session: Session) -> Iterator[Metric]:
+        """Per platform link: a silent bridge must show, not look like a quiet community."""
+        labels = ["community", "platform", "link"]
+        silent = GaugeMetricFamily("crisis_bridge_silent", "1 when a platform link delivered nothing for longer "
+                                   "than its silence threshold.", labels=labels)
+        age = GaugeMetricFamily("crisis_bridge_seconds_since_last_event", "Seconds since a platform link "
+                                "delivered an event (since it was created, before the first).", labels=labels)
+        received = CounterMetricFamily("crisis_bridge_events_received", "Events a platform link stored.",
+                                       labels=labels)
+        skipped = CounterMetricFamily("crisis_bridge_events_skipped", "Pushed events a link did not store "
+                                      "(unlinked rooms, unmapped or malformed events).", labels=labels)
+        now = self.clock.now()
+        rows = session.execute(select(PlatformLink, Community.slug)
+                               .join(Community, Community.id == PlatformLink.community_id)).all()
+        for link, slug in rows:
+            key = [slug, link.platform, link.name]
+            silent.add_metric(key, 1.0 if link.silent_since is not None or bridge_health.silent_now(link, now)
+                              else 0.0)
+            age.add_metric(key, (now - (link.last_event_at or link.created_at)).total_seconds())
+            received.add_metric(key, link.events_received)
+            skipped.add_metric(key, link.events_skipped)
+        yield from (silent, age, received, skipped)
+
     def _backlog(self, session: Session) -> Iterator[Metric]:
         yield GaugeMetricFamily("crisis_events_pending", "Stored events the detectors have not consumed yet.",
                                 value=backlog.pending_count(session))
@@ -176,7 +203,7 @@ class GroupsCollector(Collector):
         return iter(merged)
 
 
-def render(sessions: sessionmaker[Session], redis: Redis[bytes], var_dir: Path) -> bytes:
+def render(sessions: sessionmaker[Session], redis: Redis[bytes], var_dir: Path, clock: Clock | None = None) -> bytes:
     """The /metrics body: every process group's files plus the scrape-time collectors."""
     registry = CollectorRegistry(auto_describe=False)
     own = metrics.multiprocess_dir()
@@ -184,7 +211,7 @@ def render(sessions: sessionmaker[Session], redis: Redis[bytes], var_dir: Path) 
         registry.register(_Forward(REGISTRY))  # single process (tests, embedded): live objects
     else:
         registry.register(GroupsCollector(own, metrics.metrics_root(var_dir)))
-    registry.register(DatabaseCollector(sessions))
+    registry.register(DatabaseCollector(sessions, clock))
     registry.register(RedisCollector(redis))
     return generate_latest(registry)
 

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from crisis.bridges import health
+from crisis.bridges.matrix import reports as matrix_reports
 from crisis.db import session_scope
 from crisis.ingest import backlog
 from crisis.jobs import names
@@ -62,6 +64,9 @@ def _sweep(rt: Runtime) -> dict[str, int]:
         ("action_items", lambda: {"action_items_overdue": postmortems.notify_overdue_actions(rt.sessions,
                                                                                               clock=rt.clock)}),
         ("notifications", lambda: _sweep_notifications(rt)),
+        ("bridges", lambda: {"bridges_silent": health.check(rt.sessions, clock=rt.clock)}),
+        ("reports", lambda: {"reports_stored": matrix_reports.poll(rt.sessions, clock=rt.clock,
+                                                                   secret_key=rt.config.secret_key)}),
     )
     for name, part in parts:
         try:

@@ -42,6 +42,7 @@ class PlatformLink(Base):
     events_received: Mapped[int] = mapped_column(Integer, default=0)
     events_skipped: Mapped[int] = mapped_column(Integer, default=0)
     silent_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # set once alerted
+    reports_cursor: Mapped[int] = mapped_column(Integer, default=0)  # the last admin-API report id stored
     disabled: Mapped[bool] = mapped_column(default=False)
 
 

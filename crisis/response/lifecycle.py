@@ -103,7 +103,9 @@ def severity_raised(session: Session, incident: Incident, *, previous: str, now:
 
 
 def open_manual(session: Session, community: Community, *, kind: str, severity: str, title: str,
-                description: str, actor: Actor, clock: Clock) -> Incident:
+                description: str, actor: Actor, clock: Clock, source: str = "manual",
+                episode_key: str | None = None) -> Incident:
+    """Open an incident a person (or a monitor such as crisis.bridges.health) reports."""
     if severity not in SEVERITIES:
         raise LifecycleError(f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
     if not kind or len(kind) > 64:
@@ -112,7 +114,8 @@ def open_manual(session: Session, community: Community, *, kind: str, severity: 
         raise LifecycleError("title: must be 1 to 300 characters")
     now = clock.now()
     incident = Incident(community_id=community.id, kind=kind, title=title.strip(), severity=severity,
-                        status=S.TRIGGERED.value, source="manual", evidence={"description": description},
+                        status=S.TRIGGERED.value, source=source, episode_key=episode_key,
+                        evidence={"description": description},
                         opened_at=now, created_at=now)
     session.add(incident)
     session.flush()

@@ -6,6 +6,8 @@ from datetime import timedelta
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 
+from crisis.bridges import health as bridge_health
+from crisis.bridges import links as bridge_links
 from crisis.insight import activity, trends
 from crisis.models import Role
 from crisis.tenancy.communities import communities_of
@@ -39,8 +41,9 @@ def health(slug: str) -> str:
             ("hourly_messages", hourly, ("messages",), _("Messages per hour")),
         )}
     totals = {k: int(sum(v or 0 for v in vs)) for k, vs in daily.series.items()}
+    links = [bridge_health.summary(link, rt().clock.now()) for link in bridge_links.links_of(db(), scope.community.id)]
     return render_template("health.html", scope=scope, community=scope.community, health_charts=split, totals=totals,
-                           days=days, end=end, incidents=daily.incidents)
+                           days=days, end=end, incidents=daily.incidents, links=links)
 
 
 @bp.get("/dashboard")

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from crisis import playbooks
+from crisis.bridges import health as bridge_health
+from crisis.bridges import links
 from crisis.clock import utc
 from crisis.models import Channel, ContactMethod, Membership, PlaybookVersion, Role, Schedule, User
 from crisis.notify import destinations
@@ -217,7 +219,9 @@ def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status
     return render_template("settings.html", scope=scope, community=scope.community, values=values, errors=errors,
                            kinds=community_settings.KINDS, channels=channels, methods=methods,
                            purposes=destinations.PURPOSES, tests=destinations.recent_tests(session, scope.community),
-                           can_edit=scope.can(Role.MANAGER), Role=Role), status
+                           can_edit=scope.can(Role.MANAGER), Role=Role,
+                           links=[bridge_health.summary(link, rt().clock.now())
+                                  for link in links.links_of(session, scope.community.id)]), status
 
 
 @bp.get("/c/<slug>/settings")

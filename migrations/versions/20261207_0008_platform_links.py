@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('events_received', sa.Integer(), nullable=False),
     sa.Column('events_skipped', sa.Integer(), nullable=False),
     sa.Column('silent_since', crisis.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reports_cursor', sa.Integer(), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_platform_links_community_id_communities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_platform_links')),

@@ -53,7 +53,16 @@ class MatrixClient:
             when = datetime.fromtimestamp(created / 1000 if created > 10**11 else created, tz=timezone.utc)
         return Account(user_id, str(data.get("displayname") or ""), when)
 
-    def event_reports(self, room_id: str, since_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        data = self.call("GET", f"/_synapse/admin/v1/event_reports?room_id={quote(room_id, safe='')}"
-                                f"&limit={limit}&dir=f&from={since_id}")
-        return list(data.get("event_reports") or [])
+    def event_reports(self, room_id: str, after_id: int = 0, page: int = 100) -> list[dict[str, Any]]:
+        """The room's reports with an id above `after_id`, oldest first (newest-first pages,
+        followed until a page reaches reports already seen)."""
+        found: list[dict[str, Any]] = []
+        offset: Any = 0
+        while True:
+            data = self.call("GET", f"/_synapse/admin/v1/event_reports?room_id={quote(room_id, safe='')}"
+                                    f"&limit={page}&dir=b&from={offset}")
+            rows = list(data.get("event_reports") or [])
+            found += [r for r in rows if int(r.get("id", 0)) > after_id]
+            offset = data.get("next_token")
+            if offset is None or not rows or any(int(r.get("id", 0)) <= after_id for r in rows):
+                return sorted(found, key=lambda r: int(r.get("id", 0)))

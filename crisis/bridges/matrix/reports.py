@@ -1,0 +1,80 @@
+"""Room reports from the homeserver's admin API. Synapse does not push reports to
+application services, so a periodic job (the sweeper) reads each linked room's new reports
+with the link's server admin token and stores them as `report.create` events through the
+same path as pushed events; the link keeps the last report id it stored."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crisis.bridges import links
+from crisis.bridges.matrix.client import MatrixClient, MatrixError
+from crisis.bridges.matrix.mapping import permalink
+from crisis.clock import Clock, isoformat
+from crisis.db import session_scope
+from crisis.ingest.store import store_events
+from crisis.ingest.validate import ValidEvent, validate_batch
+from crisis.jobs import ringer
+from crisis.models import Community, PlatformLink
+
+
+def as_event(report: dict[str, Any], channel: str) -> dict[str, Any]:
+    """One admin-API event report as a crisis report event."""
+    room, event_id = str(report["room_id"]), str(report["event_id"])
+    out: dict[str, Any] = {
+        "id": f"matrix-report-{int(report['id'])}", "type": "report.create", "channel": channel,
+        "ts": isoformat(datetime.fromtimestamp(int(report["received_ts"]) / 1000, tz=timezone.utc)),
+        "actor": {"id": str(report["user_id"])}, "target": {"message_id": event_id},
+        "x-permalink": permalink(room, event_id)}
+    if report.get("sender"):
+        out["target"]["user_id"] = str(report["sender"])
+    if report.get("reason"):
+        out["reason"] = str(report["reason"])[:1000]
+    return out
+
+
+def poll(sessions: sessionmaker[Session], *, clock: Clock, secret_key: str) -> int:
+    """Store every linked room's new reports; returns how many were stored."""
+    with sessions() as session:
+        ids = list(session.scalars(select(PlatformLink.id).where(PlatformLink.platform == "matrix",
+                                                                 PlatformLink.admin_token.is_not(None),
+                                                                 PlatformLink.disabled.is_(False))))
+    stored = 0
+    for link_id in ids:
+        with session_scope(sessions) as session:
+            stored += poll_link(session, link_id, clock=clock, secret_key=secret_key)
+    return stored
+
+
+def poll_link(session: Session, link_id: int, *, clock: Clock, secret_key: str) -> int:
+    link = session.get(PlatformLink, link_id)
+    community = session.get(Community, link.community_id) if link else None
+    assert link is not None and community is not None
+    token = links.admin_token(link, secret_key)
+    assert token is not None
+    client = MatrixClient(link.endpoint, token)
+    now = clock.now()
+    fresh: list[dict[str, Any]] = []
+    try:
+        for room, channel in link.rooms.items():
+            fresh += [as_event(r, channel) for r in client.event_reports(room, after_id=link.reports_cursor)]
+    except (MatrixError, KeyError, TypeError, ValueError) as exc:
+        links.record_error(link, f"reading reports: {exc}", now)
+        return 0
+    if not fresh:
+        return 0
+    valid: list[ValidEvent] = []
+    for event in fresh:
+        ok, errors = validate_batch([event], community.slug, now)
+        if errors:
+            links.record_error(link, f"report {event['id']} refused: {errors[0].field} {errors[0].message}", now)
+        valid.extend(ok)
+    result = store_events(session, community, valid, clock=clock) if valid else None
+    link.reports_cursor = max(int(e["id"].rsplit("-", 1)[1]) for e in fresh)
+    if result is not None and result.accepted:
+        link.events_received += result.accepted
+        ringer.note_detect(session, community.id)
+    return result.accepted if result is not None else 0
