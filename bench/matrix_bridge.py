@@ -48,6 +48,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per transaction otherwise
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--messages", type=int, default=1500)
