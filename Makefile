@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test install install-dev system-deps lint synapse bench clean
+.PHONY: run test install install-dev system-deps lint synapse demo-matrix bench clean
 
 run: install
 	$(BIN)/crisis run
@@ -33,6 +33,11 @@ system-deps:
 lint: install-dev
 	$(BIN)/ruff check crisis tests bench scripts migrations wsgi.py
 	$(BIN)/mypy
+
+# With `make run` going in another terminal: a local Synapse, a demo room linked to the demo
+# community, chat, then a raid in the room (crisis bridge matrix demo).
+demo-matrix: install synapse
+	$(BIN)/crisis bridge matrix demo
 
 # Synapse for the Matrix bridge's tests, in a cached venv of its own (never .venv).
 synapse:
