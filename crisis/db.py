@@ -135,8 +135,9 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def sweep(factory: sessionmaker[Session], find: Callable[[Session, datetime, int], list[int]],
-          handle: Callable[[Session, int, datetime], bool], *, now: datetime, limit: int) -> int:
-    """Read the due ids once, then handle each in its own transaction; returns how many `handle` took.
+          handle: Callable[[Session, int, datetime], int], *, now: datetime, limit: int) -> int:
+    """Read the due ids once, then handle each in its own transaction; returns the sum of what
+    `handle` returned (True for a row it took, or a count).
 
     One transaction per row keeps locks short and lets a row that another process claimed first
     (handle returns False) cost nothing but its own claim."""

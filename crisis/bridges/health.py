@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crisis.clock import Clock, isoformat
-from crisis.db import session_scope
+from crisis.db import sweep
 from crisis.models import Community, Incident, PlatformLink
 from crisis.response import lifecycle
 from crisis.response.states import IncidentStatus
@@ -51,16 +51,13 @@ def summary(link: PlatformLink, now: datetime) -> dict[str, Any]:
 
 def check(sessions: sessionmaker[Session], *, clock: Clock) -> int:
     """Mark every newly silent link and open its incident; returns how many."""
-    now = clock.now()
-    with sessions() as session:
-        candidates = [link.id for link in session.scalars(
-            select(PlatformLink).where(PlatformLink.silent_since.is_(None), PlatformLink.disabled.is_(False)))
-            if silent_now(link, now)]
-    opened = 0
-    for link_id in candidates:
-        with session_scope(sessions) as session:
-            opened += mark_silent(session, link_id, now=now, clock=clock)
-    return opened
+    def find(session: Session, now: datetime, limit: int) -> list[int]:
+        return [link.id for link in session.scalars(
+            select(PlatformLink).where(PlatformLink.silent_since.is_(None), PlatformLink.disabled.is_(False))
+            .order_by(PlatformLink.id).limit(limit)) if silent_now(link, now)]
+
+    return sweep(sessions, find, lambda session, link_id, now: mark_silent(session, link_id, now=now, clock=clock),
+                 now=clock.now(), limit=1000)
 
 
 def mark_silent(session: Session, link_id: int, *, now: datetime, clock: Clock) -> bool:

@@ -14,11 +14,12 @@ from werkzeug.wrappers import Response
 from crisis import playbooks
 from crisis.bridges import health as bridge_health
 from crisis.bridges import links
+from crisis.bridges.matrix.registration import registration, to_yaml
 from crisis.clock import utc
 from crisis.models import Channel, ContactMethod, Membership, PlaybookVersion, Role, Schedule, User
 from crisis.notify import destinations
 from crisis.tenancy import community_settings, oncall
-from crisis.tenancy.communities import communities_of
+from crisis.tenancy.communities import ServiceError, communities_of
 from crisis.web.access import community_scope
 from crisis.web.auth import login_required
 from crisis.web.outcome import commit_or_flash
@@ -210,7 +211,8 @@ def _settings_from_form() -> dict[str, Any]:
             "enabled_kinds": form.getlist("enabled_kinds")}
 
 
-def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status: int = 200) -> tuple[str, int]:
+def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status: int = 200,
+                   registration_yaml: str = "") -> tuple[str, int]:
     session = db()
     channels = list(session.scalars(select(Channel).where(Channel.community_id == scope.community.id)
                                     .order_by(Channel.name)))
@@ -221,7 +223,8 @@ def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status
                            purposes=destinations.PURPOSES, tests=destinations.recent_tests(session, scope.community),
                            can_edit=scope.can(Role.MANAGER), Role=Role,
                            links=[bridge_health.summary(link, rt().clock.now())
-                                  for link in links.links_of(session, scope.community.id)]), status
+                                  for link in links.links_of(session, scope.community.id)],
+                           can_link=scope.can(Role.ADMIN), registration_yaml=registration_yaml), status
 
 
 @bp.get("/c/<slug>/settings")
@@ -259,6 +262,34 @@ def add_channel(slug: str) -> Response:
                                  purpose=request.form.get("purpose", "team"), url=request.form.get("url", ""),
                                  now=rt().clock.now())
     return redirect(url_for("manage.settings_page", slug=slug) + "#channels", code=303)
+
+
+@bp.post("/c/<slug>/settings/links")
+@login_required
+def add_link(slug: str) -> tuple[str, int]:
+    """Link Matrix rooms. The answer is the page itself, with the registration file shown
+    this once: its tokens are never stored where a redirect could show them again."""
+    scope = community_scope(slug, Role.ADMIN)
+    form = request.form
+    rooms = [line.strip() for line in form.get("rooms", "").splitlines() if line.strip()]
+    minutes_text = form.get("silence_after", "60").strip() or "60"
+    try:
+        if not minutes_text.isdigit() or not 5 <= int(minutes_text) <= 10080:
+            raise links.LinkError("silence_after: must be a whole number of minutes, 5 to 10080")
+        if not rooms:
+            raise links.LinkError("rooms: name at least one room id")
+        issued = links.create_matrix_link(
+            db(), scope.community, homeserver=form.get("homeserver", "").strip(),
+            server_name=form.get("server_name", "").strip(), rooms=links.parse_rooms(rooms),
+            secret_key=rt().config.secret_key, clock=rt().clock, name=form.get("name", "").strip() or "matrix",
+            admin_token=form.get("admin_token", "").strip() or None,
+            silence_after=timedelta(minutes=int(minutes_text)))
+    except ServiceError as exc:
+        db().rollback()
+        return _settings_page(scope, community_settings.current(scope.community), [str(exc)], 422)
+    document = to_yaml(registration(issued, crisis_url=rt().config.base_url))
+    db().commit()
+    return _settings_page(scope, community_settings.current(scope.community), [], 201, registration_yaml=document)
 
 
 @bp.post("/c/<slug>/settings/contact-methods")

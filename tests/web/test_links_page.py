@@ -43,3 +43,12 @@ def test_a_manager_may_not_link_rooms(client: FlaskClient, team: Team, session: 
     resp = post(client, "/c/lantern/settings/links", FORM, page="/c/lantern/settings")
     assert resp.status_code == 403
     assert session.scalar(select(PlatformLink)) is None
+
+
+def test_a_silence_threshold_that_is_not_whole_minutes_is_refused(client: FlaskClient, team: Team,
+                                                                  factory: Factory, session: Session) -> None:
+    admin = factory.staff("ada@example.test", team.tenant.community, "admin")
+    as_user(client, admin)
+    resp = post(client, "/c/lantern/settings/links", {**FORM, "silence_after": "ten"}, page="/c/lantern/settings")
+    assert resp.status_code == 422 and "whole number of minutes" in resp.get_data(as_text=True)
+    assert session.scalar(select(PlatformLink)) is None

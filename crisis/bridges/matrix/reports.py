@@ -14,7 +14,7 @@ from crisis.bridges import links
 from crisis.bridges.matrix.client import MatrixClient, MatrixError
 from crisis.bridges.matrix.mapping import permalink
 from crisis.clock import Clock, isoformat
-from crisis.db import session_scope
+from crisis.db import sweep
 from crisis.ingest.store import store_events
 from crisis.ingest.validate import ValidEvent, validate_batch
 from crisis.jobs import ringer
@@ -38,15 +38,14 @@ def as_event(report: dict[str, Any], channel: str) -> dict[str, Any]:
 
 def poll(sessions: sessionmaker[Session], *, clock: Clock, secret_key: str) -> int:
     """Store every linked room's new reports; returns how many were stored."""
-    with sessions() as session:
-        ids = list(session.scalars(select(PlatformLink.id).where(PlatformLink.platform == "matrix",
-                                                                 PlatformLink.admin_token.is_not(None),
-                                                                 PlatformLink.disabled.is_(False))))
-    stored = 0
-    for link_id in ids:
-        with session_scope(sessions) as session:
-            stored += poll_link(session, link_id, clock=clock, secret_key=secret_key)
-    return stored
+    def find(session: Session, now: datetime, limit: int) -> list[int]:
+        return list(session.scalars(select(PlatformLink.id).where(
+            PlatformLink.platform == "matrix", PlatformLink.admin_token.is_not(None),
+            PlatformLink.disabled.is_(False)).order_by(PlatformLink.id).limit(limit)))
+
+    return sweep(sessions, find, lambda session, link_id, now: poll_link(session, link_id, clock=clock,
+                                                                         secret_key=secret_key),
+                 now=clock.now(), limit=1000)
 
 
 def poll_link(session: Session, link_id: int, *, clock: Clock, secret_key: str) -> int:
