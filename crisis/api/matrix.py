@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crisis.bridges import intake, links
@@ -58,20 +59,25 @@ def _events() -> list[Any]:
     return events
 
 
-def _accounts(link: PlatformLink) -> Any:
-    """Account lookups for one transaction: the cache table first, then (with a server admin
-    token) Synapse's admin users API, whose answer is cached."""
+def _accounts(link: PlatformLink, events: list[Any]) -> Any:
+    """Account lookups for one transaction: every account it names read from the cache table
+    in one query, then (with a server admin token) Synapse's admin users API for the ones
+    not seen before, whose answers are cached."""
     session, config, now = db(), rt().config, rt().clock.now()
+    named = {str(v) for e in events if isinstance(e, dict)
+             for v in (e.get("sender"), e.get("state_key")) if isinstance(v, str) and v.startswith("@")}
+    memo: dict[str, Account | None] = {}
+    for row in session.scalars(select(PlatformAccount).where(PlatformAccount.link_id == link.id,
+                                                             PlatformAccount.user_id.in_(named))):
+        memo[row.user_id] = Account(row.user_id, row.display_name, row.created_at)
     token = links.admin_token(link, config.secret_key)
     client = MatrixClient(link.endpoint, token, timeout=2.0) if token else None
-    memo: dict[str, Account | None] = {}
 
     def lookup(user_id: str) -> Account | None:
         if user_id in memo:
             return memo[user_id]
-        row = session.get(PlatformAccount, (link.id, user_id))
-        account = Account(user_id, row.display_name, row.created_at) if row is not None else None
-        if row is None and client is not None:
+        account = None
+        if client is not None:
             try:
                 account = client.account(user_id)
             except MatrixError as exc:
@@ -94,7 +100,8 @@ def transaction(txn_id: str) -> tuple[Response, int]:
         return jsonify({}), 200
     try:
         with rt().single_writer:
-            intake.receive(session, link, txn_id, events, bridge=BRIDGE, accounts=_accounts(link), clock=rt().clock)
+            intake.receive(session, link, txn_id, events, bridge=BRIDGE, accounts=_accounts(link, events),
+                           clock=rt().clock)
             session.commit()
     except IntegrityError:
         # The same transaction raced in on another connection, and committed first.

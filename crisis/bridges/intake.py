@@ -14,7 +14,7 @@ from crisis.bridges.base import AccountLookup, Bridge
 from crisis.bridges.links import record_error
 from crisis.clock import Clock
 from crisis.ingest.store import store_events
-from crisis.ingest.validate import ValidEvent, validate_batch
+from crisis.ingest.validate import validate_batch
 from crisis.jobs import ringer
 from crisis.models import BridgeTransaction, Community, PlatformLink
 
@@ -41,13 +41,15 @@ def receive(session: Session, link: PlatformLink, txn_id: str, pushed: list[Any]
     assert community is not None
     now = clock.now()
     translation = bridge.translate(pushed, rooms=link.rooms, accounts=accounts)
-    valid: list[ValidEvent] = []
     out = Received(skipped=translation.skipped)
-    for event in translation.events:
-        ok, errors = validate_batch([event], community.slug, now)
-        if errors:
-            out.invalid.append(f"{event.get('id')}: {errors[0].field} {errors[0].message}"[:300])
-        valid.extend(ok)
+    valid, errors = validate_batch(translation.events, community.slug, now)
+    if errors:  # rare: find each bad event, keep the good ones (one bad event must not sink the rest)
+        valid = []
+        for event in translation.events:
+            ok, errors = validate_batch([event], community.slug, now)
+            if errors:
+                out.invalid.append(f"{event.get('id')}: {errors[0].field} {errors[0].message}"[:300])
+            valid.extend(ok)
     if valid:
         result = store_events(session, community, valid, clock=clock)
         out.stored, out.duplicates = result.accepted, result.duplicates

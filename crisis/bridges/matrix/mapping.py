@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -17,8 +18,13 @@ from crisis.clock import isoformat
 PLATFORM = "matrix"
 
 
+@lru_cache(maxsize=1024)
+def _quoted_room(room_id: str) -> str:
+    return quote(room_id, safe="")
+
+
 def permalink(room_id: str, event_id: str) -> str:
-    return f"https://matrix.to/#/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
+    return f"https://matrix.to/#/{_quoted_room(room_id)}/{quote(event_id, safe='')}"
 
 
 def _ts(event: Mapping[str, Any]) -> str:
