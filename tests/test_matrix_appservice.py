@@ -229,3 +229,33 @@ def test_a_links_token_stores_only_into_its_own_community_even_for_another_links
     # lantern's token pushing harbor's room: nothing lands in harbor (nor in lantern: not its room).
     assert _put(client, "x1", {"events": [_message(clock, 1, room=OTHER_ROOM)]}, linked["hs_token"]).status_code == 200
     assert _stored(session) == 0
+
+
+def test_a_send_that_outlived_the_sweepers_patience_is_recorded_not_refused(
+        session: Session, rt: runtime.Runtime, clock: FixedClock, factory: Factory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from crisis.models import Notification
+    from crisis.notify import deliver as deliver_mod
+
+    tenant = factory.community("lantern")
+    now = clock.now()
+    row = Notification(community_id=tenant.community.id, event="opened", cause="t", destination="x",
+                       recipient_label="x", title="t", body="b", status="pending", attempts=0, max_attempts=3,
+                       next_attempt_at=now, created_at=now)
+    session.add(row)
+    session.commit()
+
+    def slow_send(*_a: Any, **_k: Any) -> None:
+        # While this send takes its time, the sweeper revives the row it thinks was abandoned.
+        with rt.sessions() as other:
+            revived = other.get(Notification, row.id)
+            assert revived is not None and revived.status == "sending"
+            revived.status = "pending"
+            other.commit()
+
+    monkeypatch.setattr(deliver_mod, "_url", lambda _s, _r: "json://127.0.0.1:9/x")
+    result = deliver_mod.deliver(rt.sessions, row.id, clock=clock, transport=slow_send)
+    assert result.outcome == "sent"
+    session.expire_all()
+    stored = session.get(Notification, row.id)
+    assert stored is not None and stored.status == "sent"

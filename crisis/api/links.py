@@ -51,5 +51,7 @@ def add_link(slug: str) -> tuple[Response, int]:
     document = registration(issued, crisis_url=field(body, "crisis_url", str, required=False,
                                                      default=rt().config.base_url))
     db().commit()
-    return jsonify({"link": health.summary(issued.link, rt().clock.now()), "registration": document,
-                    "note": "the registration holds both tokens; they are shown this once"}), 201
+    resp = jsonify({"link": health.summary(issued.link, rt().clock.now()), "registration": document,
+                    "note": "the registration holds both tokens; they are shown this once"})
+    resp.headers["Cache-Control"] = "no-store"  # the tokens must not stay in any cache
+    return resp, 201

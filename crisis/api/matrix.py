@@ -73,11 +73,13 @@ def _accounts(link: PlatformLink, events: list[Any]) -> Any:
     token = links.admin_token(link, config.secret_key)
     client = MatrixClient(link.endpoint, token, timeout=2.0) if token else None
 
+    local = ":" + links.server_name(link)
+
     def lookup(user_id: str) -> Account | None:
         if user_id in memo:
             return memo[user_id]
         account = None
-        if client is not None:
+        if client is not None and user_id.endswith(local):  # other servers' accounts are not ours to ask
             try:
                 account = client.account(user_id)
             except MatrixError as exc:

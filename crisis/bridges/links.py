@@ -56,6 +56,10 @@ def create_matrix_link(session: Session, community: Community, *, homeserver: st
                        rooms: dict[str, str], secret_key: str, clock: Clock, name: str = "matrix",
                        admin_token: str | None = None, silence_after: timedelta = timedelta(hours=1)) -> IssuedLink:
     url = urlparse(homeserver)
+    if len(homeserver) > 500:
+        raise LinkError("homeserver: must be at most 500 characters")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", name):
+        raise LinkError(f"name: {name[:70]!r} must be 1-64 letters, digits, '.', '_' or '-'")
     if url.scheme not in ("http", "https") or not url.netloc:
         raise LinkError(f"homeserver: {homeserver!r} must be an http(s) URL")
     if not re.match(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", server_name):
@@ -68,7 +72,8 @@ def create_matrix_link(session: Session, community: Community, *, homeserver: st
     hs_token, as_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     link = PlatformLink(
         community_id=community.id, platform="matrix", name=name, endpoint=homeserver.rstrip("/"),
-        service_id=f"crisis-{community.slug}-{secrets.token_hex(3)}", sender=f"@crisis_{community.slug}:{server_name}",
+        service_id=f"crisis-{community.slug[:40]}-{secrets.token_hex(3)}",
+        sender=f"@crisis_{community.slug}:{server_name}",
         inbound_token_hash=hash_token(hs_token), outbound_token=seal(secret_key, as_token),
         admin_token=seal(secret_key, admin_token) if admin_token else None, rooms=rooms,
         silence_after_s=int(silence_after.total_seconds()), created_at=clock.now(), last_error="",

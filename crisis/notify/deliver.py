@@ -88,6 +88,8 @@ def _record(session: Session, notification_id: int, error: TransportError | None
     incident = session.get(Incident, row.incident_id) if row.incident_id else None
     what = f"{row.event} notification to {row.recipient_label}"
     data = {"notification_id": row.id, "event": row.event, "attempt": row.attempts, "destination": row.destination}
+    if row.status in NOTIFICATION.terminal():  # another worker's attempt already ended this row
+        return Delivery("skipped", seconds=seconds)
     if error is None:
         row.status = NOTIFICATION.move(row.status, N.SENT).value
         row.sent_at, row.last_error = now, ""

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import yaml
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -266,7 +266,7 @@ def add_channel(slug: str) -> Response:
 
 @bp.post("/c/<slug>/settings/links")
 @login_required
-def add_link(slug: str) -> tuple[str, int]:
+def add_link(slug: str) -> Response | tuple[str, int]:
     """Link Matrix rooms. The answer is the page itself, with the registration file shown
     this once: its tokens are never stored where a redirect could show them again."""
     scope = community_scope(slug, Role.ADMIN)
@@ -289,7 +289,10 @@ def add_link(slug: str) -> tuple[str, int]:
         return _settings_page(scope, community_settings.current(scope.community), [str(exc)], 422)
     document = to_yaml(registration(issued, crisis_url=rt().config.base_url))
     db().commit()
-    return _settings_page(scope, community_settings.current(scope.community), [], 201, registration_yaml=document)
+    page = make_response(_settings_page(scope, community_settings.current(scope.community), [], 201,
+                                        registration_yaml=document))
+    page.headers["Cache-Control"] = "no-store"  # the registration's tokens must not stay in any cache
+    return page
 
 
 @bp.post("/c/<slug>/settings/contact-methods")

@@ -21,11 +21,12 @@ from crisis.jobs import ringer
 from crisis.models import Community, PlatformLink
 
 
-def as_event(report: dict[str, Any], channel: str) -> dict[str, Any]:
-    """One admin-API event report as a crisis report event."""
+def as_event(report: dict[str, Any], channel: str, link_id: int) -> dict[str, Any]:
+    """One admin-API event report as a crisis report event (report ids count per homeserver,
+    so the link is part of the event id)."""
     room, event_id = str(report["room_id"]), str(report["event_id"])
     out: dict[str, Any] = {
-        "id": f"matrix-report-{int(report['id'])}", "type": "report.create", "channel": channel,
+        "id": f"matrix-report-{link_id}-{int(report['id'])}", "type": "report.create", "channel": channel,
         "ts": isoformat(datetime.fromtimestamp(int(report["received_ts"]) / 1000, tz=timezone.utc)),
         "actor": {"id": str(report["user_id"])}, "target": {"message_id": event_id},
         "x-permalink": permalink(room, event_id)}
@@ -59,7 +60,7 @@ def poll_link(session: Session, link_id: int, *, clock: Clock, secret_key: str) 
     fresh: list[dict[str, Any]] = []
     try:
         for room, channel in link.rooms.items():
-            fresh += [as_event(r, channel) for r in client.event_reports(room, after_id=link.reports_cursor)]
+            fresh += [as_event(r, channel, link.id) for r in client.event_reports(room, after_id=link.reports_cursor)]
     except (MatrixError, KeyError, TypeError, ValueError) as exc:
         links.record_error(link, f"reading reports: {exc}", now)
         return 0
