@@ -32,6 +32,36 @@ def seen(session: Session, link: PlatformLink, txn_id: str) -> bool:
     return session.get(BridgeTransaction, (link.id, txn_id)) is not None
 
 
+@dataclass
+class Stored:
+    stored: int = 0
+    duplicates: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+
+def store(session: Session, link: PlatformLink, community: Community, events: list[dict[str, Any]], *,
+          clock: Clock) -> Stored:
+    """Validate a bridge's crisis events like API events and store the valid ones: one bad
+    event is named in `invalid` and does not sink the rest. Rings the detectors after commit."""
+    now = clock.now()
+    out = Stored()
+    valid, errors = validate_batch(events, community.slug, now)
+    if errors:  # rare: find each bad event, keep the good ones
+        valid = []
+        for event in events:
+            ok, errors = validate_batch([event], community.slug, now)
+            if errors:
+                out.invalid.append(f"{event.get('id')}: {errors[0].field} {errors[0].message}"[:300])
+            valid.extend(ok)
+    if valid:
+        result = store_events(session, community, valid, clock=clock)
+        out.stored, out.duplicates = result.accepted, result.duplicates
+        link.events_received += result.accepted
+        if result.accepted:
+            ringer.note_detect(session, community.id)
+    return out
+
+
 def receive(session: Session, link: PlatformLink, txn_id: str, pushed: list[Any], *, bridge: Bridge,
             accounts: AccountLookup, clock: Clock) -> Received:
     """Store one pushed transaction in the caller's transaction (the caller commits)."""
@@ -41,28 +71,17 @@ def receive(session: Session, link: PlatformLink, txn_id: str, pushed: list[Any]
     assert community is not None
     now = clock.now()
     translation = bridge.translate(pushed, rooms=link.rooms, accounts=accounts)
-    out = Received(skipped=translation.skipped)
-    valid, errors = validate_batch(translation.events, community.slug, now)
-    if errors:  # rare: find each bad event, keep the good ones (one bad event must not sink the rest)
-        valid = []
-        for event in translation.events:
-            ok, errors = validate_batch([event], community.slug, now)
-            if errors:
-                out.invalid.append(f"{event.get('id')}: {errors[0].field} {errors[0].message}"[:300])
-            valid.extend(ok)
-    if valid:
-        result = store_events(session, community, valid, clock=clock)
-        out.stored, out.duplicates = result.accepted, result.duplicates
+    stored = store(session, link, community, translation.events, clock=clock)
+    out = Received(stored=stored.stored, duplicates=stored.duplicates, skipped=translation.skipped,
+                   invalid=stored.invalid)
+    if stored.stored or stored.duplicates:
         link.last_event_at = now
-        if out.stored:
-            ringer.note_detect(session, community.id)
-            if link.silent_since is not None:
-                health.resumed(session, link, clock=clock)
+        if stored.stored and link.silent_since is not None:
+            health.resumed(session, link, clock=clock)
     session.add(BridgeTransaction(link_id=link.id, txn_id=txn_id[:255], received_at=now, events=len(pushed),
                                   stored=out.stored, summary={"skipped": out.skipped, "invalid": out.invalid[:20],
                                                               "duplicates": out.duplicates}))
     link.last_transaction_at = now
-    link.events_received += out.stored
     link.events_skipped += sum(out.skipped.values()) + len(out.invalid)
     if out.invalid:
         record_error(link, f"{len(out.invalid)} event(s) refused: {out.invalid[0]}", now)

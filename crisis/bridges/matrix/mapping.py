@@ -70,6 +70,12 @@ class MatrixBridge:
         return out
 
 
+def _previous(event: dict[str, Any]) -> dict[str, Any]:
+    """The state event's content before it (Synapse sends it in unsigned.prev_content)."""
+    previous = (event.get("unsigned") or {}).get("prev_content")
+    return previous if isinstance(previous, dict) else {}
+
+
 def _map(event: dict[str, Any], channel: str, accounts: AccountLookup) -> dict[str, Any] | str:
     """The crisis event, or the reason it is left out."""
     kind, content = event.get("type"), event.get("content")
@@ -96,7 +102,7 @@ def _map(event: dict[str, Any], channel: str, accounts: AccountLookup) -> dict[s
         return {**base, "type": "reaction.add", "actor": _actor(sender, accounts),
                 "target": {"message_id": relates["event_id"]}, "x-key": str(relates.get("key", ""))[:64]}
     if kind == "m.room.power_levels":
-        before = ((event.get("unsigned") or {}).get("prev_content") or {}).get("users") or {}
+        before = _previous(event).get("users") or {}
         after = content.get("users") or {}
         changed = {uid: after.get(uid) for uid in set(before) | set(after) if before.get(uid) != after.get(uid)}
         return {**base, "type": "moderation.action", "action": "power_levels", "actor": _actor(sender, accounts),
@@ -136,7 +142,7 @@ def _member(base: dict[str, Any], event: dict[str, Any], content: dict[str, Any]
     membership, target, sender = content.get("membership"), event.get("state_key"), event["sender"]
     if not isinstance(target, str):
         raise ValueError("state_key: must name the member")
-    previous = ((event.get("unsigned") or {}).get("prev_content") or {}).get("membership")
+    previous = _previous(event).get("membership")
     raw_name = content.get("displayname")
     name = raw_name if isinstance(raw_name, str) else ""
     reason = {"reason": str(content["reason"])[:1000]} if content.get("reason") else {}

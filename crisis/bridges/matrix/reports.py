@@ -10,14 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crisis.bridges import links
+from crisis.bridges import intake, links
 from crisis.bridges.matrix.client import MatrixClient, MatrixError
 from crisis.bridges.matrix.mapping import permalink
 from crisis.clock import Clock, isoformat
 from crisis.db import sweep
-from crisis.ingest.store import store_events
-from crisis.ingest.validate import ValidEvent, validate_batch
-from crisis.jobs import ringer
 from crisis.models import Community, PlatformLink
 
 
@@ -58,23 +55,19 @@ def poll_link(session: Session, link_id: int, *, clock: Clock, secret_key: str) 
     client = MatrixClient(link.endpoint, token)
     now = clock.now()
     fresh: list[dict[str, Any]] = []
+    cursor = link.reports_cursor
     try:
         for room, channel in link.rooms.items():
-            fresh += [as_event(r, channel, link.id) for r in client.event_reports(room, after_id=link.reports_cursor)]
+            for report in client.event_reports(room, after_id=link.reports_cursor):
+                fresh.append(as_event(report, channel, link.id))
+                cursor = max(cursor, int(report["id"]))
     except (MatrixError, KeyError, TypeError, ValueError) as exc:
         links.record_error(link, f"reading reports: {exc}", now)
         return 0
     if not fresh:
         return 0
-    valid: list[ValidEvent] = []
-    for event in fresh:
-        ok, errors = validate_batch([event], community.slug, now)
-        if errors:
-            links.record_error(link, f"report {event['id']} refused: {errors[0].field} {errors[0].message}", now)
-        valid.extend(ok)
-    result = store_events(session, community, valid, clock=clock) if valid else None
-    link.reports_cursor = max(int(e["id"].rsplit("-", 1)[1]) for e in fresh)
-    if result is not None and result.accepted:
-        link.events_received += result.accepted
-        ringer.note_detect(session, community.id)
-    return result.accepted if result is not None else 0
+    stored = intake.store(session, link, community, fresh, clock=clock)
+    for refused in stored.invalid:
+        links.record_error(link, f"report {refused}", now)
+    link.reports_cursor = cursor
+    return stored.stored
