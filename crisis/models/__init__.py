@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from crisis.models.activity import ActivityCount, DetectorState, EventBatch, EventId
+from crisis.models.alert import AlertGroup, AlertInstance, AlertIntegration
 from crisis.models.bridge import BridgeTransaction, PlatformAccount, PlatformLink
 from crisis.models.community import ApiToken, Community, Membership, Role, User
 from crisis.models.incident import Incident, Signal, TimelineEntry
@@ -11,7 +12,8 @@ from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- reg
 from crisis.models.response import EscalationTimer, Notification, Responder, Task
 
 __all__ = [
-    "ActivityCount", "ApiToken", "BridgeTransaction", "Channel", "Community", "ContactMethod",
+    "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "BridgeTransaction", "Channel",
+    "Community", "ContactMethod",
     "DetectorState", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
     "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "Role", "Rotation",
     "Schedule", "Signal", "Task", "TimelineEntry", "User",
