@@ -6,12 +6,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from crisis.api import (
+        alerts,
         channels,
         community_settings,
         errors,
         health,
         incidents,
         ingest,
+        integrations,
         links,
         matrix,
         oncall,
@@ -21,5 +23,5 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links):
+                   links, alerts, integrations):
         app.register_blueprint(module.bp)

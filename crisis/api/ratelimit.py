@@ -39,6 +39,10 @@ INGEST = Limit(3000, 10)
 # passwords (crisis.web.auth) still applies; this stops spraying across accounts.
 LOGIN_PER_ADDRESS = Limit(20, 60)
 LOGIN_PER_ACCOUNT = Limit(10, 60)
+# Per alert integration key: Alertmanager sends one request per group per group_interval,
+# a PagerDuty-style script one per event; 50 a second is far above either, and a loop
+# gone wrong is told to wait.
+ALERTS = Limit(3000, 60)
 _BACKOFF = 5.0
 
 
@@ -96,6 +100,10 @@ class RateLimits:
             if account else None
         waits = [w for w in (per_address, per_account) if w is not None]
         return max(waits) if waits else None
+
+    def check_alerts(self, key_hash: str) -> int | None:
+        """Seconds the sender of this integration key must wait, or None."""
+        return self.hit(f"alerts:{key_hash[:24]}", _limit("RATELIMIT_ALERTS", ALERTS))
 
 
 class IngestLimiter:

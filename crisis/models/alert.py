@@ -33,8 +33,8 @@ class AlertIntegration(Base):
     reopen_within_s: Mapped[int] = mapped_column(Integer, default=1800)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Touched at most once a minute: a busy sender must not serialize on this row.
     last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    received: Mapped[int] = mapped_column(Integer, default=0)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -47,6 +47,8 @@ def incident_context(incident: Incident, community: Community) -> dict[str, Any]
             "status": incident.status, "opened_at": isoformat(incident.opened_at),
             "playbook": f"{incident.playbook_name} v{incident.playbook_version}" if incident.playbook_name else "",
             "url": f"{config.base_url}/api/v1/incidents/{incident.id}",
+            # Alert incidents list their alerts (crisis.alert_intake); sender text, shown as text.
+            "source": incident.source, "details": str((incident.evidence or {}).get("alert_text", ""))[:4000],
         },
         "community": {"slug": community.slug, "name": community.name},
     }

@@ -51,10 +51,13 @@ def pinned_spec(session: Session, incident: Incident) -> dict[str, Any] | None:
     return row.spec if row is not None else None
 
 
-def start(session: Session, incident: Incident, *, now: datetime) -> PlaybookVersion | None:
-    """Pin the playbook, fill roles, create tasks, arm escalation (level 1 fires now) and
-    write the opened notifications: all in the caller's transaction."""
-    version = playbooks.select_for(session, incident.kind, incident.severity)
+def start(session: Session, incident: Incident, *, now: datetime,
+          playbook: str | None = None) -> PlaybookVersion | None:
+    """Pin the playbook (the one named, else the best match for kind and severity), fill
+    roles, create tasks, arm escalation (level 1 fires now) and write the opened
+    notifications: all in the caller's transaction."""
+    version = (playbooks.latest(session, playbook) if playbook else None) \
+        or playbooks.select_for(session, incident.kind, incident.severity)
     if version is None:
         add_timeline(session, incident, "playbook", "No playbook is stored: nobody was notified "
                      "(run `crisis playbooks sync`)", at=now, actor="playbook")
@@ -104,8 +107,10 @@ def severity_raised(session: Session, incident: Incident, *, previous: str, now:
 
 def open_manual(session: Session, community: Community, *, kind: str, severity: str, title: str,
                 description: str, actor: Actor, clock: Clock, source: str = "manual",
-                episode_key: str | None = None) -> Incident:
-    """Open an incident a person (or a monitor such as crisis.bridges.health) reports."""
+                episode_key: str | None = None, evidence: dict[str, Any] | None = None,
+                playbook: str | None = None) -> Incident:
+    """Open an incident a person (or a monitor such as crisis.bridges.health, or an alert
+    source through crisis.alert_intake) reports."""
     if severity not in SEVERITIES:
         raise LifecycleError(f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
     if not kind or len(kind) > 64:
@@ -115,14 +120,14 @@ def open_manual(session: Session, community: Community, *, kind: str, severity: 
     now = clock.now()
     incident = Incident(community_id=community.id, kind=kind, title=title.strip(), severity=severity,
                         status=S.TRIGGERED.value, source=source, episode_key=episode_key,
-                        evidence={"description": description},
+                        evidence={**(evidence or {}), "description": description},
                         opened_at=now, created_at=now)
     session.add(incident)
     session.flush()
     add_timeline(session, incident, "opened", f"{actor.label} opened {kind} incident: {incident.title}", at=now,
                  actor=actor.label, actor_user_id=actor.user_id, data={"severity": severity,
                                                                         "description": description})
-    start(session, incident, now=now)
+    start(session, incident, now=now, playbook=playbook)
     return incident
 
 

@@ -22,9 +22,10 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _check() -> None:
-        # The JSON API and the Matrix appservice API authenticate with bearer tokens, which
-        # browsers never send on their own.
-        if request.method in SAFE_METHODS or request.path.startswith(("/api/", "/ack/", "/_matrix/")):
+        # The JSON API, the Matrix appservice API and PagerDuty-style events authenticate with
+        # bearer tokens or keys in the body, which browsers never send on their own.
+        if request.method in SAFE_METHODS or request.path.startswith(("/api/", "/ack/", "/_matrix/")) \
+                or request.path == "/v2/enqueue":
             return
         sent = request.form.get("_csrf") or request.headers.get("X-CSRF-Token", "")
         expected = session.get("_csrf")

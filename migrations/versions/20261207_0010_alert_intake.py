@@ -37,7 +37,6 @@ def upgrade() -> None:
     sa.Column('created_at', crisis.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('rotated_at', crisis.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_received_at', crisis.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('received', sa.Integer(), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_alert_integrations_community_id_communities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_integrations')),
