@@ -106,3 +106,59 @@ class PostgresServer:
             self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
+AMTOOL = Path("/usr/bin/amtool")
+
+
+class AlertmanagerServer:
+    """Debian's prometheus-alertmanager on loopback with second-scale group timings, one
+    webhook receiver (`webhook_url`, with `bearer` in http_config.authorization), no gossip."""
+
+    def __init__(self, webhook_url: str, bearer: str, *, group_wait: str = "1s", group_interval: str = "2s",
+                 repeat_interval: str = "1h", group_by: tuple[str, ...] = ("alertname",)) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="crisis-am-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        receiver = {"name": "crisis", "webhook_configs": [{
+            "url": webhook_url, "send_resolved": True, "max_alerts": 0,
+            "http_config": {"authorization": {"type": "Bearer", "credentials": bearer}}}]}
+        route = {"receiver": "crisis", "group_by": list(group_by), "group_wait": group_wait,
+                 "group_interval": group_interval, "repeat_interval": repeat_interval}
+        import json
+
+        # JSON is YAML: no YAML dependency in this helper.
+        (self.dir / "am.yml").write_text(json.dumps({"route": route, "receivers": [receiver]}))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> AlertmanagerServer:
+        if not ALERTMANAGER.exists():
+            raise RuntimeError("prometheus-alertmanager is not installed (make system-deps)")
+        log = open(self.dir / "am.log", "ab")
+        self.proc = subprocess.Popen(
+            [str(ALERTMANAGER), f"--config.file={self.dir / 'am.yml'}", f"--storage.path={self.dir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
+             f"--web.external-url={self.url}", "--log.level=warn"],
+            stdout=log, stderr=subprocess.STDOUT)
+        wait_port(self.port)
+        return self
+
+    def amtool(self, *args: str) -> str:
+        done = subprocess.run([str(AMTOOL), f"--alertmanager.url={self.url}", *args], check=True,
+                              capture_output=True, text=True, timeout=30)
+        return done.stdout
+
+    def log(self) -> str:
+        path = self.dir / "am.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
