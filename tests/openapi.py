@@ -46,8 +46,13 @@ def assert_matches_spec(path: str, method: str, status: int, body: Any) -> None:
 
 
 def _rebase(node: Any) -> Any:
-    """Point local '#/components/...' refs at the registered document."""
+    """Point local '#/components/...' refs at the registered document, and read OpenAPI 3.0's
+    `nullable: true` as JSON Schema's null type."""
     if isinstance(node, dict):
+        if node.get("nullable") is True and isinstance(node.get("type"), str):
+            node = {**{k: v for k, v in node.items() if k != "nullable"}, "type": [node["type"], "null"]}
+            if "enum" in node:
+                node["enum"] = [*node["enum"], None]
         return {k: ("urn:crisis" + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else _rebase(v))
                 for k, v in node.items()}
     if isinstance(node, list):

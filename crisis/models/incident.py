@@ -24,7 +24,7 @@ class Incident(Base):
     title: Mapped[str] = mapped_column(String(300))
     severity: Mapped[str] = mapped_column(String(8))  # sev1 (worst) .. sev4
     status: Mapped[str] = mapped_column(String(16), default="triggered")
-    source: Mapped[str] = mapped_column(String(16), default="detector")  # detector | manual
+    source: Mapped[str] = mapped_column(String(16), default="detector")  # detector | manual | bridge | alert
     episode_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     playbook_name: Mapped[str | None] = mapped_column(String(100), nullable=True)

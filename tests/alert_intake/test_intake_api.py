@@ -3,6 +3,7 @@ notifications of one group become one incident (opened once, updated, resolved, 
 or opened anew after the quiet spell)."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -277,3 +278,45 @@ def test_an_unknown_severity_map_value_is_refused_when_the_integration_is_made(w
                             severity_map={"page": "p0"})
     parsed = integrations.parse_severity_map("page=sev1, ticket=sev4")
     assert parsed == {"page": "sev1", "ticket": "sev4"}
+
+
+def test_the_cli_creates_lists_and_rotates_an_integration_and_shows_the_key_once(config: Any) -> None:
+    from tests.test_cli import crisis
+
+    assert crisis(config, "community", "create", "lantern").returncode == 0
+    out = crisis(config, "integration", "create", "lantern", "--kind", "alertmanager", "--name", "prom",
+                 "--severity-map", "page=sev1,ticket=sev4", "--json")
+    assert out.returncode == 0, out.stderr
+    made = json.loads(out.stdout)
+    assert made["key"].startswith("cra_") and made["endpoint"].endswith("/api/v1/alerts/alertmanager")
+    assert made["severity_map"] == {"page": "sev1", "ticket": "sev4"}
+    listed = crisis(config, "integration", "list", "lantern", "--json")
+    assert made["key"] not in listed.stdout and json.loads(listed.stdout)[0]["name"] == "prom"
+    rotated = json.loads(crisis(config, "integration", "rotate", str(made["id"]), "--json").stdout)
+    assert rotated["key"] != made["key"]
+    bad = crisis(config, "integration", "create", "lantern", "--kind", "webhook", "--name", "w",
+                 "--field-paths", '{"colour": "x"}')
+    assert bad.returncode != 0 and "field_paths.colour: not a field" in bad.stderr
+
+
+def test_admins_add_integrations_through_the_api_and_managers_only_read_them(client: FlaskClient, world: World,
+                                                                            session: Session) -> None:
+    from crisis.tenancy import communities
+
+    communities.grant_role(session, world.alice, world.community, "admin")
+    session.commit()
+    url = f"/api/v1/communities/{world.community.slug}/integrations"
+    alice = {"Authorization": f"Bearer {world.tokens['alice']}"}
+    made = client.post(url, json={"kind": "pagerduty", "name": "scripts", "default_severity": "sev2"}, headers=alice)
+    assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
+    assert_matches_spec(url, "post", 201, made.get_json())
+    listed = client.get(url, headers=alice)
+    assert made.get_json()["key"] not in listed.get_data(as_text=True)
+    carol = {"Authorization": f"Bearer {world.tokens['carol']}"}  # a moderator
+    assert client.post(url, json={"kind": "webhook", "name": "x"}, headers=carol).status_code == 403
+    dave = {"Authorization": f"Bearer {world.tokens['dave']}"}  # another community's admin
+    assert client.get(url, headers=dave).status_code == 404
+    rotate = f"/api/v1/integrations/{made.get_json()['integration']['id']}/rotate"
+    assert client.post(rotate, headers=dave).status_code == 404
+    bad = client.post(url, json={"kind": "smoke-signal", "name": "x"}, headers=alice)
+    assert bad.status_code == 422 and bad.get_json()["field"] == "kind"
