@@ -37,7 +37,7 @@ def assert_matches_spec(path: str, method: str, status: int, body: Any) -> None:
     schema = response.get("content", {}).get("application/json", {}).get("schema")
     if schema is None:
         return
-    registry = Registry().with_resource("urn:crisis", Resource.opaque(doc))
+    registry = Registry().with_resource("urn:crisis", Resource.opaque(_rebase(doc)))
     validator = Draft202012Validator(
         _rebase(schema), registry=registry)
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import click
+
 from crisis.alert_intake import integrations
 from crisis.cli.common import emit_json, unit_of_work
 from crisis.models import AlertIntegration

@@ -167,7 +167,7 @@ def test_it_manages_schedules_and_overrides(client: FlaskClient, world: World, c
 def test_it_lists_playbooks_versions_and_diffs_and_publishes_n_plus_one(client: FlaskClient, session: Session,
                                                                          world: World) -> None:
     listed = call(client, "GET", "/api/v1/playbooks", "carol", world, status=200)
-    assert {p["name"] for p in listed["playbooks"]} == {"raid", "complaint_spike", "dispute", "default"}
+    assert {p["name"] for p in listed["playbooks"]} == {"raid", "complaint_spike", "dispute", "default", "alert"}
     incident = open_by_hand(client, world)
     v1 = call(client, "GET", "/api/v1/playbooks/raid/versions/1", "carol", world, status=200)
     spec = v1["spec"]
