@@ -24,7 +24,7 @@ def copy_playbooks(tmp_path: Path) -> Path:
 def test_it_validates_the_shipped_playbooks() -> None:
     good, bad = playbooks.load_dir()
     assert bad == []
-    assert {spec["name"] for _p, spec, _t in good} == {"raid", "complaint_spike", "dispute", "default"}
+    assert {spec["name"] for _p, spec, _t in good} == {"raid", "complaint_spike", "dispute", "default", "alert"}
 
 
 def test_it_reports_every_problem_with_its_field() -> None:
