@@ -44,19 +44,23 @@ class WeeklySeries:
 
 def incidents_per_week(session: Session, community_ids: list[int], *, now: datetime,
                        weeks: int = 8) -> dict[str, WeeklySeries]:
-    """Incidents opened per week, split by kind and by severity."""
+    """Incidents opened per week, split by kind, by severity and by source (what opened them:
+    detectors, alert integrations, people, bridge monitors)."""
     starts = _weeks(now, weeks)
     labels = [w.date().isoformat() for w in starts]
-    rows = session.execute(select(Incident.opened_at, Incident.kind, Incident.severity).where(
+    rows = session.execute(select(Incident.opened_at, Incident.kind, Incident.severity, Incident.source).where(
         Incident.community_id.in_(community_ids), Incident.opened_at >= starts[0])).all()
     by_kind: dict[str, list[float | None]] = defaultdict(lambda: [0] * weeks)
     by_sev: dict[str, list[float | None]] = {s: [0] * weeks for s in SEVERITIES}
-    for opened, kind, severity in rows:
+    by_source: dict[str, list[float | None]] = defaultdict(lambda: [0] * weeks)
+    for opened, kind, severity, source in rows:
         i = labels.index(week_start(opened).date().isoformat()) if week_start(opened) >= starts[0] else -1
         if 0 <= i < weeks:
             by_kind[kind][i] += 1  # type: ignore[operator]
             by_sev.setdefault(severity, [0] * weeks)[i] += 1  # type: ignore[operator]
-    return {"kind": WeeklySeries(labels, dict(sorted(by_kind.items()))), "severity": WeeklySeries(labels, by_sev)}
+            by_source[source][i] += 1  # type: ignore[operator]
+    return {"kind": WeeklySeries(labels, dict(sorted(by_kind.items()))), "severity": WeeklySeries(labels, by_sev),
+            "source": WeeklySeries(labels, dict(sorted(by_source.items())))}
 
 
 def response_times_per_week(session: Session, community_ids: list[int], *, now: datetime,
@@ -248,3 +252,14 @@ def counts_by_status(session: Session, community_ids: list[int]) -> Counter[str]
     rows = session.execute(select(Incident.status, func.count()).where(Incident.community_id.in_(community_ids))
                            .group_by(Incident.status)).all()
     return Counter({status: count for status, count in rows})
+
+
+def counts_by_source(session: Session, community_ids: list[int]) -> dict[str, Counter[str]]:
+    """Per source (detector, alert, manual, bridge): incidents per status."""
+    rows = session.execute(select(Incident.source, Incident.status, func.count())
+                           .where(Incident.community_id.in_(community_ids))
+                           .group_by(Incident.source, Incident.status)).all()
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for source, status, count in rows:
+        out[source][status] = count
+    return dict(sorted(out.items()))

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from crisis import playbooks
+from crisis.alert_intake import integrations
 from crisis.bridges import health as bridge_health
 from crisis.bridges import links
 from crisis.bridges.matrix.registration import registration, to_yaml
@@ -212,7 +213,7 @@ def _settings_from_form() -> dict[str, Any]:
 
 
 def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status: int = 200,
-                   registration_yaml: str = "") -> tuple[str, int]:
+                   registration_yaml: str = "", issued_key: dict[str, str] | None = None) -> tuple[str, int]:
     session = db()
     channels = list(session.scalars(select(Channel).where(Channel.community_id == scope.community.id)
                                     .order_by(Channel.name)))
@@ -224,7 +225,9 @@ def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status
                            can_edit=scope.can(Role.MANAGER), Role=Role,
                            links=[bridge_health.summary(link, rt().clock.now())
                                   for link in links.links_of(session, scope.community.id)],
-                           can_link=scope.can(Role.ADMIN), registration_yaml=registration_yaml), status
+                           can_link=scope.can(Role.ADMIN), registration_yaml=registration_yaml,
+                           integrations=integrations.of_community(session, scope.community.id),
+                           integration_kinds=integrations.KINDS, issued_key=issued_key), status
 
 
 @bp.get("/c/<slug>/settings")
@@ -292,6 +295,29 @@ def add_link(slug: str) -> Response | tuple[str, int]:
     page = make_response(_settings_page(scope, community_settings.current(scope.community), [], 201,
                                         registration_yaml=document))
     page.headers["Cache-Control"] = "no-store"  # the registration's tokens must not stay in any cache
+    return page
+
+
+@bp.post("/c/<slug>/settings/integrations")
+@login_required
+def add_integration(slug: str) -> Response | tuple[str, int]:
+    """Add an alert integration; the answer is the page with the key shown this once."""
+    scope = community_scope(slug, Role.ADMIN)
+    form = request.form
+    try:
+        issued = integrations.create(
+            db(), scope.community, kind=form.get("kind", ""), name=form.get("name", "").strip(), clock=rt().clock,
+            default_severity=form.get("default_severity", "sev3"),
+            severity_map=form.get("severity_map", "").strip() or None, auto_resolve=form.get("auto_resolve") == "on")
+    except ServiceError as exc:
+        db().rollback()
+        return _settings_page(scope, community_settings.current(scope.community), [str(exc)], 422)
+    db().commit()
+    shown = {"name": issued.integration.name, "key": issued.key,
+             "url": rt().config.base_url + integrations.ENDPOINTS[issued.integration.kind]}
+    page = make_response(_settings_page(scope, community_settings.current(scope.community), [], 201,
+                                        issued_key=shown))
+    page.headers["Cache-Control"] = "no-store"  # the key must not stay in any cache
     return page
 
 

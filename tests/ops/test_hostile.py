@@ -90,7 +90,8 @@ def _context(value: str) -> dict[str, Any]:
     return {
         "incident": {"id": 7, "title": f"title {value}\nForged line", "kind": f"kind {value}",
                      "severity": "sev1", "status": "triggered", "opened_at": "2026-10-05T12:00:00Z",
-                     "playbook": f"playbook {value}", "url": "https://crisis.example/api/v1/incidents/7"},
+                     "playbook": f"playbook {value}", "url": "https://crisis.example/api/v1/incidents/7",
+                     "source": "alert", "details": f"1 firing · alert labels {value}\n- [firing] {value}"},
         "community": {"slug": "lantern", "name": f"community {value}"},
         "recipient": f"recipient {value}", "ack_url": "https://crisis.example/ack/t0k3n",
         "actor": f"actor {value}", "note": f"note {value}", "update": f"update {value}",
