@@ -56,7 +56,8 @@ def test_it_refuses_a_changed_file_whose_version_did_not_move(session: Session, 
                                                               tmp_path: Path) -> None:
     directory = copy_playbooks(tmp_path)
     report, bad = playbooks.sync(session, clock=clock, directory=directory)
-    assert bad == [] and sorted(report.created) == ["complaint_spike v1", "default v1", "dispute v1", "raid v1"]
+    assert bad == [] and sorted(report.created) == ["alert v1", "complaint_spike v1", "default v1", "dispute v1",
+                                                    "raid v1"]
     (directory / "raid.yaml").write_text(RAID.replace("due: 5m", "due: 3m"))
     report, _ = playbooks.sync(session, clock=clock, directory=directory)
     assert report.refused == ["raid.yaml: raid: the file changed but its version is still 1; "
