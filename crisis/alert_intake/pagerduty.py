@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from crisis.alert_intake import integrations
-from crisis.alert_intake.notice import FIRING, RESOLVED, AlertIn, Notice, Problems, Refused, text, timestamp
+from crisis.alert_intake.notice import FIRING, AlertIn, Notice, Problems, Refused, text, timestamp
 from crisis.models import AlertIntegration
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -82,6 +82,3 @@ def _refs(value: Any, where: str, keys: tuple[str, ...], problems: Problems) -> 
         out.append({k: text(item.get(k), f"{where}[{i}].{k}", problems, limit=2000) for k in keys if k in item})
     return out
 
-
-def resolved_alert(dedup_key: str) -> AlertIn:
-    return AlertIn(fingerprint=dedup_key[:255], status=RESOLVED, labels={}, annotations={})

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.routing import AnyConverter, Rule
 
+from crisis.alert_intake import integrations
 from crisis.clock import FixedClock
 from crisis.models import Channel, ContactMethod, Incident, Schedule, Task
 from tests.conftest import Factory
@@ -18,7 +19,9 @@ from tests.conftest import Factory
 # Arguments that do not name a community's object: global playbooks, signed ack links, files.
 # The Matrix appservice routes name no community: the hs_token picks the link, and so the
 # community (tests/test_matrix_appservice.py: a link's token stores into its own community only).
-NOT_TENANT = {"name", "version", "token", "filename", "txn_id", "user_id", "alias"}
+# So do alert senders' routes: the integration key in the path picks the integration (tests/
+# alert_intake/test_intake_api.py: one community's key never reaches another's incident).
+NOT_TENANT = {"name", "version", "token", "filename", "txn_id", "user_id", "alias", "key"}
 ISOLATED = {403, 404}
 
 
@@ -42,9 +45,11 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
     channel = Channel(community_id=b.community.id, name="modlog", url="json://127.0.0.1:9/x", created_at=now)
     method = ContactMethod(user_id=owner.user.id, url="json://127.0.0.1:9/y", created_at=now)
     session.add_all([task, schedule, channel, method])
+    integration = integrations.create(session, b.community, kind="alertmanager", name="prom", clock=clock).integration
     session.commit()
     return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
-                             "channel_id": channel.id, "method_id": method.id, "item_id": 1})
+                             "channel_id": channel.id, "method_id": method.id, "item_id": 1,
+                             "integration_id": integration.id})
 
 
 def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
