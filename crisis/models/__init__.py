@@ -4,6 +4,7 @@ from __future__ import annotations
 from crisis.models.activity import ActivityCount, DetectorState, EventBatch, EventId
 from crisis.models.bridge import BridgeTransaction, PlatformAccount, PlatformLink
 from crisis.models.community import ApiToken, Community, Membership, Role, User
+from crisis.models.containment import ContainmentAction, ContainmentMove
 from crisis.models.incident import Incident, Signal, TimelineEntry
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
 from crisis.models.playbook import PlaybookVersion
@@ -11,7 +12,8 @@ from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- reg
 from crisis.models.response import EscalationTimer, Notification, Responder, Task
 
 __all__ = [
-    "ActivityCount", "ApiToken", "BridgeTransaction", "Channel", "Community", "ContactMethod",
+    "ActivityCount", "ApiToken", "BridgeTransaction", "Channel", "Community", "ContactMethod", "ContainmentAction",
+    "ContainmentMove",
     "DetectorState", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
     "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "Role", "Rotation",
     "Schedule", "Signal", "Task", "TimelineEntry", "User",
