@@ -8,6 +8,7 @@ def init_app(app: Flask) -> None:
     from crisis.api import (
         channels,
         community_settings,
+        containment,
         errors,
         health,
         incidents,
@@ -21,5 +22,5 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links):
+                   links, containment):
         app.register_blueprint(module.bp)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from crisis.api import serialize
+from crisis.api import containment, serialize
 from crisis.api.errors import abort
 from crisis.api.staff import (
     community_by_slug,
@@ -90,8 +90,11 @@ def move(incident_id: int, action: str) -> Response:
     incident = _incident(incident_id, Role.RESPONDER, f"{action} an incident")
     body = json_body()
     note = field(body, "note", str, required=False, default="")
+    revert = field(body, "revert_actions", bool, required=False, default=False)
     try:
         lifecycle.transition(db(), incident.id, ACTIONS[action], actor=_actor(), clock=rt().clock, note=note)
+        if revert and action == "resolve":
+            containment.undo_in_force(incident, _actor().label, _actor().user_id)
     except InvalidTransition as exc:
         db().rollback()
         abort(409, "invalid_transition", str(exc), current_status=exc.old)
