@@ -119,6 +119,7 @@ def propose(incident_id: int) -> tuple[Response, int]:
         db().rollback()
         unprocessable(str(exc))
     db().commit()
+    db().refresh(action)  # inline jobs (tests) may have carried it out on commit
     return jsonify(serialize(action, _moves(action))), 201
 
 
@@ -156,6 +157,7 @@ def act(incident_id: int, action_id: int, verb: str) -> Response:
             abort(409, "invalid_transition", str(exc), current_status=action.status)
         unprocessable(str(exc))
     db().commit()
+    db().refresh(action)
     return jsonify(serialize(action, _moves(action)))
 
 

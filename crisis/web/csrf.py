@@ -23,8 +23,9 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _check() -> None:
         # The JSON API and the Matrix appservice API authenticate with bearer tokens, which
-        # browsers never send on their own.
-        if request.method in SAFE_METHODS or request.path.startswith(("/api/", "/ack/", "/_matrix/")):
+        # browsers never send on their own; one-click links carry a signed token per recipient
+        # in the URL, which a forging page cannot know.
+        if request.method in SAFE_METHODS or request.path.startswith(("/api/", "/ack/", "/contain/", "/_matrix/")):
             return
         sent = request.form.get("_csrf") or request.headers.get("X-CSRF-Token", "")
         expected = session.get("_csrf")
