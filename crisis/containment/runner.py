@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crisis.bridges.base import ActionFailed, Executor, Plan
 from crisis.clock import Clock
-from crisis.containment import kinds
+from crisis.containment import kinds, report
 from crisis.containment.service import describe, record
 from crisis.containment.states import ACTION, ActionStatus
 from crisis.db import session_scope
@@ -270,6 +270,8 @@ def _reverted(session: Session, action: ContainmentAction, incident: Incident, n
     action.reverted_by = who
     record(session, action, A.EXPIRING.value, actor=who, now=now, note=note)
     why = "expired" if who == "expiry" else f"undone by {who}"
+    session.flush()
+    report.refresh_draft(session, incident)
     add_timeline(session, incident, "containment", f"Reverted ({why}): {describe(action)}"
                  + (f"; {note}" if note else ""), at=now, actor="containment",
                  data={"action_id": action.id, "kind": action.kind, "status": "reverted", "by": who,

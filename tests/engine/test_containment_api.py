@@ -14,10 +14,11 @@ from crisis.clock import FixedClock
 from crisis.config import Config
 from crisis.models import ContainmentAction, Incident, Task
 from crisis.notify import ack_tokens
-from crisis.response import signals
+from crisis.response import postmortems, signals
 from tests.engine.conftest import World, auth
 from tests.engine.helpers import HttpReceiver
 from tests.engine.openapi_check import check
+from tests.web.conftest import login
 
 RAIDERS = ["@r1:hs", "@r2:hs", "<script>alert(1)</script>"]
 
@@ -139,3 +140,27 @@ def test_resolving_with_revert_actions_undoes_what_is_still_applied(
     assert lockdown.status == "reverted" and lockdown.reverted_by == "Bob"
     undo = session.get(Task, lockdown.task_id)
     assert undo is not None and undo.title.startswith("Undo by hand")
+    # The postmortem draft the raid playbook asks for carries the containment log.
+    draft = postmortems.for_incident(session, incident.id)
+    assert draft is not None
+    section = next(s for s in draft.sections if s["key"] == "containment")
+    assert "Lock down (pause joins) (knock)" in section["body"] and "approved by Bob" in section["body"]
+    assert "reverted at" in section["body"] and "by Bob" in section["body"]
+    assert draft.facts["containment"]["applied"] == 1 and draft.facts["containment"]["reverted"] == 1
+
+
+def test_metrics_and_the_manager_dashboard_count_applied_reverted_and_failed(
+        client: FlaskClient, session: Session, world: World, clock: FixedClock) -> None:
+    incident = _raid(session, world, clock)
+    lockdown = _by_step(session, incident, "contain")
+    call(client, "POST", f"/api/v1/incidents/{incident.id}/actions/{lockdown.id}/approve", "bob", world, {}, 200)
+    call(client, "POST", f"/api/v1/incidents/{incident.id}/actions/{lockdown.id}/undo", "bob", world, {}, 200)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'crisis_containment_actions{kind="lockdown",status="reverted"} 1.0' in metrics
+    assert 'crisis_containment_actions{kind="ban",status="proposed"} 1.0' in metrics
+    assert 'crisis_containment_applied_total{kind="lockdown"} 1.0' in metrics
+    login(client, world.alice.email)
+    page = client.get("/dashboard").get_data(as_text=True)
+    figures = {label: int(n) for n, label in re.findall(
+        r"<strong>(\d+)</strong> (applied|still in force|reverted|failed|awaiting approval)", page)}
+    assert figures == {"applied": 1, "still in force": 0, "reverted": 1, "failed": 0, "awaiting approval": 1}
