@@ -39,14 +39,22 @@ def read_token(config: Config, token: str, now: datetime) -> dict[str, Any]:
     return _read(config, token, now, SALT, {"i", "u", "e"}, "acknowledge from the incident page instead")
 
 
-def make_action_link(config: Config, *, action_id: int, user_id: int, now: datetime, hours: int) -> str:
+ACTION_VERBS = ("approve", "undo")
+
+
+def make_action_link(config: Config, *, action_id: int, user_id: int, now: datetime, hours: int,
+                     verb: str = "approve") -> str:
+    assert verb in ACTION_VERBS
     expires = int((now + timedelta(hours=hours)).timestamp())
-    token = _serializer(config, ACTION_SALT).dumps({"a": action_id, "u": user_id, "e": expires})
+    token = _serializer(config, ACTION_SALT).dumps({"a": action_id, "u": user_id, "e": expires, "v": verb})
     return f"{config.base_url}/contain/{token}"
 
 
 def read_action_token(config: Config, token: str, now: datetime) -> dict[str, Any]:
-    return _read(config, token, now, ACTION_SALT, {"a", "u", "e"}, "approve it from the incident page instead")
+    data = _read(config, token, now, ACTION_SALT, {"a", "u", "e", "v"}, "use the incident page instead")
+    if data["v"] not in ACTION_VERBS:
+        raise LinkError("this link is not valid")
+    return data
 
 
 def _read(config: Config, token: str, now: datetime, salt: str, keys: set[str], instead: str) -> dict[str, Any]:

@@ -62,18 +62,20 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
     lang = render.language(community.locale)
     config = runtime.current().config
     outcome = Outcome(skipped=skipped)
-    lockdown = _proposed_lockdown(session, incident) if event in ACK_EVENTS else None
+    lockdown = _lockdown(session, incident) if event in ACK_EVENTS else None
     for dest in destinations:
         ctx = {**incident_context(incident, community), **(extra or {}), "recipient": dest.label,
-               "ack_url": "", "lockdown_url": "", "lockdown_hours": 0}
+               "ack_url": "", "lockdown_url": "", "lockdown_hours": 0, "undo_lockdown_url": ""}
         if event in ACK_EVENTS and incident.status == "triggered" and dest.user_id is not None:
             ctx["ack_url"] = ack_tokens.make_link(config, incident_id=incident.id, user_id=dest.user_id, now=now,
                                                 hours=policy.ack_link_hours)
             if lockdown is not None:
-                # The phone in the on-call's hand can close the door without logging in.
-                ctx["lockdown_url"] = ack_tokens.make_action_link(config, action_id=lockdown.id,
-                                                                  user_id=dest.user_id, now=now,
-                                                                  hours=policy.ack_link_hours)
+                # The phone in the on-call's hand can close the door, or open one the playbook
+                # closed by itself, without logging in.
+                verb = "approve" if lockdown.status == "proposed" else "undo"
+                link = ack_tokens.make_action_link(config, action_id=lockdown.id, user_id=dest.user_id, now=now,
+                                                   hours=policy.ack_link_hours, verb=verb)
+                ctx["lockdown_url" if verb == "approve" else "undo_lockdown_url"] = link
                 ctx["lockdown_hours"] = f"{(lockdown.expires_after_s or 0) / 3600:g}"
         title, body = render.render(event, lang, ctx)
         row = Notification(community_id=community.id, incident_id=incident.id, event=event, cause=cause[:200],
@@ -89,10 +91,13 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
     return outcome
 
 
-def _proposed_lockdown(session: Session, incident: Incident) -> ContainmentAction | None:
+def _lockdown(session: Session, incident: Incident) -> ContainmentAction | None:
+    """The incident's lockdown a link can act on: proposed (approve it) or approved or
+    applied and not yet being undone (undo it)."""
     return session.scalar(select(ContainmentAction).where(
         ContainmentAction.incident_id == incident.id, ContainmentAction.kind == "lockdown",
-        ContainmentAction.status == "proposed").order_by(ContainmentAction.id).limit(1))
+        ContainmentAction.status.in_(("proposed", "approved", "applying", "applied")),
+        ContainmentAction.reverted_by == "").order_by(ContainmentAction.id).limit(1))
 
 
 def routed_targets(session: Session, incident: Incident, event: str, playbook_routes: list[dict[str, str]]

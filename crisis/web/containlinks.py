@@ -1,5 +1,5 @@
 """Signed, expiring one-click links that approve a proposed containment action ("lock down
-for 2 h") from an alert, without logging in.
+for 2 h") from an alert, or undo one the playbook applied by itself, without logging in.
 
 As with acknowledge links (crisis.web.acklinks), GET only shows what would happen: link
 previews and mail scanners fetch every URL. The POST from that page approves, recorded
@@ -24,7 +24,7 @@ class _Unusable(Exception):
         self.answer = answer
 
 
-def _load(token: str) -> tuple[ContainmentAction, Incident, User, Role]:
+def _load(token: str) -> tuple[ContainmentAction, Incident, User, Role, str]:
     runtime = rt()
     try:
         data = read_action_token(runtime.config, token, runtime.clock.now())
@@ -39,15 +39,22 @@ def _load(token: str) -> tuple[ContainmentAction, Incident, User, Role]:
     role = role_in(session, user.id, incident.community_id)
     if role is None:
         raise _Unusable(page(403, "Not allowed", "You are no longer staff of this community."))
-    return action, incident, user, role
+    return action, incident, user, role, str(data["v"])
 
 
 @bp.get("/contain/<token>")
 def confirm(token: str) -> tuple[Response, int]:
     try:
-        action, incident, user, role = _load(token)
+        action, incident, user, role, verb = _load(token)
     except _Unusable as unusable:
         return unusable.answer
+    who = user.display_name or user.email
+    if verb == "undo":
+        if action.status not in ("approved", "applying", "applied") or action.reverted_by:
+            return page(200, "Nothing to do", f"This action is already {action.status}"
+                        + (" and being undone" if action.reverted_by else "") + ".", incident=incident)
+        return page(200, f"Undo: {service.describe(action)}?", "crisis will put back what the platform held "
+                    "before, now.", incident=incident, button=f"Undo as {who}")
     if action.status != "proposed":
         return page(200, "Nothing to do", f"This action is already {action.status}.", incident=incident)
     if not role.at_least(Role(action.approve_role)):
@@ -56,17 +63,27 @@ def confirm(token: str) -> tuple[Response, int]:
     hours = f"{(action.expires_after_s or 0) / 3600:g}"
     return page(200, f"{service.describe(action)}?", f"crisis will carry this out on the platform now and undo it "
                 f"by itself after {hours} h. You can undo it sooner from the incident page.", incident=incident,
-                button=f"Approve as {user.display_name or user.email}")
+                button=f"Approve as {who}")
 
 
 @bp.post("/contain/<token>")
 def approve(token: str) -> tuple[Response, int]:
     try:
-        action, incident, user, role = _load(token)
+        action, incident, user, role, verb = _load(token)
     except _Unusable as unusable:
         return unusable.answer
     label = user.display_name or user.email
     try:
+        if verb == "undo":
+            if not role.at_least(Role(action.approve_role)):
+                raise service.NotAllowed(f"undoing this needs the {action.approve_role} role; you are {role.value}")
+            if action.status == "applying" or action.reverted_by:
+                raise service.ContainmentError("status: not now")
+            service.undo(db(), action, actor=label, actor_user_id=user.id, now=rt().clock.now(),
+                         via="the link in an alert")
+            db().commit()
+            return page(200, "Undone", f"Thank you, {label}: {service.describe(action)} is being undone.",
+                        incident=incident)
         service.approve(db(), action, actor=label, actor_user_id=user.id, role=role, now=rt().clock.now(),
                         via="the link in an alert")
     except service.NotAllowed as exc:

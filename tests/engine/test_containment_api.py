@@ -67,6 +67,24 @@ def test_the_alert_carries_a_lockdown_link_that_confirms_on_get_and_approves_on_
     assert client.get(f"/contain/{token[:-3]}xyz").status_code == 404
 
 
+def test_a_sev1_alert_carries_an_undo_link_for_the_lockdown_the_playbook_applied(
+        client: FlaskClient, session: Session, world: World, clock: FixedClock, receiver: HttpReceiver) -> None:
+    incident = signals.open_detected(session, world.community, episode_key="raid:big", kind="raid", severity="sev1",
+                                     title="Raid", opened_at=clock.now(), evidence={"accounts": RAIDERS}, score=40.0,
+                                     scope="", clock=clock)
+    assert incident is not None
+    session.commit()
+    [alert] = receiver.to("alice")
+    assert "Lock down the room" not in alert.body["message"]
+    match = re.search(r"locked down for 2 h \(undoes itself\); undo it now: \S+/contain/(\S+)", alert.body["message"])
+    assert match is not None, alert.body["message"]
+    assert b"Undo as Alice" in client.get(f"/contain/{match.group(1)}").data
+    assert client.post(f"/contain/{match.group(1)}").status_code == 200
+    lockdown = _by_step(session, incident, "contain")
+    assert lockdown.status == "reverted" and lockdown.reverted_by == "Alice"
+    assert b"Nothing to do" in client.get(f"/contain/{match.group(1)}").data
+
+
 def test_a_lockdown_link_for_someone_below_the_role_is_refused(
         client: FlaskClient, session: Session, world: World, clock: FixedClock, config: Config) -> None:
     incident = _raid(session, world, clock)
