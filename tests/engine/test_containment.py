@@ -21,6 +21,7 @@ from crisis.jobs import sweeper
 from crisis.jobs.dispatch import InlineJobs
 from crisis.jobs.names import Job
 from crisis.models import ContainmentAction, ContainmentMove, Incident, PlatformLink, Role, Task
+from crisis.playbooks.spec import PlaybookError, validate
 from crisis.response import signals
 from crisis.runtime import Runtime
 from crisis.statemachine import InvalidTransition
@@ -337,3 +338,31 @@ def test_without_a_bridge_the_action_becomes_a_task_and_its_expiry_another(
     lockdown = _action(session, incident, "contain")
     undo = session.get(Task, lockdown.task_id)
     assert undo is not None and undo.id != first.id and undo.title.startswith("Undo by hand")
+
+
+@pytest.mark.parametrize("step,problem", [
+    ({"action": {"kind": "nuke"}}, "steps[0].action.kind: 'nuke' is not a containment action"),
+    ({"action": {"kind": "ban"}, "approval": {"auto": {"severities": ["sev1"]}}},
+     "steps[0].approval.auto: ban always needs a person to approve it"),
+    ({"action": {"kind": "redact"}, "expires_after": "1h"}, "steps[0].expires_after: redact cannot be undone"),
+    ({"action": {"kind": "ban"}, "approval": "moderator"}, "steps[0].approval.role: ban needs at least responder"),
+    ({"expires_after": "1h"}, "steps[0].expires_after: only a step with an action may have it"),
+    ({"action": {"kind": "lockdown", "join_rule": "open"}}, "steps[0].action.join_rule: 'open' is not one of"),
+    ({"action": {"kind": "mute", "max_targets": 0}}, "steps[0].action.max_targets: must be an integer from 1"),
+])
+def test_playbook_validation_names_each_bad_action_field(step: dict[str, Any], problem: str) -> None:
+    doc = {"name": "p", "version": 1, "title": "t", "applies_to": {"kinds": ["raid"]},
+           "roles": {"commander": {"filled_by": [{"role": "responder"}]}},
+           "steps": [{"id": "s", "title": "t", "owner": "commander", "due": "5m", **step}],
+           "escalation": {"levels": [{"after": "0m", "notify": [{"role": "responder"}]}]}}
+    with pytest.raises(PlaybookError) as raised:
+        validate(doc)
+    assert any(p.startswith(problem) for p in raised.value.problems), raised.value.problems
+
+
+def test_a_step_without_an_action_normalises_as_before() -> None:
+    doc = {"name": "p", "version": 1, "title": "t", "applies_to": {"kinds": ["raid"]},
+           "roles": {"commander": {"filled_by": [{"role": "responder"}]}},
+           "steps": [{"id": "s", "title": "t", "owner": "commander", "due": "5m"}],
+           "escalation": {"levels": [{"after": "0m", "notify": [{"role": "responder"}]}]}}
+    assert set(validate(doc)["steps"][0]) == {"id", "title", "instructions", "owner", "due", "required"}
