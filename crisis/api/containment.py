@@ -159,16 +159,3 @@ def act(incident_id: int, action_id: int, verb: str) -> Response:
     db().commit()
     db().refresh(action)
     return jsonify(serialize(action, _moves(action)))
-
-
-def undo_in_force(incident: Incident, actor: str, user_id: int | None) -> list[int]:
-    """Resolving with revert_actions: undo what the incident still holds applied."""
-    undone = []
-    for action in service.in_force(db(), incident.id):
-        if action.status == "applied":
-            service.undo(db(), action, actor=actor, actor_user_id=user_id, now=rt().clock.now(),
-                         via="resolving the incident")
-            undone.append(action.id)
-    return undone
-
-

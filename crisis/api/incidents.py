@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from crisis.api import containment, serialize
+from crisis.api import serialize
 from crisis.api.errors import abort
 from crisis.api.staff import (
     community_by_slug,
@@ -18,6 +18,7 @@ from crisis.api.staff import (
     my_community_ids,
     unprocessable,
 )
+from crisis.containment import service as containment
 from crisis.models import Incident, Membership, Notification, Role, Task, User
 from crisis.response import lifecycle, steps
 from crisis.response.states import ACTIONS, SEVERITIES, IncidentStatus, InvalidTransition
@@ -94,7 +95,8 @@ def move(incident_id: int, action: str) -> Response:
     try:
         lifecycle.transition(db(), incident.id, ACTIONS[action], actor=_actor(), clock=rt().clock, note=note)
         if revert and action == "resolve":
-            containment.undo_in_force(incident, _actor().label, _actor().user_id)
+            containment.undo_in_force(db(), incident, actor=_actor().label, actor_user_id=_actor().user_id,
+                                      now=rt().clock.now())
     except InvalidTransition as exc:
         db().rollback()
         abort(409, "invalid_transition", str(exc), current_status=exc.old)

@@ -258,6 +258,17 @@ def in_force(session: Session, incident_id: int) -> list[ContainmentAction]:
             if a.status in IN_FORCE and kinds.get(a.kind).reversible and not a.reverted_by]
 
 
+def undo_in_force(session: Session, incident: Incident, *, actor: str, actor_user_id: int | None,
+                  now: datetime) -> list[int]:
+    """Resolving with "also undo the containment still in force": undo each applied action."""
+    undone = []
+    for action in in_force(session, incident.id):
+        if action.status == A.APPLIED:
+            undo(session, action, actor=actor, actor_user_id=actor_user_id, now=now, via="resolving the incident")
+            undone.append(action.id)
+    return undone
+
+
 def open_actions(session: Session, incident_id: int) -> list[ContainmentAction]:
     return [a for a in for_incident(session, incident_id) if a.status in OPEN]
 

@@ -9,7 +9,6 @@ from flask_babel import ngettext
 from sqlalchemy import case, select
 from werkzeug.wrappers import Response
 
-from crisis.api.containment import undo_in_force
 from crisis.containment import kinds as containment_kinds
 from crisis.containment import service as containment
 from crisis.containment.kinds import DEFAULT_TARGETS
@@ -152,7 +151,8 @@ def move(slug: str, incident_id: int, action: str) -> Response:
                              note=request.form.get("note", "").strip())
         if action == "resolve" and request.form.get("revert_actions"):
             # Same transaction as the resolution: both happen, or neither.
-            undone = undo_in_force(incident, who.label, who.user_id)
+            undone = containment.undo_in_force(db(), incident, actor=who.label, actor_user_id=who.user_id,
+                                               now=rt().clock.now())
             if undone:
                 flash(ngettext("Undoing %(num)s containment action still in force.",
                                "Undoing %(num)s containment actions still in force.", len(undone)), "info")
