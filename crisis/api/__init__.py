@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
         alerts,
         channels,
         community_settings,
+        containment,
         errors,
         health,
         incidents,
@@ -23,5 +24,5 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations):
+                   links, alerts, integrations, containment):
         app.register_blueprint(module.bp)

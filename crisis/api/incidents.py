@@ -18,6 +18,7 @@ from crisis.api.staff import (
     my_community_ids,
     unprocessable,
 )
+from crisis.containment import service as containment
 from crisis.models import Incident, Membership, Notification, Role, Task, User
 from crisis.response import lifecycle, steps
 from crisis.response.states import ACTIONS, SEVERITIES, IncidentStatus, InvalidTransition
@@ -90,8 +91,12 @@ def move(incident_id: int, action: str) -> Response:
     incident = _incident(incident_id, Role.RESPONDER, f"{action} an incident")
     body = json_body()
     note = field(body, "note", str, required=False, default="")
+    revert = field(body, "revert_actions", bool, required=False, default=False)
     try:
         lifecycle.transition(db(), incident.id, ACTIONS[action], actor=_actor(), clock=rt().clock, note=note)
+        if revert and action == "resolve":
+            containment.undo_in_force(db(), incident, actor=_actor().label, actor_user_id=_actor().user_id,
+                                      now=rt().clock.now())
     except InvalidTransition as exc:
         db().rollback()
         abort(409, "invalid_transition", str(exc), current_status=exc.old)

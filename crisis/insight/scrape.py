@@ -28,7 +28,16 @@ from crisis.clock import Clock, SystemClock
 from crisis.ingest import backlog
 from crisis.insight import metrics
 from crisis.jobs import names
-from crisis.models import Channel, Community, ContactMethod, EscalationTimer, Incident, Notification, PlatformLink
+from crisis.models import (
+    Channel,
+    Community,
+    ContactMethod,
+    ContainmentAction,
+    EscalationTimer,
+    Incident,
+    Notification,
+    PlatformLink,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +86,7 @@ class DatabaseCollector(Collector):
                 yield from self._notifications(session)
                 yield from self._backlog(session)
                 yield from self._bridges(session)
+                yield from self._containment(session)
             yield _up("database", True)
         except Exception as exc:  # noqa: BLE001 -- a scrape must still return the other metrics
             log.warning("metrics: the database could not be read (%s)", type(exc).__name__)
@@ -151,6 +161,23 @@ class DatabaseCollector(Collector):
             received.add_metric(key, link.events_received)
             skipped.add_metric(key, link.events_skipped)
         yield from (silent, age, received, skipped)
+
+    def _containment(self, session: Session) -> Iterator[Metric]:
+        """Containment actions by kind and status (applied, reverted, failed, ...), from the
+        rows themselves, so every process's work counts and a restart loses nothing."""
+        actions = GaugeMetricFamily("crisis_containment_actions", "Containment actions by kind and status.",
+                                    labels=["kind", "status"])
+        for kind, status, n in session.execute(
+                select(ContainmentAction.kind, ContainmentAction.status, func.count())
+                .group_by(ContainmentAction.kind, ContainmentAction.status)):
+            actions.add_metric([kind, status], n)
+        applied = CounterMetricFamily("crisis_containment_applied", "Containment actions ever applied "
+                                      "(reverted or not).", labels=["kind"])
+        for kind, n in session.execute(select(ContainmentAction.kind, func.count())
+                                       .where(ContainmentAction.applied_at.is_not(None))
+                                       .group_by(ContainmentAction.kind)):
+            applied.add_metric([kind], n)
+        yield from (actions, applied)
 
     def _backlog(self, session: Session) -> Iterator[Metric]:
         yield GaugeMetricFamily("crisis_events_pending", "Stored events the detectors have not consumed yet.",

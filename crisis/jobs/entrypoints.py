@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crisis import runtime
+from crisis.containment import executors, runner
 from crisis.db import session_scope
 from crisis.jobs import names, sweeper
 from crisis.notify.deliver import deliver
@@ -69,6 +70,14 @@ def deliver_notification(notification_id: int) -> str:
         except Exception:  # noqa: BLE001
             log.warning("could not schedule the retry of notification %s; the sweeper will", notification_id)
     return result.outcome
+
+
+def run_containment(action_id: int) -> str:
+    """Carry out whatever is due for one containment action (apply, revert, release)."""
+    rt = runtime.current()
+    rt.jobs.answered(names.containment_bell(action_id))
+    # Retries and expiries are scheduled by the runner's own commits (crisis.jobs.ringer).
+    return runner.run(rt.sessions, action_id, clock=rt.clock, executors=executors.platform(rt.config.secret_key)).result
 
 
 def fire_escalations() -> int:

@@ -23,8 +23,10 @@ DETECT = Job("crisis.jobs.entrypoints.detect", DETECT_QUEUE, 300)
 DELIVER_NOTIFICATION = Job("crisis.jobs.entrypoints.deliver_notification", NOTIFY_QUEUE, 120)
 FIRE_ESCALATIONS = Job("crisis.jobs.entrypoints.fire_escalations", DEFAULT_QUEUE, 300)
 SWEEP = Job("crisis.jobs.entrypoints.sweep", DEFAULT_QUEUE, 300)
+# On the notify queue: a lockdown is as urgent as the page about the raid.
+RUN_CONTAINMENT = Job("crisis.jobs.entrypoints.run_containment", NOTIFY_QUEUE, 240)
 
-ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP)
+ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT)
 
 # Paths that jobs queued by crisis before 2026-12 carry: crisis.jobs resolves them to the
 # entry points above, so an upgrade with jobs in flight loses none.
@@ -38,3 +40,7 @@ def detect_bell(community_id: int) -> str:
 
 def notify_bell(notification_id: int) -> str:
     return f"notify:{notification_id}"
+
+
+def containment_bell(action_id: int) -> str:
+    return f"contain:{action_id}"

@@ -25,6 +25,7 @@ class _Pending:
     notifications: list[int] = field(default_factory=list)
     escalations: list[datetime] = field(default_factory=list)
     detect: set[int] = field(default_factory=set)
+    containment: list[tuple[int, datetime | None]] = field(default_factory=list)
 
 
 def _pending(session: Session) -> _Pending:
@@ -44,6 +45,11 @@ def note_detect(session: Session, community_id: int) -> None:
     _pending(session).detect.add(community_id)
 
 
+def note_containment(session: Session, action_id: int, at: datetime | None = None) -> None:
+    """An action to carry out now (approved, undo, release) or at `at` (expiry, retry)."""
+    _pending(session).containment.append((action_id, at))
+
+
 def _ring(pending: _Pending) -> None:
     jobs = runtime.current().jobs
     try:
@@ -53,5 +59,10 @@ def _ring(pending: _Pending) -> None:
             jobs.ring(names.DELIVER_NOTIFICATION, names.notify_bell(nid), nid)
         for due in sorted(set(pending.escalations)):
             jobs.enqueue_at(names.FIRE_ESCALATIONS, due)
+        for action_id, at in pending.containment:
+            if at is None:
+                jobs.ring(names.RUN_CONTAINMENT, names.containment_bell(action_id), action_id)
+            else:
+                jobs.enqueue_at(names.RUN_CONTAINMENT, at, action_id)
     except Exception:  # noqa: BLE001
         log.warning("could not ring Redis; the sweeper will pick the work up", exc_info=True)

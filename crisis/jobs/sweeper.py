@@ -1,8 +1,8 @@
 """The sweeper: recovers whatever Redis lost, from the database, which holds the work.
 
 Pending events, due escalations, overdue tasks and action items, notifications due for
-(re)delivery and deliveries abandoned mid-send. Each part runs even if another fails: a
-broken detector must not stop escalations."""
+(re)delivery and deliveries abandoned mid-send, containment actions due or abandoned
+mid-action. Each part runs even if another fails: a broken detector must not stop escalations."""
 from __future__ import annotations
 
 import logging
@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from crisis.bridges import health
 from crisis.bridges.matrix import reports as matrix_reports
+from crisis.containment import runner as containment
 from crisis.db import session_scope
 from crisis.ingest import backlog
 from crisis.jobs import names
@@ -64,6 +65,7 @@ def _sweep(rt: Runtime) -> dict[str, int]:
         ("action_items", lambda: {"action_items_overdue": postmortems.notify_overdue_actions(rt.sessions,
                                                                                               clock=rt.clock)}),
         ("notifications", lambda: _sweep_notifications(rt)),
+        ("containment", lambda: _sweep_containment(rt)),
         ("bridges", lambda: {"bridges_silent": health.check(rt.sessions, clock=rt.clock)}),
         ("reports", lambda: {"reports_stored": matrix_reports.poll(rt.sessions, clock=rt.clock,
                                                                    secret_key=rt.config.secret_key)}),
@@ -82,6 +84,16 @@ def _sweep_detect(rt: Runtime) -> dict[str, int]:
         pending = backlog.communities_with_pending(session)
     rung = sum(rt.jobs.ring(names.DETECT, names.detect_bell(cid), cid) for cid in pending)
     return {"detect_pending": len(pending), "detect_rung": 0 if rt.jobs.inline else rung}
+
+
+def _sweep_containment(rt: Runtime) -> dict[str, int]:
+    """Actions due (approved, expired, undo or release asked) whose job Redis lost, and
+    claims held by a worker that died."""
+    revived = containment.recover_stale(rt.sessions, clock=rt.clock)
+    with session_scope(rt.sessions) as session:
+        due = containment.due(session, rt.clock.now(), SWEEP_LIMIT)
+    rung = sum(rt.jobs.ring(names.RUN_CONTAINMENT, names.containment_bell(aid), aid) for aid in due)
+    return {"containment_revived": revived, "containment_due": len(due), "containment_rung": rung}
 
 
 def _sweep_notifications(rt: Runtime) -> dict[str, int]:

@@ -5,6 +5,7 @@ from crisis.models.activity import ActivityCount, DetectorState, EventBatch, Eve
 from crisis.models.alert import AlertGroup, AlertInstance, AlertIntegration
 from crisis.models.bridge import BridgeTransaction, PlatformAccount, PlatformLink
 from crisis.models.community import ApiToken, Community, Membership, Role, User
+from crisis.models.containment import ContainmentAction, ContainmentMove
 from crisis.models.incident import Incident, Signal, TimelineEntry
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
 from crisis.models.playbook import PlaybookVersion
@@ -13,7 +14,7 @@ from crisis.models.response import EscalationTimer, Notification, Responder, Tas
 
 __all__ = [
     "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "BridgeTransaction", "Channel",
-    "Community", "ContactMethod",
+    "Community", "ContactMethod", "ContainmentAction", "ContainmentMove",
     "DetectorState", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
     "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "Role", "Rotation",
     "Schedule", "Signal", "Task", "TimelineEntry", "User",

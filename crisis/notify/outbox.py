@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis import runtime
 from crisis.clock import isoformat
 from crisis.jobs import ringer
-from crisis.models import Community, Incident, Notification
+from crisis.models import Community, ContainmentAction, Incident, Notification
 from crisis.notify import ack_tokens, recipients, render, routing
 
 # Messages to people about an incident nobody has taken yet carry an acknowledge link
@@ -63,12 +64,21 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
     lang = render.language(community.locale)
     config = runtime.current().config
     outcome = Outcome(skipped=skipped)
+    lockdown = _lockdown(session, incident) if event in ACK_EVENTS else None
     for dest in destinations:
         ctx = {**incident_context(incident, community), **(extra or {}), "recipient": dest.label,
-               "ack_url": ""}
+               "ack_url": "", "lockdown_url": "", "lockdown_hours": 0, "undo_lockdown_url": ""}
         if event in ACK_EVENTS and incident.status == "triggered" and dest.user_id is not None:
             ctx["ack_url"] = ack_tokens.make_link(config, incident_id=incident.id, user_id=dest.user_id, now=now,
                                                 hours=policy.ack_link_hours)
+            if lockdown is not None:
+                # The phone in the on-call's hand can close the door, or open one the playbook
+                # closed by itself, without logging in.
+                verb = "approve" if lockdown.status == "proposed" else "undo"
+                link = ack_tokens.make_action_link(config, action_id=lockdown.id, user_id=dest.user_id, now=now,
+                                                   hours=policy.ack_link_hours, verb=verb)
+                ctx["lockdown_url" if verb == "approve" else "undo_lockdown_url"] = link
+                ctx["lockdown_hours"] = f"{(lockdown.expires_after_s or 0) / 3600:g}"
         title, body = render.render(event, lang, ctx)
         row = Notification(community_id=community.id, incident_id=incident.id, event=event, cause=cause[:200],
                            destination=dest.key, recipient_user_id=dest.user_id,
@@ -81,6 +91,15 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
     for row in outcome.notifications:
         ringer.note_notification(session, row.id)
     return outcome
+
+
+def _lockdown(session: Session, incident: Incident) -> ContainmentAction | None:
+    """The incident's lockdown a link can act on: proposed (approve it) or approved or
+    applied and not yet being undone (undo it)."""
+    return session.scalar(select(ContainmentAction).where(
+        ContainmentAction.incident_id == incident.id, ContainmentAction.kind == "lockdown",
+        ContainmentAction.status.in_(("proposed", "approved", "applying", "applied")),
+        ContainmentAction.reverted_by == "").order_by(ContainmentAction.id).limit(1))
 
 
 def routed_targets(session: Session, incident: Incident, event: str, playbook_routes: list[dict[str, str]]

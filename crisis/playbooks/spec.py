@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from crisis.containment import kinds
 from crisis.response.states import SEVERITIES
 
 COMMUNITY_ROLES = ("moderator", "responder", "manager", "admin")
@@ -177,8 +178,9 @@ def _steps(c: _Checker, raw: object, roles: set[str]) -> list[dict[str, Any]]:
         if not isinstance(body, dict):
             c.add(where, "must be a mapping")
             continue
-        for key in sorted(set(body) - {"id", "title", "instructions", "owner", "due", "required"}):
-            c.add(f"{where}.{key}", "unknown field (id, title, instructions, owner, due, required)")
+        fields = {"id", "title", "instructions", "owner", "due", "required", "action", "expires_after", "approval"}
+        for key in sorted(set(body) - fields):
+            c.add(f"{where}.{key}", f"unknown field ({', '.join(sorted(fields))})")
         step_id = c.string(body, "id", f"{where}.")
         if step_id and not NAME_RE.match(step_id):
             c.add(f"{where}.id", f"{step_id!r} must be lowercase letters, digits, - or _")
@@ -191,11 +193,88 @@ def _steps(c: _Checker, raw: object, roles: set[str]) -> list[dict[str, Any]]:
         required = body.get("required", True)
         if not isinstance(required, bool):
             c.add(f"{where}.required", "must be true or false")
-        steps.append({"id": step_id, "title": c.string(body, "title", f"{where}."),
-                      "instructions": c.string(body, "instructions", f"{where}.", required=False),
-                      "owner": owner, "due": c.duration(body.get("due"), f"{where}.due"),
-                      "required": bool(required)})
+        step = {"id": step_id, "title": c.string(body, "title", f"{where}."),
+                "instructions": c.string(body, "instructions", f"{where}.", required=False),
+                "owner": owner, "due": c.duration(body.get("due"), f"{where}.due"),
+                "required": bool(required)}
+        # Only steps that carry an action get its keys, so older playbooks hash as before.
+        step.update(_action(c, body, where))
+        steps.append(step)
     return steps
+
+
+def _action(c: _Checker, body: dict[str, Any], where: str) -> dict[str, Any]:
+    raw = body.get("action")
+    if raw is None:
+        for key in ("expires_after", "approval"):
+            if key in body:
+                c.add(f"{where}.{key}", "only a step with an action may have it")
+        return {}
+    if not isinstance(raw, dict) or not isinstance(raw.get("kind"), str):
+        c.add(f"{where}.action", f"must be a mapping with kind ({', '.join(kinds.KINDS)}) and its parameters")
+        return {}
+    name = raw["kind"]
+    if name not in kinds.KINDS:
+        c.add(f"{where}.action.kind", f"{name!r} is not a containment action ({', '.join(kinds.KINDS)})")
+        return {}
+    kind = kinds.KINDS[name]
+    params: dict[str, Any] = {}
+    max_targets = raw.get("max_targets", kinds.DEFAULT_TARGETS)
+    if not isinstance(max_targets, int) or isinstance(max_targets, bool) or not 1 <= max_targets <= kinds.MAX_TARGETS:
+        c.add(f"{where}.action.max_targets", f"must be an integer from 1 to {kinds.MAX_TARGETS}")
+    # Parameters inline ({kind: lockdown, join_rule: knock}) or, as normalised, under params.
+    given = {k: v for k, v in raw.items() if k not in ("kind", "max_targets", "params")}
+    nested = raw.get("params", {})
+    if not isinstance(nested, dict):
+        c.add(f"{where}.action.params", "must be a mapping of parameters")
+        nested = {}
+    for key, value in {**nested, **given}.items():
+        if key not in kind.params:
+            c.add(f"{where}.action.{key}", f"{name} takes no such parameter (it takes: "
+                  f"{', '.join(['max_targets', *kind.params])})")
+        elif value not in kind.params[key]:
+            c.add(f"{where}.action.{key}", f"{value!r} is not one of {', '.join(map(str, kind.params[key]))}")
+        else:
+            params[key] = value
+    out: dict[str, Any] = {"action": {"kind": name, "params": params, "max_targets": max_targets}}
+    if "expires_after" in body:
+        if not kind.reversible:
+            c.add(f"{where}.expires_after", f"{name} cannot be undone, so it cannot expire")
+        out["expires_after"] = c.duration(body["expires_after"], f"{where}.expires_after")
+    out["approval"] = _approval(c, body.get("approval"), kind, f"{where}.approval")
+    return out
+
+
+def _approval(c: _Checker, raw: object, kind: kinds.Kind, where: str) -> dict[str, Any]:
+    """`responder` (a role), or {role: responder, auto: {severities: [sev1], min_score: 25}}."""
+    if raw is None:
+        return {"role": kind.approve_role.value, "auto": None}
+    if isinstance(raw, str):
+        raw = {"role": raw}
+    if not isinstance(raw, dict) or set(raw) - {"role", "auto"}:
+        c.add(where, "must be a role, or {role: responder, auto: {severities: [sev1], min_score: N}}")
+        return {"role": kind.approve_role.value, "auto": None}
+    role = raw.get("role", kind.approve_role.value)
+    if role not in COMMUNITY_ROLES:
+        c.add(f"{where}.role", f"{role!r} is not a community role ({', '.join(COMMUNITY_ROLES)})")
+    elif COMMUNITY_ROLES.index(role) < COMMUNITY_ROLES.index(kind.approve_role.value):
+        c.add(f"{where}.role", f"{kind.name} needs at least {kind.approve_role.value} to approve")
+    auto = raw.get("auto")
+    if auto is not None:
+        if not kind.auto_allowed:
+            c.add(f"{where}.auto", f"{kind.name} always needs a person to approve it")
+            auto = None
+        elif not isinstance(auto, dict) or not auto or set(auto) - {"severities", "min_score"}:
+            c.add(f"{where}.auto", "must be {severities: [sev1]} and/or {min_score: N}")
+            auto = None
+        else:
+            sevs = auto.get("severities")
+            if sevs is not None and (not isinstance(sevs, list) or not sevs or any(s not in SEVERITIES for s in sevs)):
+                c.add(f"{where}.auto.severities", f"must list some of {', '.join(SEVERITIES)}")
+            score = auto.get("min_score")
+            if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+                c.add(f"{where}.auto.min_score", "must be a number")
+    return {"role": role, "auto": auto}
 
 
 def _escalation(c: _Checker, raw: object, roles: set[str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from crisis import playbooks
 from crisis.clock import Clock
+from crisis.containment import service as containment
 from crisis.models import Community, Incident, PlaybookVersion, Responder, User
 from crisis.notify import outbox
 from crisis.response import escalation, postmortems, steps
@@ -69,6 +70,8 @@ def start(session: Session, incident: Incident, *, now: datetime,
     spec = version.spec
     roles = steps.fill_roles(session, incident, spec, now)
     steps.create_from_playbook(session, incident, spec, roles, now)
+    # Before the page goes out, so the level-1 alert can carry the action's one-click link.
+    containment.from_playbook(session, incident, spec, now=now)
     escalation.arm(session, incident, spec["escalation"], now=now, reason="incident opened")
     _route(session, incident, "opened", spec, cause=f"inc{incident.id}:opened", now=now)
     return version
@@ -87,7 +90,11 @@ def severity_raised(session: Session, incident: Incident, *, previous: str, now:
     """A later wave made an open incident worse: whoever holds it hears now, as PagerDuty
     re-notifies on a rise in urgency, instead of at the next escalation step or never (an
     acknowledged incident no longer escalates). Unacknowledged: the level being paged, with
-    an acknowledge link; taken: its commander. Plus the routing rules for the event."""
+    an acknowledge link; taken: its commander. Plus the routing rules for the event.
+    The playbook's actions are looked at again: one it approves at the new severity is approved now."""
+    spec = pinned_spec(session, incident)
+    if spec is not None and incident.status != S.RESOLVED.value:
+        containment.from_playbook(session, incident, spec, now=now)
     if incident.status == S.RESOLVED.value:
         holders: list[dict[str, Any]] = []
     elif incident.status == S.TRIGGERED.value:

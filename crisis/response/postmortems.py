@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crisis import playbooks
 from crisis.clock import Clock, isoformat, utc
+from crisis.containment import report as containment_report
 from crisis.db import sweep
 from crisis.insight import trends
 from crisis.models import Community, Incident, Role, Task, TimelineEntry, User
@@ -37,7 +38,8 @@ VERDICTS = ("true_alarm", "false_alarm", "duplicate")
 ACTION_STATUSES = tuple(s.value for s in ActionItemStatus)
 DEFAULT_SECTIONS = ("Summary", "Impact", "Root cause", "What went well", "What went badly", "Action items")
 ACTIONS_KEY = "action_items"
-TIMELINE_KINDS = ("opened", "status", "severity", "assign", "note", "status_update", "quiet", "task")
+TIMELINE_KINDS = ("opened", "status", "severity", "assign", "note", "status_update", "quiet", "task", "containment")
+CONTAINMENT_KEY = "containment"
 MAX_SECTION = 50_000
 
 
@@ -92,10 +94,17 @@ def create_draft(session: Session, incident: Incident, *, clock: Clock, author_i
     if not any(section_key(t) == ACTIONS_KEY for t in titles):
         titles.append("Action items")
     facts = _facts(session, incident)
+    containment_log = containment_report.log_md(session, incident)
+    if containment_log and not any(section_key(t) == CONTAINMENT_KEY for t in titles):
+        # What crisis did on the platform is part of the record, wherever the playbook's sections are silent.
+        titles.insert(next((i for i, t in enumerate(titles) if section_key(t) == ACTIONS_KEY), len(titles)),
+                      "Containment")
     prefill = {"summary": _summary(incident, facts), "timeline": _timeline_md(session, incident),
-               "detection": _detection_md(incident, facts)}
+               "detection": _detection_md(incident, facts), CONTAINMENT_KEY: containment_log}
     sections = [{"key": section_key(t), "title": t, "body": prefill.get(section_key(t), ""),
                  "required": section_key(t) != ACTIONS_KEY} for t in titles]
+    if containment_log:
+        facts["containment_log"] = containment_log  # what refresh_draft may still replace
     pm = Postmortem(incident_id=incident.id, community_id=incident.community_id, status="draft", sections=sections,
                     playbook_name=incident.playbook_name, playbook_version=incident.playbook_version, facts=facts,
                     author_id=author_id, created_at=now, updated_at=now)
@@ -145,6 +154,7 @@ def _facts(session: Session, incident: Incident) -> dict[str, Any]:
         "time_to_resolve": _seconds(incident.created_at, incident.resolved_at),
         "kind": incident.kind, "severity": incident.severity, "title": incident.title,
         "accounts_total": (incident.evidence or {}).get("accounts_total"),
+        "containment": containment_report.facts(session, incident),
     }
 
 

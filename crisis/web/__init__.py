@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         access,
         acklinks,
         auth,
+        containlinks,
         csrf,
         i18n,
         incidents,
@@ -40,3 +41,4 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
     # The acknowledge pages render their own small pages and errors (no login, no layout).
     app.register_blueprint(acklinks.bp)
+    app.register_blueprint(containlinks.bp)

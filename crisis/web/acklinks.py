@@ -5,8 +5,6 @@ previews fetch every URL they see. Only the POST from that page acknowledges, an
 timeline names the person the link was sent to."""
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, render_template_string
 
 from crisis.clock import isoformat
@@ -25,13 +23,14 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ 
 <body><main><h1>{{ heading }}</h1><p>{{ message }}</p>
 {% if incident %}<p><strong>#{{ incident.id }} {{ incident.title }}</strong> ({{ incident.severity }},
 {{ incident.status }})</p>{% endif %}
-{% if can_ack %}<form method="post"><button type="submit">Acknowledge as {{ who }}</button></form>{% endif %}
+{% if button %}<form method="post"><button type="submit">{{ button }}</button></form>{% endif %}
 </main></body></html>"""
 
 
-def _page(status: int, heading: str, message: str, **ctx: Any) -> tuple[Response, int]:
-    html = render_template_string(_PAGE, heading=heading, message=message, incident=ctx.get("incident"),
-                                  can_ack=ctx.get("can_ack", False), who=ctx.get("who", ""))
+def page(status: int, heading: str, message: str, *, incident: Incident | None = None,
+         button: str = "") -> tuple[Response, int]:
+    """The small page a one-click link answers with; `button` posts the form back to the link."""
+    html = render_template_string(_PAGE, heading=heading, message=message, incident=incident, button=button)
     resp = Response(html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
@@ -50,11 +49,11 @@ def _load(token: str) -> tuple[Incident, User | None]:
     try:
         data = read_token(runtime.config, token, runtime.clock.now())
     except LinkError as exc:
-        raise _Unusable(_page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))) from exc
+        raise _Unusable(page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))) from exc
     session = db()
     incident = session.get(Incident, data["i"])
     if incident is None:
-        raise _Unusable(_page(404, "Incident not found", "This incident no longer exists."))
+        raise _Unusable(page(404, "Incident not found", "This incident no longer exists."))
     user = session.get(User, data["u"]) if data["u"] else None
     if user is not None and role_in(session, user.id, incident.community_id) is None:
         # Staff who left the community since the alert: the link still acknowledges, as its
@@ -71,9 +70,9 @@ def confirm(token: str) -> tuple[Response, int]:
         return unusable.page
     who = (user.display_name or user.email) if user else "the link holder"
     if incident.status != IncidentStatus.TRIGGERED:
-        return _page(200, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
-    return _page(200, "Acknowledge this incident?", "Acknowledging stops the escalation and tells the team "
-                 "you are on it.", incident=incident, can_ack=True, who=who)
+        return page(200, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
+    return page(200, "Acknowledge this incident?", "Acknowledging stops the escalation and tells the team "
+                 "you are on it.", incident=incident, button=f"Acknowledge as {who}")
 
 
 @bp.post("/ack/<token>")
@@ -92,7 +91,7 @@ def acknowledge(token: str) -> tuple[Response, int]:
     except (InvalidTransition, lifecycle.ConcurrentTransition):
         session.rollback()
         session.refresh(incident)
-        return _page(409, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
+        return page(409, "Nothing to do", f"This incident is already {incident.status}.", incident=incident)
     when = isoformat(incident.acknowledged_at) if incident.acknowledged_at else ""
-    return _page(200, "Acknowledged", f"Thank you, {label}: the escalation has stopped ({when}).",
+    return page(200, "Acknowledged", f"Thank you, {label}: the escalation has stopped ({when}).",
                  incident=incident)

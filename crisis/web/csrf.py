@@ -23,8 +23,9 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _check() -> None:
         # The JSON API, the Matrix appservice API and PagerDuty-style events authenticate with
-        # bearer tokens or keys in the body, which browsers never send on their own.
-        if request.method in SAFE_METHODS or request.path.startswith(("/api/", "/ack/", "/_matrix/")) \
+        # bearer tokens or keys in the body, which browsers never send on their own; one-click
+        # links carry a signed token per recipient in the URL, which a forging page cannot know.
+        if request.method in SAFE_METHODS or request.path.startswith(("/api/", "/ack/", "/contain/", "/_matrix/")) \
                 or request.path == "/v2/enqueue":
             return
         sent = request.form.get("_csrf") or request.headers.get("X-CSRF-Token", "")

@@ -5,11 +5,16 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import case, select
 from werkzeug.wrappers import Response
 
+from crisis.containment import kinds as containment_kinds
+from crisis.containment import service as containment
+from crisis.containment.kinds import DEFAULT_TARGETS
 from crisis.insight import trends
-from crisis.models import Incident, Membership, Notification, Responder, Role, Task, User
+from crisis.models import ContainmentAction, Incident, Membership, Notification, Responder, Role, Task, User
+from crisis.playbooks import parse_duration
 from crisis.response import lifecycle, postmortems, steps
 from crisis.response.states import ACTIONS, SEVERITIES, TRANSITIONS, IncidentStatus, InvalidTransition
 from crisis.tenancy.communities import communities_of
@@ -90,16 +95,41 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                 tasks=task_rows, responders=responders, notifications=notifications, chart=chart,
                 activity=activity, actions=[a for a in ACTIONS if a in allowed], now=rt().clock.now(),
                 postmortem=postmortems.for_incident(session, incident.id), severities=SEVERITIES,
-                evidence=incident.evidence or {}, Role=Role)
+                evidence=incident.evidence or {}, Role=Role,
+                containment=containment.for_incident(session, incident.id),
+                in_force=containment.in_force(session, incident.id), kinds=containment_kinds.KINDS,
+                kind_labels=kind_labels(),
+                task_by_id={t.id: t for t in task_rows})
+
+
+def _accounts(raw: str) -> list[str] | None:
+    """The propose form's account list, one per line; none given: the incident's evidence."""
+    accounts = [line.strip() for line in raw.splitlines() if line.strip()]
+    return accounts or None
+
+
+def _preview(incident: Incident) -> dict[str, Any] | None:
+    """The propose form's preview (`?kind=…`): what the action would touch, or why it cannot."""
+    kind = request.args.get("kind", "")
+    if not kind:
+        return None
+    form = {"kind": kind, "accounts": request.args.get("accounts", ""),
+            "expires_after": request.args.get("expires_after", "").strip()}
+    try:
+        seen = containment.preview(db(), incident, kind, accounts=_accounts(form["accounts"]), limit=DEFAULT_TARGETS)
+    except containment.ContainmentError as exc:
+        return {"form": form, "error": str(exc)}
+    return {"form": form, "seen": seen}
 
 
 @bp.get("/c/<slug>/incidents/<int:incident_id>")
 @login_required
 def show(slug: str, incident_id: int) -> str:
-    return render_template("incidents/show.html", **_page_context(slug, incident_id))
+    context = _page_context(slug, incident_id)
+    return render_template("incidents/show.html", preview=_preview(context["incident"]), **context)
 
 
-@bp.get("/c/<slug>/incidents/<int:incident_id>/live/<any(timeline, notifications, header, tasks):part>")
+@bp.get("/c/<slug>/incidents/<int:incident_id>/live/<any(timeline, notifications, header, tasks, containment):part>")
 @login_required
 def live(slug: str, incident_id: int, part: str) -> str:
     return render_template(f"incidents/_{part}.html", **_page_context(slug, incident_id))
@@ -116,8 +146,16 @@ def move(slug: str, incident_id: int, action: str) -> Response:
     scope, incident = incident_scope(slug, incident_id, ACTION_ROLES[action])
     session = db()
     try:
-        lifecycle.transition(session, incident.id, ACTIONS[action], actor=actor(), clock=rt().clock,
+        who = actor()
+        lifecycle.transition(session, incident.id, ACTIONS[action], actor=who, clock=rt().clock,
                              note=request.form.get("note", "").strip())
+        if action == "resolve" and request.form.get("revert_actions"):
+            # Same transaction as the resolution: both happen, or neither.
+            undone = containment.undo_in_force(db(), incident, actor=who.label, actor_user_id=who.user_id,
+                                               now=rt().clock.now())
+            if undone:
+                flash(ngettext("Undoing %(num)s containment action still in force.",
+                               "Undoing %(num)s containment actions still in force.", len(undone)), "info")
     except (InvalidTransition, lifecycle.ConcurrentTransition) as exc:
         session.rollback()
         flash(_("Could not %(action)s: %(reason)s", action=action, reason=str(exc)), "error")
@@ -204,3 +242,76 @@ def open_manual(slug: str) -> Response:
     if not done.ok:
         return redirect(url_for("pages.community", slug=slug), code=303)
     return _back(slug, incident.id)
+
+
+# ---- containment actions -----------------------------------------------------------------------
+def kind_labels() -> dict[str, str]:
+    """crisis.containment.kinds' labels, in the page's language."""
+    labels = {"lockdown": _("Lock down (pause joins)"), "quiet": _("Quiet the room (members may not post)"),
+              "mute": _("Mute accounts"), "kick": _("Remove accounts (kick)"), "ban": _("Ban accounts"),
+              "redact": _("Delete the accounts' recent messages"), "unban": _("Unban accounts")}
+    return {name: labels.get(name, kind.label) for name, kind in containment_kinds.KINDS.items()}
+
+
+def _verb_labels() -> dict[str, str]:
+    return {"propose": _("propose the action"), "approve": _("approve the action"),
+            "cancel": _("cancel the action"), "undo": _("undo the action"), "release": _("release the account")}
+
+
+def _refused(verb: str, exc: Exception, action: ContainmentAction | None = None) -> None:
+    db().rollback()
+    reason = str(exc)
+    if reason.startswith("confirm:") and action is not None:
+        reason = _("%(what)s cannot be undone: tick “I understand this cannot be undone” to approve it.",
+                   what=kind_labels().get(action.kind, action.kind))
+    flash(_("Could not %(action)s: %(reason)s", action=_verb_labels()[verb], reason=reason), "error")
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/containment")
+@login_required
+def propose_action(slug: str, incident_id: int) -> Response:
+    _scope, incident = incident_scope(slug, incident_id, Role.MODERATOR)
+    who = actor()
+    raw_expiry = request.form.get("expires_after", "").strip()
+    try:
+        try:
+            expiry = parse_duration(raw_expiry) if raw_expiry else None
+        except ValueError as exc:
+            raise containment.ContainmentError(f"expires_after: {exc}") from None
+        made = containment.propose(db(), incident, request.form.get("kind", ""), actor=who.label,
+                                   actor_user_id=who.user_id, now=rt().clock.now(), expires_after=expiry,
+                                   accounts=_accounts(request.form.get("accounts", "")), limit=DEFAULT_TARGETS)
+    except containment.ContainmentError as exc:
+        _refused("propose", exc)
+        return _back(slug, incident_id, "propose")
+    db().commit()
+    return _back(slug, incident_id, f"action-{made.id}")
+
+
+@bp.post("/c/<slug>/incidents/<int:incident_id>/containment/<int:action_id>/"
+         "<any(approve, cancel, undo, release):verb>")
+@login_required
+def action_verb(slug: str, incident_id: int, action_id: int, verb: str) -> Response:
+    scope, incident = incident_scope(slug, incident_id, Role.MODERATOR)
+    row = db().get(ContainmentAction, action_id)
+    if row is None or row.incident_id != incident.id:
+        abort(404)
+    who, now = actor(), rt().clock.now()
+    try:
+        if verb == "approve":
+            containment.approve(db(), row, actor=who.label, actor_user_id=who.user_id, role=scope.role, now=now,
+                                confirm=bool(request.form.get("confirm")))
+        elif verb == "cancel":
+            containment.cancel(db(), row, actor=who.label, actor_user_id=who.user_id, now=now,
+                               note=request.form.get("note", "").strip()[:500])
+        elif verb == "undo":
+            containment.undo(db(), row, actor=who.label, actor_user_id=who.user_id, now=now)
+        else:
+            containment.release(db(), row, request.form.get("account", ""), actor=who.label,
+                                actor_user_id=who.user_id, now=now)
+    except (containment.ContainmentError, containment.NotAllowed) as exc:
+        _refused(verb, exc, row)
+        return _back(slug, incident_id, f"action-{action_id}")
+    # The job runs after the commit (inline in tests and demos, else on a worker).
+    db().commit()
+    return _back(slug, incident_id, f"action-{action_id}")

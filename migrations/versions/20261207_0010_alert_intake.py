@@ -1,7 +1,7 @@
 """Alert intake: integrations (keys stored hashed), alert groups and their alerts.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07 12:22:29.323867
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import crisis.db
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

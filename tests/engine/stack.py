@@ -90,7 +90,7 @@ def add_tenant(app: Flask, config: Config, http: HttpReceiver, smtp: SmtpReceive
 def publish_fast_raid(stack: Stack) -> int:
     """Version N+1 of the raid playbook with second-scale delays, published through the API."""
     headers = {"Authorization": f"Bearer {stack.tokens['alice']}"}
-    spec = stack.client.get("/api/v1/playbooks/raid/versions/1", headers=headers).get_json()["spec"]
+    spec = stack.client.get("/api/v1/playbooks/raid/versions/2", headers=headers).get_json()["spec"]
     spec["escalation"] = FAST_ESCALATION
     resp = stack.client.post("/api/v1/playbooks/raid/versions", headers=headers,
                              json={"spec": spec, "comment": "second-scale delays for the end-to-end test"})

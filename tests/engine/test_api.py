@@ -33,7 +33,7 @@ def open_by_hand(client: FlaskClient, world: World, who: str = "carol", **extra:
 def test_it_opens_an_incident_by_hand_with_the_pinned_playbook(client: FlaskClient, world: World,
                                                                 receiver: HttpReceiver) -> None:
     incident = open_by_hand(client, world)
-    assert incident["source"] == "manual" and incident["playbook"] == {"name": "raid", "version": 1}
+    assert incident["source"] == "manual" and incident["playbook"] == {"name": "raid", "version": 2}
     assert incident["owner"]["email"] == "alice@example.test"
     assert [t["step"] for t in incident["tasks"]][:2] == ["contain", "preserve-evidence"]
     assert incident["timeline"][0]["actor"] == "Carol"
@@ -96,7 +96,7 @@ def test_it_records_notes_assignments_severity_and_tasks(client: FlaskClient, wo
                   {"user": "bob@example.test", "role": "commander"}, 200)
     assert detail["owner"]["email"] == "bob@example.test"
     detail = call(client, "POST", f"{path}/severity", "bob", world, {"severity": "sev1"}, 200)
-    assert detail["severity"] == "sev1" and detail["playbook"]["version"] == 1
+    assert detail["severity"] == "sev1" and detail["playbook"]["version"] == 2
     error = call(client, "POST", f"{path}/severity", "bob", world, {"severity": "critical"}, 422)
     assert error["message"].startswith("severity: 'critical'")
     task = detail["tasks"][0]
@@ -169,7 +169,7 @@ def test_it_lists_playbooks_versions_and_diffs_and_publishes_n_plus_one(client: 
     listed = call(client, "GET", "/api/v1/playbooks", "carol", world, status=200)
     assert {p["name"] for p in listed["playbooks"]} == {"raid", "complaint_spike", "dispute", "default", "alert"}
     incident = open_by_hand(client, world)
-    v1 = call(client, "GET", "/api/v1/playbooks/raid/versions/1", "carol", world, status=200)
+    v1 = call(client, "GET", "/api/v1/playbooks/raid/versions/2", "carol", world, status=200)
     spec = v1["spec"]
     spec["steps"][0]["due"] = "3m"
     spec["steps"].append({"id": "thank-helpers", "title": "Thank the members who reported", "owner": "liaison",
@@ -179,16 +179,16 @@ def test_it_lists_playbooks_versions_and_diffs_and_publishes_n_plus_one(client: 
     world_admin = "dave"  # admin of harbor
     created = call(client, "POST", "/api/v1/playbooks/raid/versions", world_admin, world,
                    {"spec": spec, "comment": "faster containment"}, 201)
-    assert created["version"] == 2 and created["origin"] == "api"
-    diff = call(client, "GET", "/api/v1/playbooks/raid/diff?from=1&to=2", "carol", world, status=200)
+    assert created["version"] == 3 and created["origin"] == "api"
+    diff = call(client, "GET", "/api/v1/playbooks/raid/diff?from=2&to=3", "carol", world, status=200)
     assert diff["steps_added"] == ["thank-helpers"] and diff["steps_changed"] == ["contain"]
     assert "-  due: 5m" in diff["diff"] and "+  due: 3m" in diff["diff"]
     versions = call(client, "GET", "/api/v1/playbooks/raid/versions", "carol", world, status=200)["versions"]
-    assert [v["version"] for v in versions] == [1, 2]
-    # The running incident keeps v1; a new one gets v2.
+    assert [v["version"] for v in versions] == [2, 3]
+    # The running incident keeps v2 (the file's); a new one gets v3.
     assert call(client, "GET", f"/api/v1/incidents/{incident['id']}", "carol", world,
-                status=200)["playbook"]["version"] == 1
-    assert open_by_hand(client, world)["playbook"]["version"] == 2
+                status=200)["playbook"]["version"] == 2
+    assert open_by_hand(client, world)["playbook"]["version"] == 3
     bad = dict(spec, steps=[{"id": "x", "title": "t", "owner": "nobody", "due": "soon"}])
     error = call(client, "POST", "/api/v1/playbooks/raid/versions", world_admin, world, {"spec": bad}, 422)
     assert "steps[0].owner: 'nobody' is not declared under roles (cleaner, commander, liaison)" in error["problems"]

@@ -45,10 +45,11 @@ def test_it_maps_every_action_to_a_status() -> None:
 def test_it_starts_the_pinned_playbook_when_a_detector_opens(session: Session, world: World, clock: FixedClock,
                                                              receiver: HttpReceiver) -> None:
     incident = open_raid(session, world, clock)
-    assert (incident.playbook_name, incident.playbook_version) == ("raid", 1)
+    assert (incident.playbook_name, incident.playbook_version) == ("raid", 2)
     assert incident.owner_id == world.alice.id  # commander: on call in the primary schedule
     steps = session.scalars(select(Task.step_id).where(Task.incident_id == incident.id).order_by(Task.position))
-    assert list(steps) == ["contain", "preserve-evidence", "clean-up", "tell-members", "report-platform", "restore"]
+    assert list(steps) == ["contain", "preserve-evidence", "ban-raiders", "clean-up", "tell-members", "report-platform",
+                           "restore"]
     timer = session.scalar(select(EscalationTimer).where(EscalationTimer.incident_id == incident.id))
     assert timer is not None and timer.level == 1 and timer.due_at == clock.now() + timedelta(minutes=5)
     # sync_jobs delivers inline after commit: level 1 (alice) got the opened message with a link.
@@ -57,7 +58,7 @@ def test_it_starts_the_pinned_playbook_when_a_detector_opens(session: Session, w
     assert "/ack/" in message.body["message"]
     kinds = [e.kind for e in session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == incident.id)
                                              .order_by(TimelineEntry.id))]
-    assert kinds[:5] == ["opened", "playbook", "assign", "escalation", "escalation"]
+    assert kinds[:7] == ["opened", "playbook", "assign", "containment", "containment", "escalation", "escalation"]
     assert "notification" in kinds
 
 

@@ -39,9 +39,9 @@ def test_it_answers_400_naming_the_bad_version_parameter(client: FlaskClient, wo
 
 
 def test_it_still_diffs_existing_versions_and_404s_missing_ones(client: FlaskClient, world: World) -> None:
-    ok = _diff(client, world, "from=1&to=1")
-    assert ok.status_code == 200 and ok.get_json()["from"] == 1
-    missing = _diff(client, world, f"from=1&to={MAX_VERSION}")
+    ok = _diff(client, world, "from=2&to=2")
+    assert ok.status_code == 200 and ok.get_json()["from"] == 2
+    missing = _diff(client, world, f"from=2&to={MAX_VERSION}")
     assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
 
 

@@ -56,18 +56,18 @@ def test_it_refuses_a_changed_file_whose_version_did_not_move(session: Session, 
                                                               tmp_path: Path) -> None:
     directory = copy_playbooks(tmp_path)
     report, bad = playbooks.sync(session, clock=clock, directory=directory)
-    assert bad == [] and sorted(report.created) == ["alert v1", "complaint_spike v1", "default v1", "dispute v1",
-                                                    "raid v1"]
+    assert bad == [] and sorted(report.created) == ["alert v1", "complaint_spike v1", "default v1", "dispute v2",
+                                                    "raid v2"]
     (directory / "raid.yaml").write_text(RAID.replace("due: 5m", "due: 3m"))
     report, _ = playbooks.sync(session, clock=clock, directory=directory)
-    assert report.refused == ["raid.yaml: raid: the file changed but its version is still 1; "
-                              "set version: 2 to publish the change"]
+    assert report.refused == ["raid.yaml: raid: the file changed but its version is still 2; "
+                              "set version: 3 to publish the change"]
     assert playbooks.latest(session, "raid").spec["steps"][0]["due"] == "5m"  # type: ignore[union-attr]
-    (directory / "raid.yaml").write_text(RAID.replace("due: 5m", "due: 3m").replace("version: 1", "version: 2"))
+    (directory / "raid.yaml").write_text(RAID.replace("due: 5m", "due: 3m").replace("version: 2", "version: 3"))
     report, _ = playbooks.sync(session, clock=clock, directory=directory)
-    assert report.created == ["raid v2"] and report.refused == []
-    v1 = playbooks.get_version(session, "raid", 1)
-    assert v1 is not None and v1.spec["steps"][0]["due"] == "5m"  # stored versions never change
+    assert report.created == ["raid v3"] and report.refused == []
+    v2 = playbooks.get_version(session, "raid", 2)
+    assert v2 is not None and v2.spec["steps"][0]["due"] == "5m"  # stored versions never change
 
 
 def test_it_refuses_a_file_behind_the_stored_versions(session: Session, clock: FixedClock, tmp_path: Path) -> None:
@@ -77,16 +77,16 @@ def test_it_refuses_a_file_behind_the_stored_versions(session: Session, clock: F
     playbooks.create_version(session, "raid", {**spec, "title": "Raid (API edit)"}, clock=clock, user_id=None)
     (directory / "raid.yaml").write_text(RAID.replace("title: Raid response", "title: Raid, edited in git"))
     report, _ = playbooks.sync(session, clock=clock, directory=directory)
-    assert report.refused == ["raid.yaml: raid: the file changed but its version is still 1; "
-                              "set version: 3 to publish the change"]
+    assert report.refused == ["raid.yaml: raid: the file changed but its version is still 2; "
+                              "set version: 4 to publish the change"]
 
 
 def test_it_makes_api_edits_version_n_plus_one(session: Session, clock: FixedClock) -> None:
     playbooks.sync(session, clock=clock)
     spec = playbooks.latest(session, "dispute").spec  # type: ignore[union-attr]
     row = playbooks.create_version(session, "dispute", {**spec, "version": 99}, clock=clock, user_id=None)
-    assert row.version == 2 and row.origin == "api"
-    diff = playbooks.diff(playbooks.get_version(session, "dispute", 1), row)  # type: ignore[arg-type]
+    assert row.version == 3 and row.origin == "api"
+    diff = playbooks.diff(playbooks.get_version(session, "dispute", 2), row)  # type: ignore[arg-type]
     assert diff["diff"] == "" and diff["sections_changed"] == []
 
 
@@ -107,9 +107,9 @@ def test_it_runs_validate_and_sync_from_the_cli(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("CRISIS_SECRET_KEY", "test-secret-key-0123456789")
     runner = CliRunner()
     result = runner.invoke(cli, ["playbooks", "validate", "--dir", str(directory)])
-    assert result.exit_code == 0 and "ok      raid v1 (6 steps, 3 escalation levels)" in result.output
+    assert result.exit_code == 0 and "ok      raid v2 (7 steps, 3 escalation levels)" in result.output
     result = runner.invoke(cli, ["playbooks", "sync", "--dir", str(directory)])
-    assert result.exit_code == 0 and "stored    raid v1" in result.output
+    assert result.exit_code == 0 and "stored    raid v2" in result.output
     (directory / "dispute.yaml").write_text("name: dispute\nversion: 1\n")
     result = runner.invoke(cli, ["playbooks", "validate", "--dir", str(directory)])
     assert result.exit_code == 1 and "invalid dispute.yaml: title: is required" in result.output
