@@ -240,7 +240,7 @@ def test_it_fires_a_pending_escalation_once_across_a_redis_restart(
     topo = start_topology(rq_workers=2)
     topo.community("harbor")
     token, methods = _escalation_drill_staff(topo, "harbor", receiver)
-    spec = topology.http("GET", f"{topo.web.url}/api/v1/playbooks/raid/versions/1", token=token).body["spec"]
+    spec = topology.http("GET", f"{topo.web.url}/api/v1/playbooks/raid/versions/2", token=token).body["spec"]
     spec["escalation"] = {"levels": [{"after": "0s", "notify": [{"user": "alice@example.test"}]},
                                      {"after": f"{level2_after:.0f}s", "notify": [{"user": "bob@example.test"}]}],
                           "repeat": {"times": 0, "after": "0s"}}

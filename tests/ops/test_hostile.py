@@ -94,6 +94,8 @@ def _context(value: str) -> dict[str, Any]:
                      "source": "alert", "details": f"1 firing · alert labels {value}\n- [firing] {value}"},
         "community": {"slug": "lantern", "name": f"community {value}"},
         "recipient": f"recipient {value}", "ack_url": "https://crisis.example/ack/t0k3n",
+        "lockdown_url": "https://crisis.example/contain/t0k3n", "lockdown_hours": "2",
+        "undo_lockdown_url": "https://crisis.example/contain/u0k3n",
         "actor": f"actor {value}", "note": f"note {value}", "update": f"update {value}",
         "level": 2, "round": 1, "due_at": "2026-10-12", "sections": [f"section {value}", "Timeline"],
         "previous_severity": f"sev2 {value}",
@@ -317,7 +319,7 @@ def hostile_site(live_config: Config) -> Iterator[HostileSite]:
     with LiveServer(app) as server:
         site = HostileSite(server.url, app, token, "ada@example.test")
         # A playbook version with a hostile title and step (through the edit API), pinned by what opens next.
-        spec = _api(site, "GET", "/api/v1/playbooks/raid/versions/1")["spec"]
+        spec = _api(site, "GET", "/api/v1/playbooks/raid/versions/2")["spec"]
         spec["title"] = f"Raid {MARKUP} {UNICODE}"
         spec["steps"][0]["title"] = f"Step {IMG} {ATTR}"
         spec["steps"][0]["instructions"] = NOTE
@@ -432,7 +434,7 @@ def test_pages_show_hostile_strings_as_text(hostile_site: HostileSite, new_page:
     postmortem = _visit(page, f"{site.url}/c/{SLUG}/incidents/{site.manual_id}/postmortem", dialogs)
     assert "Manual" in postmortem
 
-    for path in ("/playbooks", "/playbooks/raid", "/playbooks/raid/diff?a=1&b=2", "/playbooks/raid/edit",
+    for path in ("/playbooks", "/playbooks/raid", "/playbooks/raid/diff?a=2&b=3", "/playbooks/raid/edit",
                  "/dashboard", f"/c/{SLUG}/health", f"/c/{SLUG}/oncall", f"/c/{SLUG}/settings"):
         text = _visit(page, f"{site.url}{path}", dialogs)
         if path == "/playbooks/raid":

@@ -13,7 +13,7 @@ from werkzeug.routing import AnyConverter, Rule
 
 from crisis.alert_intake import integrations
 from crisis.clock import FixedClock
-from crisis.models import Channel, ContactMethod, Incident, Schedule, Task
+from crisis.models import Channel, ContactMethod, ContainmentAction, Incident, Schedule, Task
 from tests.conftest import Factory
 
 # Arguments that do not name a community's object: global playbooks, signed ack links, files.
@@ -46,10 +46,16 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
     method = ContactMethod(user_id=owner.user.id, url="json://127.0.0.1:9/y", created_at=now)
     session.add_all([task, schedule, channel, method])
     integration = integrations.create(session, b.community, kind="alertmanager", name="prom", clock=clock).integration
+    session.flush()
+    action = ContainmentAction(incident_id=incident.id, community_id=b.community.id, kind="ban", status="proposed",
+                               executor="manual", approve_role="responder", targets=[{"account": "@x:hs",
+                                                                                      "state": "pending"}],
+                               created_at=now, updated_at=now)
+    session.add(action)
     session.commit()
     return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
                              "channel_id": channel.id, "method_id": method.id, "item_id": 1,
-                             "integration_id": integration.id})
+                             "integration_id": integration.id, "action_id": action.id})
 
 
 def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:

@@ -91,6 +91,7 @@ def test_hostile_alert_text_reaches_every_template_as_one_line_title_and_plain_t
                             "url": "https://crisis.example/i/1", "source": "alert",
                             "details": incident.evidence["alert_text"] + "\x1b[31m\x00"},
                "community": {"slug": "lantern", "name": "Lantern"}, "recipient": "r", "ack_url": "",
+               "lockdown_url": "", "lockdown_hours": "", "undo_lockdown_url": "",
                "actor": "a", "note": "n", "update": "u", "level": 2, "round": 1, "due_at": "d",
                "sections": ["s"], "previous_severity": "sev4",
                "task": {"title": "t", "late_minutes": 5, "owner": "o"}}
