@@ -235,7 +235,7 @@ def _raid_incident(world: World, n: int = 40) -> tuple[list[MatrixUser], int, fl
 # ---- 1. the raid, end to end --------------------------------------------------------------------
 # 60 fresh accounts join, then post: the join surge alone makes the raid sev1 when it opens
 # (RaidDetector: log p < -20 with >= 50 joins), so the playbook's lockdown is approved by
-# itself on opening. (A 40-account burst opens at sev2 and is never raised: see the xfail below.)
+# itself on opening. (A 40-account burst opens at sev2 and is raised to sev1 as it grows: see below.)
 RAIDERS = 60
 
 
@@ -309,9 +309,6 @@ def test_a_raid_locks_the_room_down_bans_on_approval_undoes_and_the_lockdown_exp
                                                ("expiring", "reverted")]
 
 
-@pytest.mark.xfail(strict=True, reason="a raid of 40 accounts in one burst opens at sev2 on its first 3 accounts and "
-                   "is never raised: RaidDetector builds full evidence (and severity) at most every FULL_EVERY=60 s "
-                   "of event time, so the sev1 lockdown never applies and the proposed ban names 3 accounts")
 def test_a_burst_raid_of_40_accounts_is_raised_to_sev1_and_locks_down(
         synapse: Synapse, redis_config: Config, factory: Factory, tmp_path: Path) -> None:  # noqa: F811
     with _world(synapse, redis_config, factory, tmp_path, bot_power=True, baseline=True) as world:

@@ -283,6 +283,17 @@ def _auto(approval: dict[str, Any], incident: Incident, score: float | None) -> 
     return not ("min_score" in auto and (score is None or score < auto["min_score"]))
 
 
+def _refresh_targets(session: Session, incident: Incident, action: ContainmentAction, limit: int,
+                     now: datetime) -> None:
+    """A raid grows after its opening: a playbook's proposal still waiting for a person
+    follows the evidence (the accounts named now), so the approver sees the whole cohort."""
+    seen = preview(session, incident, action.kind, limit=limit)
+    if not seen["accounts"] or [t["account"] for t in action.targets] == seen["accounts"]:
+        return
+    action.targets = [{"account": a, "state": "pending"} for a in seen["accounts"]]
+    action.excluded, action.updated_at = seen["excluded"], now
+
+
 def from_playbook(session: Session, incident: Incident, spec: dict[str, Any], *, now: datetime,
                   score: float | None = None) -> list[ContainmentAction]:
     """Propose each step's action (once per step), approving those whose `approval.auto`
@@ -309,6 +320,8 @@ def from_playbook(session: Session, incident: Incident, spec: dict[str, Any], *,
                              data={"step": step["id"]})
                 continue
             made.append(action)
+        elif action.status == A.PROPOSED and kinds.get(action.kind).aims_at == "accounts":
+            _refresh_targets(session, incident, action, body.get("max_targets", DEFAULT_TARGETS), now)
         if action.status == A.PROPOSED and _auto(approval, incident, score):
             why = f"the playbook approves it at {incident.severity}"
             approve(session, action, actor="playbook", role=None, now=now, via=why)

@@ -25,6 +25,15 @@ K_PLAIN = 8.0  # distinct newcomers sharing plain text (chance collisions are li
 K_SPAM = 5.0  # distinct established accounts for a spam wave
 JOIN_WINDOWS = (2, 5, 10, 30, 60)
 FULL_EVERY = 60.0  # seconds between full evidence builds while a wave is open
+# Accounts in a wave that make it sev2 / sev1. A wave growing past one is rebuilt at once,
+# not at the next FULL_EVERY: the severity raise is what pages harder and what a playbook's
+# automatic lockdown waits for.
+SEV2_ACCOUNTS = 10
+SEV1_ACCOUNTS = 25
+
+
+def _band(n: int) -> int:
+    return 0 if n < SEV2_ACCOUNTS else (1 if n < SEV1_ACCOUNTS else 2)
 _SHAPE = re.compile(r"(.)\1+")
 
 
@@ -51,6 +60,7 @@ class RaidDetector:
         self.last_sweep = -1e18
         self.suspect_domains: dict[str, float] = {}
         self.last_full: dict[str, float] = {}
+        self.last_full_n: dict[str, int] = {}  # accounts in the last full signal, per kind
 
     # ---- membership ---------------------------------------------------------------
     def on_join(self, e: Event) -> None:
@@ -130,7 +140,8 @@ class RaidDetector:
 
     def _check_cluster(self, cl: dict[str, Any], ts: float, author: str, book_open: Any) -> list[Detection]:
         fired = cl.get("fired")
-        if fired and ts - self.last_full.get(fired, -1e18) < FULL_EVERY and book_open(fired):
+        if fired and ts - self.last_full.get(fired, -1e18) < FULL_EVERY and book_open(fired) \
+                and _band(len(cl["authors"])) <= _band(self.last_full_n.get(fired, 0)):
             self.suspects[author] = ts  # known wave, evidence fresh: just keep it open
             return [Detection(fired, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)]
         s = self.settings.s
@@ -194,13 +205,15 @@ class RaidDetector:
     def _signal(self, kind: str, ts: float, accounts: list[str], samples: list[str],
                 domains: dict[str, int], book_open: Any) -> Detection:
         """Full evidence at most every FULL_EVERY s per kind; in between a cheap sustain signal."""
-        if book_open(kind) and ts - self.last_full.get(kind, -1e18) < FULL_EVERY:
+        if book_open(kind) and ts - self.last_full.get(kind, -1e18) < FULL_EVERY \
+                and _band(len(accounts)) <= _band(self.last_full_n.get(kind, 0)):
             return Detection(kind, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)
         self.last_full[kind] = ts
+        self.last_full_n[kind] = len(accounts)
         lp, win, obs, exp = self.joins.surprise(ts, JOIN_WINDOWS, self.settings.surge_factor(ts))
         n = len(accounts)
-        sev = (1 if (kind == "raid" and (n >= 25 or (lp < -20 and obs >= 50)))
-               else (2 if n >= 10 or kind == "raid" else 3))
+        sev = (1 if (kind == "raid" and (n >= SEV1_ACCOUNTS or (lp < -20 and obs >= 50)))
+               else (2 if n >= SEV2_ACCOUNTS or kind == "raid" else 3))
         ev = {"accounts": accounts[:100], "accounts_total": n, "samples": samples[:5],
               "link_domains": dict(list(domains.items())[:10]),
               "joins": {"observed": obs, "expected": round(exp, 2), "window_min": win,
@@ -236,7 +249,8 @@ class RaidDetector:
     def to_state(self) -> dict[str, Any]:
         return {"members": self.members, "known_domains": self.known_domains,
                 "clusters": self.clusters.to_state(), "domain_posters": self.domain_posters,
-                "suspects": self.suspects, "last_full": self.last_full, "new_posters": self.new_posters,
+                "suspects": self.suspects, "last_full": self.last_full, "last_full_n": self.last_full_n,
+                "new_posters": self.new_posters,
                 "last_sweep": self.last_sweep, "suspect_domains": self.suspect_domains}
 
     def load_state(self, st: dict[str, Any]) -> None:
@@ -246,6 +260,7 @@ class RaidDetector:
         self.domain_posters = {k: dict(v) for k, v in st["domain_posters"].items()}
         self.suspects = dict(st["suspects"])
         self.last_full = dict(st["last_full"])
+        self.last_full_n = dict(st.get("last_full_n", {}))  # absent from checkpoints before 2026-12-07
         self.new_posters = dict(st["new_posters"])
         self.last_sweep = float(st["last_sweep"])
         self.suspect_domains = dict(st["suspect_domains"])

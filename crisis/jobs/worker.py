@@ -135,7 +135,9 @@ def _work_until_stopped(rt: runtime.Runtime, *, burst: bool, name: str | None, l
             worker = CrisisWorker([bells.queue(rt.redis, q) for q in names.QUEUES], connection=rt.redis,
                                   name=name)
             worker.work(with_scheduler=True, burst=burst, logging_level=log_level)
-            if burst or worker._stop_requested:
+            # An idle worker told to stop (SIGTERM) leaves rq's loop through StopRequested with
+            # only the shutdown date set, not _stop_requested: both mean "stop", never "restart".
+            if burst or worker._stop_requested or getattr(worker, "_shutdown_requested_date", None) is not None:
                 return
             # rq's loop logs an unhandled error and returns, as it does for a Redis error
             # raised while it watches a work horse (a restart mid-job): start it again.

@@ -241,6 +241,13 @@ def _action(c: _Checker, body: dict[str, Any], where: str) -> dict[str, Any]:
         if not kind.reversible:
             c.add(f"{where}.expires_after", f"{name} cannot be undone, so it cannot expire")
         out["expires_after"] = c.duration(body["expires_after"], f"{where}.expires_after")
+        try:
+            expiry = parse_duration(body["expires_after"])
+        except ValueError:
+            expiry = None  # reported by c.duration
+        # The same bounds the service enforces: a step outside them would propose nothing.
+        if expiry is not None and not timedelta(minutes=1) <= expiry <= timedelta(days=30):
+            c.add(f"{where}.expires_after", "must be from 1m to 30d")
     out["approval"] = _approval(c, body.get("approval"), kind, f"{where}.approval")
     return out
 

@@ -18,7 +18,7 @@ from crisis.containment import service as containment
 from crisis.models import Community, Incident, PlaybookVersion, Responder, User
 from crisis.notify import outbox
 from crisis.response import escalation, postmortems, steps
-from crisis.response.states import SEVERITIES, IncidentStatus, check_transition
+from crisis.response.states import SEVERITIES, IncidentStatus, check_transition, more_severe
 from crisis.timeline import add_timeline
 
 S = IncidentStatus
@@ -239,5 +239,9 @@ def set_severity(session: Session, incident: Incident, severity: str, *, actor: 
     add_timeline(session, incident, "severity", f"{actor.label} changed severity {incident.severity} → {severity}",
                  at=clock.now(), actor=actor.label, actor_user_id=actor.user_id,
                  data={"from": incident.severity, "to": severity})
-    incident.severity = severity
+    previous, incident.severity = incident.severity, severity
+    if more_severe(severity, previous) and incident.status != S.RESOLVED.value:
+        spec = pinned_spec(session, incident)
+        if spec is not None:  # a person's raise may meet a playbook's auto approval, as a detector's does
+            containment.from_playbook(session, incident, spec, now=clock.now())
     return True

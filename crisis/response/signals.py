@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis.clock import Clock
+from crisis.containment import service as containment
 from crisis.models import Community, Incident, Signal
 from crisis.response import lifecycle
 from crisis.response.states import IncidentStatus, more_severe
@@ -59,6 +60,10 @@ def update_detected(session: Session, incident: Incident, *, severity: str, titl
         incident.severity = severity
         incident.title = title
         lifecycle.severity_raised(session, incident, previous=previous, now=now)
+    elif incident.status != IncidentStatus.RESOLVED.value:
+        spec = lifecycle.pinned_spec(session, incident)
+        if spec is not None:  # proposals still waiting for a person follow the wave's accounts
+            containment.from_playbook(session, incident, spec, now=now)
     return raised
 
 

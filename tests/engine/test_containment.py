@@ -22,7 +22,7 @@ from crisis.jobs.dispatch import InlineJobs
 from crisis.jobs.names import Job
 from crisis.models import ContainmentAction, ContainmentMove, Incident, PlatformLink, Role, Task
 from crisis.playbooks.spec import PlaybookError, validate
-from crisis.response import signals
+from crisis.response import lifecycle, signals
 from crisis.runtime import Runtime
 from crisis.statemachine import InvalidTransition
 from tests.engine.conftest import World
@@ -366,3 +366,32 @@ def test_a_step_without_an_action_normalises_as_before() -> None:
            "steps": [{"id": "s", "title": "t", "owner": "commander", "due": "5m"}],
            "escalation": {"levels": [{"after": "0m", "notify": [{"role": "responder"}]}]}}
     assert set(validate(doc)["steps"][0]) == {"id", "title", "instructions", "owner", "due", "required"}
+
+
+def test_a_proposal_waiting_for_a_person_follows_the_growing_evidence(
+        session: Session, world: World, clock: FixedClock, linked: PlatformLink) -> None:
+    incident = _raid(session, world, clock)
+    grown = [*RAIDERS, "@r4:hs", "@r5:hs"]
+    signals.update_detected(session, incident, severity="sev2", title="Raid", observed_at=clock.now(),
+                            evidence={"accounts": grown}, score=30, scope="", clock=clock)
+    session.commit()
+    assert [t["account"] for t in _action(session, incident, "ban-raiders").targets] == grown
+
+
+def test_a_person_raising_the_severity_meets_the_playbooks_automatic_lockdown(
+        session: Session, world: World, clock: FixedClock, linked: PlatformLink) -> None:
+    incident = _raid(session, world, clock)
+    assert _action(session, incident, "contain").status == "proposed"
+    lifecycle.set_severity(session, incident, "sev1", actor=lifecycle.Actor(world.bob.id, "Bob"), clock=clock)
+    session.commit()
+    assert _action(session, incident, "contain").status == "approved"
+
+
+def test_a_step_expiry_the_service_would_refuse_is_refused_by_the_validator() -> None:
+    doc = {"name": "p", "version": 1, "title": "t", "applies_to": {"kinds": ["raid"]},
+           "roles": {"commander": {"filled_by": [{"role": "responder"}]}},
+           "steps": [{"id": "s", "title": "t", "owner": "commander", "due": "5m",
+                      "action": {"kind": "lockdown"}, "expires_after": "30s"}],
+           "escalation": {"levels": [{"after": "0m", "notify": [{"role": "responder"}]}]}}
+    with pytest.raises(PlaybookError, match="expires_after: must be from 1m to 30d"):
+        validate(doc)

@@ -68,7 +68,7 @@ class Synapse:
             "registration_shared_secret": SECRET, "macaroon_secret_key": "m" * 32, "form_secret": "f" * 32,
             "trusted_key_servers": [], "federation_domain_whitelist": [], "suppress_key_server_warning": True,
             "presence": {"enabled": False}, "bcrypt_rounds": 4, "enable_metrics": False,
-            "rc_message": _LIMIT, "rc_registration": _LIMIT, "rc_admin_redaction": _LIMIT,
+            "rc_message": _LIMIT, "rc_registration": _LIMIT, "rc_room_creation": _LIMIT, "rc_admin_redaction": _LIMIT,
             "rc_joins": {"local": _LIMIT, "remote": _LIMIT}, "rc_joins_per_room": _LIMIT,
             "rc_invites": {"per_room": _LIMIT, "per_user": _LIMIT},
             "rc_login": {"address": _LIMIT, "account": _LIMIT, "failed_attempts": _LIMIT},
