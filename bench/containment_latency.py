@@ -25,7 +25,6 @@ import argparse
 import logging
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -38,16 +37,15 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from crisis import migrate, playbooks  # noqa: E402
+from bench.matrix_bridge import start_servers  # noqa: E402
+from crisis import playbooks  # noqa: E402
 from crisis.bridges import links  # noqa: E402
 from crisis.bridges.matrix.registration import registration, to_yaml  # noqa: E402
 from crisis.clock import SystemClock  # noqa: E402
-from crisis.config import Config  # noqa: E402
 from crisis.models import Community, ContainmentAction, Incident  # noqa: E402
 from crisis.tenancy import communities  # noqa: E402
 from tests.live import WorkerProcess, wait_for  # noqa: E402
-from tests.servers import RedisServer  # noqa: E402
-from tests.synapse import MatrixUser, Synapse, synapse_python  # noqa: E402
+from tests.synapse import MatrixUser  # noqa: E402
 from tests.test_containment_matrix import _kill  # noqa: E402
 from tests.test_matrix_bridge import Crisis, _baseline  # noqa: E402
 
@@ -84,17 +82,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--raiders", type=int, default=60)
     args = parser.parse_args()
-    python = synapse_python()
-    if python is None:
-        raise SystemExit("Synapse could not be installed (scripts/synapse-venv.sh)")
-    work = Path(tempfile.mkdtemp(prefix="crisis-bench-contain-"))
-    redis = RedisServer().start()
-    url = f"sqlite:///{work / 'crisis.db'}"
-    migrate.upgrade(url)
-    config = Config(var_dir=work, database_url=url, redis_url=redis.url, secret_key="bench-secret-key-0123456789")
-    crisis = Crisis(config)
-    crisis.start()
-    synapse = Synapse(python).start()
+    work, redis, crisis, synapse = start_servers("crisis-bench-contain-")
+    config = crisis.config
     admin = synapse.register("benchadmin", admin=True)
     owner = synapse.register("benchowner")
     spare = owner.create_room(name="spare")

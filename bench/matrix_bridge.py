@@ -47,6 +47,22 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def start_servers(prefix: str) -> tuple[Path, RedisServer, Crisis, Synapse]:
+    """What the Matrix benches share: crisis on loopback (SQLite in a fresh folder, a real
+    Redis) and a local Synapse."""
+    python = synapse_python()
+    if python is None:
+        raise SystemExit("Synapse could not be installed (scripts/synapse-venv.sh)")
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    redis = RedisServer().start()
+    url = f"sqlite:///{work / 'crisis.db'}"
+    migrate.upgrade(url)
+    crisis = Crisis(Config(var_dir=work, database_url=url, redis_url=redis.url,
+                           secret_key="bench-secret-key-0123456789"))
+    crisis.start()
+    return work, redis, crisis, Synapse(python).start()
+
+
 def main() -> None:
     import logging
 
@@ -55,17 +71,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--messages", type=int, default=1500)
     args = parser.parse_args()
-    python = synapse_python()
-    if python is None:
-        raise SystemExit("Synapse could not be installed (scripts/synapse-venv.sh)")
-    work = Path(tempfile.mkdtemp(prefix="crisis-bench-matrix-"))
-    redis = RedisServer().start()
-    url = f"sqlite:///{work / 'crisis.db'}"
-    migrate.upgrade(url)
-    config = Config(var_dir=work, database_url=url, redis_url=redis.url, secret_key="bench-secret-key-0123456789")
-    crisis = Crisis(config)
-    crisis.start()
-    synapse = Synapse(python).start()
+    work, redis, crisis, synapse = start_servers("crisis-bench-matrix-")
+    config = crisis.config
     admin = synapse.register("benchadmin", admin=True)
     owner = synapse.register("benchowner")
     slugs = [f"mx{i}" for i in range(args.runs + 1)]  # the last one takes the intake run

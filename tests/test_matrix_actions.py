@@ -4,9 +4,7 @@ leave a moderator's own later change alone), the room's staff and creator protec
 Synapse's refusal surfacing as a permanent failure with its own words."""
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -14,21 +12,10 @@ import pytest
 from crisis.bridges.base import ActionFailed, Plan
 from crisis.bridges.matrix.actions import MatrixExecutor
 from crisis.bridges.matrix.client import MatrixClient, MatrixError
-from tests.synapse import MatrixUser, Synapse, synapse_python
+from tests.synapse import MatrixUser, Synapse
+from tests.test_matrix_bridge import synapse  # noqa: F401 -- one Synapse per module, started once
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def synapse() -> Iterator[Synapse]:
-    python = synapse_python()
-    if python is None:
-        if os.environ.get("TEST_REQUIRE_SERVERS"):
-            pytest.fail("Synapse could not be installed (scripts/synapse-venv.sh)")
-        pytest.skip("Synapse is not installed (scripts/synapse-venv.sh)")
-    server = Synapse(python).start()
-    yield server
-    server.cleanup()
 
 
 class Room:

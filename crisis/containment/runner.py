@@ -155,7 +155,7 @@ def _apply(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, exe
                     action.targets = [dict(t, state="done", note=done[t["account"]]) if t["account"] in done else t
                                       for t in action.targets]
     except ActionFailed as exc:
-        return _apply_failed(sessions, action_id, exc, clock=clock)
+        return _failed(sessions, action_id, exc, _APPLY, clock=clock)
     with session_scope(sessions) as session:
         action, incident = _load(session, action_id)
         now = clock.now()
@@ -203,32 +203,57 @@ def _apply_by_hand(session: Session, action: ContainmentAction, incident: Incide
     return Outcome("apply", "applied")
 
 
-def _apply_failed(sessions: sessionmaker[Session], action_id: int, exc: ActionFailed, *, clock: Clock) -> Outcome:
+@dataclass(frozen=True)
+class _Step:
+    """What a failed apply or revert goes back to, and how its failure reads."""
+
+    name: str
+    claimed: ActionStatus  # the claim the failure ends
+    retry_from: ActionStatus  # where a transient failure waits for its retry
+    failed: str  # timeline prefix of a permanent failure
+    retrying: str  # timeline prefix of a retry
+    task_title: str
+    task_text: str  # formatted with the error and the receipt's rooms
+
+
+_APPLY = _Step("apply", A.APPLYING, A.APPROVED, "Failed ({why}): {what}", "Attempt {n} of {what} failed",
+               "Do by hand: {what} ({why})", "crisis could not carry this out: {error}\n\nDo it on the platform by "
+               "hand, or fix what the platform says and propose it again.")
+_REVERT = _Step("revert", A.EXPIRING, A.APPLIED, "Undo failed: {what}", "Undo of {what} failed",
+                "Undo by hand: {what}", "crisis could not undo this: {error}\n\nPut the settings back by hand "
+                "(recorded before the change: {rooms}).")
+
+
+def _failed(sessions: sessionmaker[Session], action_id: int, exc: ActionFailed, step: _Step, *,
+            clock: Clock) -> Outcome:
+    """Record a failed apply or revert: permanent (or out of attempts) ends the action failed
+    with a task for a person; transient goes back to wait for its retry with a backoff."""
     with session_scope(sessions) as session:
         action, incident = _load(session, action_id)
         now = clock.now()
-        action.last_error, action.claimed_at, action.updated_at = exc.message[:500], None, now
+        error = exc.message[:500]
+        action.last_error, action.claimed_at, action.updated_at = error, None, now
+        words = {"what": describe(action), "error": exc.message, "n": action.attempts,
+                 "rooms": action.receipt.get("rooms", {}),
+                 "why": "the platform refused" if exc.permanent else f"gave up after {action.attempts} attempts"}
         if exc.permanent or action.attempts >= MAX_ATTEMPTS:
             action.status = ACTION.move(action.status, A.FAILED).value
-            why = "the platform refused" if exc.permanent else f"gave up after {action.attempts} attempts"
-            record(session, action, A.APPLYING.value, actor="runner", now=now, note=exc.message[:500])
-            task = _human_task(session, incident, action, f"Do by hand: {describe(action)} ({why})",
-                               f"crisis could not carry this out: {exc.message}\n\nDo it on the platform by hand, "
-                               "or fix what the platform says and propose it again.", now)
-            add_timeline(session, incident, "containment", f"Failed ({why}): {describe(action)}: {exc.message}",
+            record(session, action, step.claimed.value, actor="runner", now=now, note=error)
+            task = _human_task(session, incident, action, step.task_title.format(**words),
+                               step.task_text.format(**words), now)
+            add_timeline(session, incident, "containment", step.failed.format(**words) + f": {exc.message}",
                          at=now, actor="containment", data={"action_id": action.id, "kind": action.kind,
-                                                            "status": "failed", "error": exc.message[:500],
-                                                            "task_id": task.id})
-            return Outcome("apply", "failed")
+                                                            "status": "failed", "error": error, "task_id": task.id})
+            return Outcome(step.name, "failed")
         delay = backoff(action.attempts)
-        action.status = ACTION.move(action.status, A.APPROVED).value
+        action.status = ACTION.move(action.status, step.retry_from).value
         action.next_attempt_at = now + delay
-        record(session, action, A.APPLYING.value, actor="runner", now=now, note=exc.message[:500])
-        add_timeline(session, incident, "containment", f"Attempt {action.attempts} of {describe(action)} failed: "
-                     f"{exc.message}; retrying in {int(delay.total_seconds())}s", at=now, actor="containment",
-                     data={"action_id": action.id, "status": "retry", "error": exc.message[:500]})
+        record(session, action, step.claimed.value, actor="runner", now=now, note=error)
+        add_timeline(session, incident, "containment", step.retrying.format(**words) + f": {exc.message}; "
+                     f"retrying in {int(delay.total_seconds())}s", at=now, actor="containment",
+                     data={"action_id": action.id, "status": "retry", "error": error})
         ringer.note_containment(session, action.id, at=action.next_attempt_at)
-        return Outcome("apply", "retry", action.next_attempt_at)
+        return Outcome(step.name, "retry", action.next_attempt_at)
 
 
 # ---- revert (expiry and undo) -------------------------------------------------------------------
@@ -253,7 +278,7 @@ def _revert(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, ex
     try:
         done = executor.revert(plan, receipt, items) if items else {}
     except ActionFailed as exc:
-        return _revert_failed(sessions, action_id, exc, clock=clock)
+        return _failed(sessions, action_id, exc, _REVERT, clock=clock)
     with session_scope(sessions) as session:
         action, incident = _load(session, action_id)
         if not room_kind:
@@ -277,32 +302,6 @@ def _reverted(session: Session, action: ContainmentAction, incident: Incident, n
                  data={"action_id": action.id, "kind": action.kind, "status": "reverted", "by": who,
                        "rooms": action.receipt.get("reverted", {})})
     return Outcome("revert", "reverted")
-
-
-def _revert_failed(sessions: sessionmaker[Session], action_id: int, exc: ActionFailed, *, clock: Clock) -> Outcome:
-    with session_scope(sessions) as session:
-        action, incident = _load(session, action_id)
-        now = clock.now()
-        action.last_error, action.claimed_at, action.updated_at = exc.message[:500], None, now
-        if exc.permanent or action.attempts >= MAX_ATTEMPTS:
-            action.status = ACTION.move(action.status, A.FAILED).value
-            record(session, action, A.EXPIRING.value, actor="runner", now=now, note=exc.message[:500])
-            task = _human_task(session, incident, action, f"Undo by hand: {describe(action)}",
-                               f"crisis could not undo this: {exc.message}\n\nPut the settings back by hand "
-                               f"(recorded before the change: {action.receipt.get('rooms', {})}).", now)
-            add_timeline(session, incident, "containment", f"Undo failed: {describe(action)}: {exc.message}",
-                         at=now, actor="containment", data={"action_id": action.id, "status": "failed",
-                                                            "error": exc.message[:500], "task_id": task.id})
-            return Outcome("revert", "failed")
-        delay = backoff(action.attempts)
-        action.status = ACTION.move(action.status, A.APPLIED).value
-        action.next_attempt_at = now + delay
-        record(session, action, A.EXPIRING.value, actor="runner", now=now, note=exc.message[:500])
-        add_timeline(session, incident, "containment", f"Undo of {describe(action)} failed: {exc.message}; "
-                     f"retrying in {int(delay.total_seconds())}s", at=now, actor="containment",
-                     data={"action_id": action.id, "status": "retry", "error": exc.message[:500]})
-        ringer.note_containment(session, action.id, at=action.next_attempt_at)
-        return Outcome("revert", "retry", action.next_attempt_at)
 
 
 # ---- release one account -----------------------------------------------------------------------

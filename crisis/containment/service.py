@@ -84,6 +84,11 @@ def _params(kind: Kind, raw: dict[str, Any] | None) -> dict[str, Any]:
 
 def preview(session: Session, incident: Incident, kind_name: str, *, accounts: list[str] | None = None,
             limit: int = DEFAULT_TARGETS) -> dict[str, Any]:
+    return _preview(session, incident, kind_name, accounts=accounts, limit=limit)[0]
+
+
+def _preview(session: Session, incident: Incident, kind_name: str, *, accounts: list[str] | None,
+             limit: int) -> tuple[dict[str, Any], PlatformLink | None]:
     """What an action would touch: accounts from the evidence unless named, capped, and the
     accounts left out (allowlisted bots and members; staff are left out again when applied,
     from the room's own power levels)."""
@@ -109,10 +114,10 @@ def preview(session: Session, incident: Incident, kind_name: str, *, accounts: l
                 excluded.append({"account": account, "why": f"over the cap of {limit} per action"})
             else:
                 chosen.append(account)
-    return {"kind": kind.name, "label": kind.label, "executor": "manual" if link is None else link.platform,
-            "rooms": _rooms(link, incident.evidence), "accounts": chosen, "excluded": excluded,
-            "reversible": kind.reversible, "confirm": kind.confirm, "approve_role": kind.approve_role.value,
-            "default_expiry_s": int(kind.default_expiry.total_seconds()) if kind.default_expiry else None}
+    return ({"kind": kind.name, "label": kind.label, "executor": "manual" if link is None else link.platform,
+             "rooms": _rooms(link, incident.evidence), "accounts": chosen, "excluded": excluded,
+             "reversible": kind.reversible, "confirm": kind.confirm, "approve_role": kind.approve_role.value,
+             "default_expiry_s": int(kind.default_expiry.total_seconds()) if kind.default_expiry else None}, link)
 
 
 def _kind(name: str) -> Kind:
@@ -135,10 +140,9 @@ def propose(session: Session, incident: Incident, kind_name: str, *, actor: str,
         raise ContainmentError(f"expires_after: {kind.name} cannot be undone, so it cannot expire")
     if expires_after is not None and not timedelta(minutes=1) <= expires_after <= timedelta(days=30):
         raise ContainmentError("expires_after: must be from 1 minute to 30 days")
-    seen = preview(session, incident, kind.name, accounts=accounts, limit=limit)
+    seen, link = _preview(session, incident, kind.name, accounts=accounts, limit=limit)
     if kind.aims_at == "accounts" and not seen["accounts"]:
         raise ContainmentError("accounts: nobody to act on (the evidence names no accounts, or all are excluded)")
-    link = _link(session, incident.community_id)
     if link is not None and not seen["rooms"]:
         raise ContainmentError("rooms: the community's link has no rooms to act in")
     expiry = expires_after if expires_after is not None else kind.default_expiry

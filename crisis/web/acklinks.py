@@ -5,9 +5,14 @@ previews fetch every URL they see. Only the POST from that page acknowledges, an
 timeline names the person the link was sent to."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
 from flask import Blueprint, Response, render_template_string
 
 from crisis.clock import isoformat
+from crisis.config import Config
 from crisis.models import Incident, User
 from crisis.notify.ack_tokens import LinkError, read_token
 from crisis.response import lifecycle
@@ -37,23 +42,28 @@ def page(status: int, heading: str, message: str, *, incident: Incident | None =
     return resp, status
 
 
-class _Unusable(Exception):
-    """The link cannot be used (bad, expired, or its incident is gone); `page` says why."""
+class Unusable(Exception):
+    """The link cannot be used (bad, expired, or what it names is gone); `page` says why."""
 
     def __init__(self, page: tuple[Response, int]) -> None:
         self.page = page
 
 
-def _load(token: str) -> tuple[Incident, User | None]:
+def read_or_refuse(read: Callable[[Config, str, datetime], dict[str, Any]], token: str) -> dict[str, Any]:
+    """The token's payload, read against the injected clock; Unusable (410 expired, 404 bad) otherwise."""
     runtime = rt()
     try:
-        data = read_token(runtime.config, token, runtime.clock.now())
+        return read(runtime.config, token, runtime.clock.now())
     except LinkError as exc:
-        raise _Unusable(page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))) from exc
+        raise Unusable(page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))) from exc
+
+
+def _load(token: str) -> tuple[Incident, User | None]:
+    data = read_or_refuse(read_token, token)
     session = db()
     incident = session.get(Incident, data["i"])
     if incident is None:
-        raise _Unusable(page(404, "Incident not found", "This incident no longer exists."))
+        raise Unusable(page(404, "Incident not found", "This incident no longer exists."))
     user = session.get(User, data["u"]) if data["u"] else None
     if user is not None and role_in(session, user.id, incident.community_id) is None:
         # Staff who left the community since the alert: the link still acknowledges, as its
@@ -66,7 +76,7 @@ def _load(token: str) -> tuple[Incident, User | None]:
 def confirm(token: str) -> tuple[Response, int]:
     try:
         incident, user = _load(token)
-    except _Unusable as unusable:
+    except Unusable as unusable:
         return unusable.page
     who = (user.display_name or user.email) if user else "the link holder"
     if incident.status != IncidentStatus.TRIGGERED:
@@ -79,7 +89,7 @@ def confirm(token: str) -> tuple[Response, int]:
 def acknowledge(token: str) -> tuple[Response, int]:
     try:
         incident, user = _load(token)
-    except _Unusable as unusable:
+    except Unusable as unusable:
         return unusable.page
     session = db()
     label = (user.display_name or user.email) if user else "acknowledge link"

@@ -11,34 +11,25 @@ from flask import Blueprint, Response
 
 from crisis.containment import service
 from crisis.models import ContainmentAction, Incident, Role, User
-from crisis.notify.ack_tokens import LinkError, read_action_token
+from crisis.notify.ack_tokens import read_action_token
 from crisis.tenancy.communities import role_in
-from crisis.web.acklinks import page
+from crisis.web.acklinks import Unusable, page, read_or_refuse
 from crisis.webctx import db, rt
 
 bp = Blueprint("containlinks", __name__)
 
 
-class _Unusable(Exception):
-    def __init__(self, answer: tuple[Response, int]) -> None:
-        self.answer = answer
-
-
 def _load(token: str) -> tuple[ContainmentAction, Incident, User, Role, str]:
-    runtime = rt()
-    try:
-        data = read_action_token(runtime.config, token, runtime.clock.now())
-    except LinkError as exc:
-        raise _Unusable(page(410 if "expired" in str(exc) else 404, "Link not usable", str(exc))) from exc
+    data = read_or_refuse(read_action_token, token)
     session = db()
     action = session.get(ContainmentAction, data["a"])
     incident = session.get(Incident, action.incident_id) if action is not None else None
     user = session.get(User, data["u"])
     if action is None or incident is None or user is None:
-        raise _Unusable(page(404, "Not found", "This action or its incident no longer exists."))
+        raise Unusable(page(404, "Not found", "This action or its incident no longer exists."))
     role = role_in(session, user.id, incident.community_id)
     if role is None:
-        raise _Unusable(page(403, "Not allowed", "You are no longer staff of this community."))
+        raise Unusable(page(403, "Not allowed", "You are no longer staff of this community."))
     return action, incident, user, role, str(data["v"])
 
 
@@ -46,8 +37,8 @@ def _load(token: str) -> tuple[ContainmentAction, Incident, User, Role, str]:
 def confirm(token: str) -> tuple[Response, int]:
     try:
         action, incident, user, role, verb = _load(token)
-    except _Unusable as unusable:
-        return unusable.answer
+    except Unusable as unusable:
+        return unusable.page
     who = user.display_name or user.email
     if verb == "undo":
         if action.status not in ("approved", "applying", "applied") or action.reverted_by:
@@ -70,8 +61,8 @@ def confirm(token: str) -> tuple[Response, int]:
 def approve(token: str) -> tuple[Response, int]:
     try:
         action, incident, user, role, verb = _load(token)
-    except _Unusable as unusable:
-        return unusable.answer
+    except Unusable as unusable:
+        return unusable.page
     label = user.display_name or user.email
     try:
         if verb == "undo":
