@@ -21,6 +21,7 @@ from crisis.detection.raid import RaidDetector
 from crisis.detection.report_backlog import ReportQueue
 from crisis.detection.settings import DetectorSettings
 from crisis.detection.stats import SeasonalRate
+from crisis.detection.text.normalize import hides_latin
 
 MAX_POSTERS = 300_000
 POSTER_MEMORY = 30 * 86400.0
@@ -87,7 +88,8 @@ class CommunityDetector:
                     posters[actor] = ts
                 c = e.content
                 sigs = None
-                if c and (actor in members or "http" in c or "@" in c or "www." in c):
+                if c and (actor in members or "http" in c or "@" in c or "www." in c
+                          or (not c.isascii() and hides_latin(c))):
                     sigs = self.raid.on_message(e, self.book.is_open)
                 if e.target_user:
                     sig2 = self.dispute.on_reply(e)

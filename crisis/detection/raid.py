@@ -15,7 +15,7 @@ from crisis.detection.episodes import Detection
 from crisis.detection.event import Event, parse_ts
 from crisis.detection.settings import DetectorSettings
 from crisis.detection.stats import SeasonalRate
-from crisis.detection.text import DupClusters, link_domains, mention_count, tokens
+from crisis.detection.text import DupClusters, fold, link_domains, mention_count, tokens
 
 NEWCOMER_HORIZON = 2 * 3600.0  # a member is a "newcomer" for two hours after joining
 MEMBER_MEMORY = 24 * 3600.0  # join times kept this long (mass_leave excludes them)
@@ -111,7 +111,7 @@ class RaidDetector:
                 if book_open(kind):
                     self.suspects[e.actor] = e.ts
                     return [Detection(kind, self.community, "community", 4, 0.0, e.ts, "", {}, sustain_only=True)]
-        content = e.content or ""
+        content = fold(e.content or "")  # full-width links and mentions read as ASCII ones
         new = self.is_newcomer(e.actor, e.ts)
         linky = "http" in content or "www." in content
         if not (new or linky or "@" in content):

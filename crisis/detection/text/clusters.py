@@ -1,80 +1,9 @@
-"""Message text features: normalization, links, mentions, hostility, near-duplicates.
-
-Only messages from new or suspicious accounts (or carrying links/mentions) are
-normalized and clustered, which keeps the per-message cost of ordinary traffic
-at a couple of dict lookups.
-"""
+"""Near-duplicate clusters of token sets (`DupClusters`), with an exact prefix index."""
 from __future__ import annotations
 
 import math
-import re
 import zlib
 from typing import Any
-
-_URL = re.compile(r"(?:https?://|www\.)([^\s/?#]+)[^\s]*", re.I)
-_MENTION = re.compile(r"@(everyone|here|[\w.\-]+)")
-_WORD = re.compile(r"[a-z0-9$@]+")
-# leetspeak folding so "h0t s1ngles" and "hot singles" normalize alike
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "$": "s"})
-
-# Generic English hostility lexicon (insults, dismissals). Deliberately short and
-# unspecific to any community; friendly markers cancel banter like "you idiot lol".
-HOSTILE = frozenset("""idiot idiots idiotic stupid stupidity moron morons moronic dumb dumbest
-trash garbage clown clowns pathetic liar liars lying lies hypocrite hypocrisy loser losers
-ridiculous shut wrong nobody asked stfu gtfo fool fools foolish jerk scum disgusting worthless
-useless hate hateful troll trolling toxic coward cowards cringe shameful incompetent clueless
-ignorant delusional braindead nonsense absurd embarrassing joke laughable bs bullshit crap
-damn wtf screw pig rat creep freak weirdo shameless""".split())
-HOSTILE_PHRASES = ("shut up", "grow up", "nobody asked", "get lost", "who asked", "go away",
-                   "screw you", "you're wrong", "you are wrong", "how dare", "get a life")
-FRIENDLY = frozenset("""lol haha hahaha lmao thanks thank love awesome nice great agree totally
-exactly yes same friend cool glad""".split())
-
-
-def link_domains(content: str) -> list[str]:
-    """Registrable-ish host names (lowercased, without 'www.') of links in the text."""
-    out = []
-    for host in _URL.findall(content):
-        host = host.lower().rstrip(".,;:!)")
-        if host.startswith("www."):
-            host = host[4:]
-        out.append(host)
-    return out
-
-
-def mention_count(content: str) -> tuple[int, bool]:
-    """(number of mentions, whether a mass mention @everyone/@here is present)."""
-    found = _MENTION.findall(content)
-    mass = any(m in ("everyone", "here") for m in found)
-    return len(found), mass
-
-
-def tokens(content: str) -> frozenset[str]:
-    """Normalized token set: links -> 'url:<domain>', leet folded, digits dropped."""
-    text = _URL.sub(lambda m: " url" + m.group(1).lower().translate(_LEET).replace(".", "") + " ", content.lower())
-    toks = set()
-    for w in _WORD.findall(text.translate(_LEET)):
-        w = w.strip("0123456789")
-        if len(w) >= 2 or w in ("i", "a", "u"):
-            toks.add(w)
-    return frozenset(toks)
-
-
-def hostility(content: str) -> float:
-    """Hostility of one message: lexicon hits, shouting; friendly markers subtract."""
-    low = content.lower()
-    words = low.split()
-    hits = sum(1 for w in words if w.strip("!?.,") in HOSTILE)
-    hits += sum(1 for p in HOSTILE_PHRASES if p in low)
-    friendly = sum(1 for w in words if w.strip("!?.,:)") in FRIENDLY)
-    letters = [c for c in content if c.isalpha()]
-    shouting = len(letters) >= 8 and sum(1 for c in letters if c.isupper()) >= 0.7 * len(letters)
-    score = min(hits, 4) * 1.0 - friendly * 1.0
-    if shouting:
-        score += 1.0 if hits else 0.5
-    if content.count("!") >= 2:
-        score += 0.25
-    return max(0.0, score)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
