@@ -91,8 +91,8 @@ class CommunityDetector:
                 if c and (actor in members or "http" in c or "@" in c or "www." in c
                           or (not c.isascii() and hides_latin(c))):
                     sigs = self.raid.on_message(e, self.book.is_open)
-                if e.target_user:
-                    sig2 = self.dispute.on_reply(e)
+                sig2 = self.dispute.on_message(e)  # replies are examined; others may be answered
+                if sig2:
                     sigs = sig2 if not sigs else sigs + sig2
                 if not sigs:
                     continue
@@ -112,9 +112,8 @@ class CommunityDetector:
                 self.queue.on_report(e)
             return self.dispute.on_report(e) + self.reports.on_report(e, excluded)
         if t == "member.join":
-            self.raid.on_join(e)
             self.rates["joins"].add(e.ts)
-            return []
+            return self.raid.on_join(e, self.book.is_open)
         if t == "member.leave":
             return self.leaves.on_leave(e, self.raid.joined_at(e.actor))
         if t == "moderation.action":

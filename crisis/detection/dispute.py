@@ -1,28 +1,46 @@
 """Dispute detection: a few members replying to each other, with rising hostility.
 
-Only back-and-forth replies are examined: a reply x->y in a channel counts once y
-has replied to x in the same channel within the window. For those, hostility is
-scored (insult lexicon, shouting, minus friendly markers) and kept in a small
-per-channel log. A dispute is a group of at most three members in one channel
-with enough mutual exchanges, several hostile messages from at least two of
-them, and a hostility sum above a floor; reports exchanged between the group add
-weight. Friendly rapid chat has exchanges but no hostility, so it stays silent.
+A reply enters its channel's exchange log when it is part of an exchange: its addressee
+replied to its author within the window (back-and-forth), or it answers a recent message
+and one of the two is hostile (the answered message enters the log with it, addressed to
+the one who answered). Hostility is scored per message (insult lexicons in English and
+CJK, shouting, minus friendly markers; see text/hostility.py) and kept in a small
+per-channel log. Two tests read the log:
+
+* **volume**: a group of at most three members with enough exchanges, several hostile
+  messages from at least two of them, and a hostility sum above a floor;
+* **early**: the first hostile exchanges, judged against how rare hostility is here. Under
+  the null that replies are hostile independently at this community's learned share p
+  (hostile_rate.py), k hostile messages among the group's n logged messages have the
+  binomial tail P(X >= k); two or more hostile messages with p_tail < 1e-6 (the alpha of
+  the count tests) fire. Where insults are rare the first hostile exchange decides; where
+  they are common (or while the share is still unknown, on a young community) the test
+  needs more of them, so it never pages on a rough community's ordinary tone.
+
+Reports exchanged between the group add weight. Friendly rapid chat has exchanges but no
+hostility, so it stays silent.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from crisis.detection.episodes import Detection
 from crisis.detection.event import Event
+from crisis.detection.hostile_rate import HostileRate
 from crisis.detection.settings import DetectorSettings
-from crisis.detection.text import hostility
+from crisis.detection.tails import binom_logsf
 
 WINDOW = 900.0
 MIN_EXCHANGES = 4
 MIN_HOSTILE_MSGS = 3
 MIN_HOSTILE_SPEAKERS = 2
 MIN_HOSTILITY = 4.0
+EARLY_ALPHA = 1e-6
+EARLY_MIN_HOSTILE = 2
+HOSTILE_LEVEL = 1.0  # one lexicon hit (or its equivalent): what the early test counts
 MAX_REPLIES = 50_000
+MAX_RECENT = 50_000
 MAX_LOG = 300
 
 
@@ -32,38 +50,77 @@ class DisputeDetector:
         self.settings = settings
         # (channel, from, to) -> [ts, content, recorded?]; insertion-ordered for expiry
         self.replies: dict[tuple[str, str, str], list[Any]] = {}
+        # (channel, author) -> [ts, content, hostility or None, recorded?]: the last message
+        # of each member per channel, which a reply to them most likely answers
+        self.recent: dict[tuple[str, str], list[Any]] = {}
         # channel -> list of [ts, speaker, target, hostility, content]
         self.logs: dict[str, list[list[Any]]] = {}
         self.pair_channel: dict[tuple[str, str], str] = {}
+        self.rate = HostileRate()
         self.last_sweep = -1e18
 
-    def on_reply(self, e: Event) -> list[Detection]:
+    def _h(self, content: str) -> float:
+        return self.settings.hostility.score(content)
+
+    def on_message(self, e: Event) -> list[Detection]:
+        """Every message: remember it as a possible parent; replies are examined."""
         x = e.actor
-        y: str = e.target_user  # type: ignore[assignment]  # -- CommunityDetector calls this only when set
-        if y == x:
-            return []
         ch = e.channel or ""
+        y = e.target_user
+        out: list[Detection] = []
+        mine: list[Any] = [e.ts, e.content or "", None, False]
+        if y and y != x:
+            out = self._reply(e, x, y, ch, mine)
+        recent = self.recent
+        key = (ch, x)
+        if key in recent:
+            del recent[key]  # re-insert: keeps the dict in time order for expiry
+        elif len(recent) >= MAX_RECENT:
+            del recent[next(iter(recent))]
+        recent[key] = mine
+        return out
+
+    def _reply(self, e: Event, x: str, y: str, ch: str, rec: list[Any]) -> list[Detection]:
+        h = rec[2] = self._h(rec[1])
+        self.rate.reply(e.ts, x, h >= HOSTILE_LEVEL)
         replies = self.replies
         key = (ch, x, y)
         if key in replies:
-            del replies[key]  # re-insert: keeps the dict in time order for expiry
-        mine: list[Any] = [e.ts, e.content or "", False]
+            del replies[key]
+        mine: list[Any] = [e.ts, rec[1], False]
         replies[key] = mine
+        if len(replies) > MAX_REPLIES:
+            del replies[next(iter(replies))]
+        log = self.logs.get(ch)
+        added = False
         back = replies.get((ch, y, x))
-        if back is None or e.ts - back[0] > WINDOW:
-            if len(replies) > MAX_REPLIES:
-                del replies[next(iter(replies))]
+        if back is not None and e.ts - back[0] <= WINDOW:
+            if log is None:
+                log = self.logs[ch] = []
+            if not back[2]:
+                back[2] = True
+                log.append([back[0], y, x, self._h(back[1]), back[1][:200]])
+            added = True
+        parent = self.recent.get((ch, y))
+        if parent is not None and e.ts - parent[0] <= WINDOW and not parent[3]:
+            if parent[2] is None:
+                parent[2] = self._h(parent[1])
+            if parent[2] > 0 or h > 0:
+                if log is None:
+                    log = self.logs[ch] = []
+                parent[3] = True
+                if not added:  # back-and-forth already logged y's side
+                    log.append([parent[0], y, x, parent[2], parent[1][:200]])
+                added = True
+        if not added and h > 0 and log is not None and any(r[1] == y and r[2] == x for r in log[-20:]):
+            added = True  # y already in an exchange with x here (logged as the answered one)
+        if not added or log is None:
             return []
-        log = self.logs.setdefault(ch, [])
-        if not back[2]:
-            back[2] = True
-            log.append([back[0], y, x, hostility(back[1]), back[1][:200]])
-        mine[2] = True
-        h = hostility(mine[1])
-        log.append([e.ts, x, y, h, mine[1][:200]])
+        mine[2] = rec[3] = True
+        log.append([e.ts, x, y, h, rec[1][:200]])
         self.pair_channel[(min(x, y), max(x, y))] = ch
         self._trim(log, e.ts)
-        return self._evaluate(ch, log, e.ts) if h > 0 else []
+        return self._evaluate(ch, log, e.ts) if h > 0 or log[-2][3] > 0 else []
 
     def on_report(self, e: Event) -> list[Detection]:
         """A report between two members who are exchanging replies adds hostility."""
@@ -95,15 +152,46 @@ class DisputeDetector:
         for _, sp, _, h, _ in log:
             if h > 0:
                 hostile_by[sp] = hostile_by.get(sp, 0.0) + h
+        if not hostile_by:
+            return []
         group = sorted(hostile_by, key=lambda a: -hostile_by[a])[:3]
         gset = set(group)
         inside = [r for r in log if r[1] in gset and r[2] in gset]
         hostile_msgs = [r for r in inside if r[3] > 0]
         speakers = {r[1] for r in hostile_msgs}
         total = sum(r[3] for r in inside)
-        if (len(inside) < MIN_EXCHANGES / s or len(hostile_msgs) < MIN_HOSTILE_MSGS / s
+        if not (len(inside) < MIN_EXCHANGES / s or len(hostile_msgs) < MIN_HOSTILE_MSGS / s
                 or len(speakers) < min(MIN_HOSTILE_SPEAKERS, len(gset)) or total < MIN_HOSTILITY / s):
+            return [self._signal(ch, group, inside, hostile_msgs, total, ts, "volume", None)]
+        return self._early(ch, log, ts)
+
+    def _early(self, ch: str, log: list[list[Any]], ts: float) -> list[Detection]:
+        """The binomial test of the first hostile exchanges (see the module docstring).
+
+        Its group is who sends *and receives* the hostility (at most three), so one member
+        insulting another who keeps answering calmly is judged too.
+        """
+        s = self.settings.s
+        weight: dict[str, float] = {}
+        for r in log:
+            if r[3] > 0:
+                weight[r[1]] = weight.get(r[1], 0.0) + r[3]
+                weight[r[2]] = weight.get(r[2], 0.0) + r[3]
+        group = sorted(weight, key=lambda a: -weight[a])[:3]
+        gset = set(group)
+        inside = [r for r in log if r[1] in gset and r[2] in gset]
+        hostile_msgs = [r for r in inside if r[3] >= HOSTILE_LEVEL]
+        total = sum(r[3] for r in inside)
+        if len(hostile_msgs) < EARLY_MIN_HOSTILE or total < MIN_HOSTILITY / s:
             return []
+        logp = binom_logsf(len(hostile_msgs), len(inside), self.rate.share())
+        if logp >= math.log(EARLY_ALPHA) / s:
+            return []
+        return [self._signal(ch, group, inside, hostile_msgs, total, ts, "early", logp)]
+
+    def _signal(self, ch: str, group: list[str], inside: list[list[Any]], hostile_msgs: list[list[Any]],
+                total: float, ts: float, test: str, logp: float | None) -> Detection:
+        self.rate.in_dispute(ts, group)
         half = len(inside) // 2
         first = sum(r[3] for r in inside[:half])
         second = sum(r[3] for r in inside[half:])
@@ -113,9 +201,12 @@ class DisputeDetector:
               "hostility": round(total, 2), "hostility_first_half": round(first, 2),
               "hostility_second_half": round(second, 2), "rising": second >= first,
               "samples": [r[4] for r in hostile_msgs[-5:]],
-              "observed": len(hostile_msgs), "expected": 0}
+              "observed": len(hostile_msgs), "expected": round(len(inside) * self.rate.share(), 4),
+              "test": test}
+        if logp is not None:
+            ev["log10_p"] = round(logp / math.log(10), 1)
         title = f"Dispute in #{ch}: {' vs '.join(group)}"
-        return [Detection("dispute", self.community, f"channel:{ch}", sev, total, ts, title, ev)]
+        return Detection("dispute", self.community, f"channel:{ch}", sev, total, ts, title, ev)
 
     def expire(self, now: float) -> None:
         rep = self.replies
@@ -124,6 +215,13 @@ class DisputeDetector:
             if now - rep[k][0] <= WINDOW:
                 break
             del rep[k]
+        recent = self.recent
+        while recent:
+            k2 = next(iter(recent))
+            if now - recent[k2][0] <= WINDOW:
+                break
+            del recent[k2]
+        self.rate.learn(now)
         if now - self.last_sweep < 300.0:
             return
         self.last_sweep = now
@@ -134,12 +232,18 @@ class DisputeDetector:
 
     def to_state(self) -> dict[str, Any]:
         return {"replies": [[list(k), v] for k, v in self.replies.items()],
+                "recent": [[list(k), v] for k, v in self.recent.items()],
                 "logs": self.logs,
                 "pair_channel": [[list(k), v] for k, v in self.pair_channel.items()],
+                "rate": self.rate.to_state(),
                 "last_sweep": self.last_sweep}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.replies = {tuple(k): list(v) for k, v in st["replies"]}
+        # absent from checkpoints before 2026-12-07: start with no parents and no learned share
+        self.recent = {tuple(k): list(v) for k, v in st.get("recent", [])}
         self.logs = {k: [list(r) for r in v] for k, v in st["logs"].items()}
         self.pair_channel = {tuple(k): v for k, v in st["pair_channel"]}
+        if "rate" in st:
+            self.rate.load_state(st["rate"])
         self.last_sweep = float(st["last_sweep"])

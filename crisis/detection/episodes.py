@@ -30,6 +30,7 @@ class Detection:
     title: str
     evidence: dict[str, Any] = field(default_factory=dict)
     sustain_only: bool = False  # may keep an episode open but never opens one
+    news: bool = False  # a new kind of evidence for an open episode: send the update at once
 
 
 @dataclass
@@ -117,7 +118,7 @@ class EpisodeBook:
         ep.score = sig.score
         if raised:
             ep.severity, ep.title = sig.severity, sig.title
-        if raised or sig.ts - ep.last_update >= UPDATE_EVERY:
+        if raised or sig.news or sig.ts - ep.last_update >= UPDATE_EVERY:
             ep.last_update = sig.ts
             return self._action("update", ep, sig.ts)
         return None

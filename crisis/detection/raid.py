@@ -13,6 +13,7 @@ from typing import Any
 
 from crisis.detection.episodes import Detection
 from crisis.detection.event import Event, parse_ts
+from crisis.detection.joinburst import FRESH_DAYS, FreshJoinBurst
 from crisis.detection.settings import DetectorSettings
 from crisis.detection.stats import SeasonalRate
 from crisis.detection.text import DupClusters, fold, link_domains, mention_count, tokens
@@ -61,13 +62,28 @@ class RaidDetector:
         self.suspect_domains: dict[str, float] = {}
         self.last_full: dict[str, float] = {}
         self.last_full_n: dict[str, int] = {}  # accounts in the last full signal, per kind
+        self.burst = FreshJoinBurst(joins)
+        # the latest evidence of each signal type of the open episode (see _signal)
+        self.content_ev: dict[str, dict[str, Any]] = {}
+        self.burst_ev: dict[str, Any] | None = None
 
     # ---- membership ---------------------------------------------------------------
-    def on_join(self, e: Event) -> None:
+    def on_join(self, e: Event, book_open: Any) -> list[Detection]:
         self.members.pop(e.actor, None)
         self.members[e.actor] = [e.ts, e.created_raw, e.name]
         if len(self.members) > MAX_MEMBERS:
             self.members.pop(next(iter(self.members)))
+        created = e.account_created()
+        if created is None or e.ts - created > FRESH_DAYS * 86400.0:
+            return []
+        hit = self.burst.add(e.ts, e.actor, self.settings.s, self.settings.surge_factor(e.ts))
+        if hit is None:
+            return []
+        lp, window_s, obs, exp = hit
+        accounts = self.burst.accounts()
+        burst = {"observed": obs, "expected": round(exp, 3), "window_s": window_s,
+                 "log10_p": round(lp / 2.302585, 1)}
+        return [self._signal("raid", e.ts, accounts, [], {}, book_open, fresh_joins=burst)]
 
     def joined_at(self, actor: str) -> float | None:
         m = self.members.get(actor)
@@ -203,26 +219,51 @@ class RaidDetector:
 
     # ---- signals --------------------------------------------------------------------
     def _signal(self, kind: str, ts: float, accounts: list[str], samples: list[str],
-                domains: dict[str, int], book_open: Any) -> Detection:
-        """Full evidence at most every FULL_EVERY s per kind; in between a cheap sustain signal."""
-        if book_open(kind) and ts - self.last_full.get(kind, -1e18) < FULL_EVERY \
+                domains: dict[str, int], book_open: Any,
+                fresh_joins: dict[str, Any] | None = None) -> Detection:
+        """Full evidence at most every FULL_EVERY s per kind; in between a cheap sustain signal.
+
+        A raid opened by its join burst has nothing posted yet: the first content signal
+        after it goes out at once (news), and from then on each kind of signal carries the
+        other's latest evidence, so neither replaces the other's samples or join counts.
+        """
+        is_open = book_open(kind)
+        if not is_open:
+            self.content_ev.pop(kind, None)
+            self.burst_ev = None
+        news = fresh_joins is None and is_open and kind not in self.content_ev
+        if is_open and not news and ts - self.last_full.get(kind, -1e18) < FULL_EVERY \
                 and _band(len(accounts)) <= _band(self.last_full_n.get(kind, 0)):
             return Detection(kind, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)
         self.last_full[kind] = ts
         self.last_full_n[kind] = len(accounts)
+        if fresh_joins is not None:
+            self.burst_ev = fresh_joins
+        else:
+            self.content_ev[kind] = {"samples": samples[:5], "link_domains": dict(list(domains.items())[:10])}
+        content = self.content_ev.get(kind, {"samples": [], "link_domains": {}})
         lp, win, obs, exp = self.joins.surprise(ts, JOIN_WINDOWS, self.settings.surge_factor(ts))
         n = len(accounts)
         sev = (1 if (kind == "raid" and (n >= SEV1_ACCOUNTS or (lp < -20 and obs >= 50)))
                else (2 if n >= SEV2_ACCOUNTS or kind == "raid" else 3))
-        ev = {"accounts": accounts[:100], "accounts_total": n, "samples": samples[:5],
-              "link_domains": dict(list(domains.items())[:10]),
+        ev = {"accounts": accounts[:100], "accounts_total": n, **content,
               "joins": {"observed": obs, "expected": round(exp, 2), "window_min": win,
                         "log10_p": round(lp / 2.302585, 1)},
-              "per_minute_joins": self.joins.series(61)}
+              "per_minute_joins": self.joins.series(61),
+              "signals": [x for x, present in (("fresh_join_burst", self.burst_ev is not None and kind == "raid"),
+                                               ("content", kind in self.content_ev)) if present]}
         ev.update(self._cohort(accounts))
-        title = (f"Raid: {n} new accounts posting the same content" if kind == "raid"
-                 else f"Spam wave: {n} accounts posting near-duplicate content")
-        return Detection(kind, self.community, "community", sev, float(n), ts, title, ev)
+        if self.burst_ev is not None and kind == "raid":
+            ev["fresh_joins"] = self.burst_ev
+        if kind == "spam_wave":
+            title = f"Spam wave: {n} accounts posting near-duplicate content"
+        elif fresh_joins is not None and not content["samples"]:
+            title = f"Raid: {n} new accounts joined within {fresh_joins['window_s']} s"
+        else:
+            title = f"Raid: {n} new accounts posting the same content"
+        if kind == "raid":
+            self.burst.rate.hold(ts)  # the raid's fresh joins must not become the baseline
+        return Detection(kind, self.community, "community", sev, float(n), ts, title, ev, news=news)
 
     def _cohort(self, accounts: list[str]) -> dict[str, Any]:
         """Account-age and name-pattern clustering of the accounts involved."""
@@ -251,7 +292,8 @@ class RaidDetector:
                 "clusters": self.clusters.to_state(), "domain_posters": self.domain_posters,
                 "suspects": self.suspects, "last_full": self.last_full, "last_full_n": self.last_full_n,
                 "new_posters": self.new_posters,
-                "last_sweep": self.last_sweep, "suspect_domains": self.suspect_domains}
+                "last_sweep": self.last_sweep, "suspect_domains": self.suspect_domains,
+                "burst": self.burst.to_state(), "content_ev": self.content_ev, "burst_ev": self.burst_ev}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.members = {k: list(v) for k, v in st["members"].items()}
@@ -264,3 +306,7 @@ class RaidDetector:
         self.new_posters = dict(st["new_posters"])
         self.last_sweep = float(st["last_sweep"])
         self.suspect_domains = dict(st["suspect_domains"])
+        if "burst" in st:  # absent from checkpoints before 2026-12-07: the fresh-join series starts cold
+            self.burst.load_state(st["burst"])
+            self.content_ev = dict(st["content_ev"])
+            self.burst_ev = st["burst_ev"]

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from crisis.detection.event import iso, parse_ts
+from crisis.detection.text.hostility import Hostility, scorer
 
 _LEVELS = {"low": 0.6, "normal": 1.0, "high": 1.6}
 
@@ -43,12 +44,16 @@ class DetectorSettings:
     surge_windows: list[SurgeWindow] = field(default_factory=list)
     enabled_kinds: list[str] = field(default_factory=lambda: [
         "raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog"])
+    # A community's own insults and banter markers, beside the default lexicons (any script).
+    hostile_terms: list[str] = field(default_factory=list)
+    friendly_terms: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.surge_windows = [w if isinstance(w, SurgeWindow) else SurgeWindow.from_dict(w)
                               for w in self.surge_windows]
         self._allow_users = frozenset(self.allow_users)
         self._allow_roles = frozenset(self.allow_roles)
+        self.hostility: Hostility = scorer(tuple(self.hostile_terms), tuple(self.friendly_terms))
 
     @property
     def s(self) -> float:

@@ -12,7 +12,8 @@ from crisis.models import Community
 
 KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
 LEVELS = ("low", "normal", "high")
-FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds")
+FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds",
+          "hostile_terms", "friendly_terms")
 MAX_LIST = 1000
 MAX_WINDOWS = 50
 
@@ -83,7 +84,7 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not ((numeric and 0.5 <= value <= 2.0) or value in LEVELS):
             errors.append(FieldError(0, "sensitivity", "must be a number from 0.5 to 2.0 or one of low, normal, high"))
-    for name in ("allow_users", "allow_roles"):
+    for name in ("allow_users", "allow_roles", "hostile_terms", "friendly_terms"):
         if name in body:
             _strings(errors, name, body[name])
     if "ignore_bots" in body and not isinstance(body["ignore_bots"], bool):

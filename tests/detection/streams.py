@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from crisis.detection.settings import DetectorSettings
-from crisis.detection.stream_replay import run_stream
+from crisis.detection.stream_replay import run_actions, run_stream
 
 T0 = datetime(2030, 3, 4, 0, 0, tzinfo=timezone.utc).timestamp()  # a Monday
 WORDS = ("the a to is it for on we you that what how when game map team match build patch "
@@ -135,6 +135,18 @@ class Stream:
 def incidents(events: list[dict[str, Any]], settings: DetectorSettings | None = None) -> list[dict[str, Any]]:
     by = {COMM: settings} if settings is not None else None
     return run_stream(iter(events), by)
+
+
+def latest_evidence(events: list[dict[str, Any]], kind: str,
+                    settings: DetectorSettings | None = None) -> dict[str, Any]:
+    """The evidence of the first `kind` episode as its last open or update left it."""
+    by = {COMM: settings} if settings is not None else None
+    key, ev = None, None
+    for a in run_actions(iter(events), by):
+        if a.kind == kind and a.action in ("open", "update") and key in (None, a.episode_key):
+            key, ev = a.episode_key, a.evidence
+    assert ev is not None, f"no {kind} episode"
+    return ev
 
 
 def kinds(incs: list[dict[str, Any]]) -> list[str]:

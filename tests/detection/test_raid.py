@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from crisis.detection.event import parse_ts
 
-from .streams import T0, Stream, incidents, kinds
+from .streams import T0, Stream, incidents, kinds, latest_evidence
 
 WARM = 4  # hours of ordinary traffic before the scenario
 
@@ -49,8 +49,8 @@ def test_it_reports_raid_evidence() -> None:
     s = Stream()
     s.background(T0, WARM + 2)
     s.raid(T0 + WARM * 3600, 80, 120)
-    raid = [i for i in incidents(s.events()) if i["kind"] == "raid"][0]
-    ev = raid["evidence"]
+    ev = latest_evidence(s.events(), "raid")
+    assert ev["signals"] == ["fresh_join_burst", "content"]
     assert ev["link_domains"] and "g3ms-drop.example" in ev["link_domains"]
     assert all(a.startswith("rd") for a in ev["accounts"])
     assert len(ev["per_minute_joins"]) == 61 and len(ev["per_minute_messages"]) == 61
