@@ -26,7 +26,7 @@ import math
 from typing import Any
 
 from crisis.detection.episodes import Detection
-from crisis.detection.event import Event
+from crisis.detection.event import Event, parse_event
 from crisis.detection.hostile_rate import HostileRate
 from crisis.detection.settings import DetectorSettings
 from crisis.detection.tails import binom_logsf
@@ -42,6 +42,7 @@ HOSTILE_LEVEL = 1.0  # one lexicon hit (or its equivalent): what the early test 
 MAX_REPLIES = 50_000
 MAX_RECENT = 50_000
 MAX_LOG = 300
+RATE_SAMPLE = 4
 
 
 class DisputeDetector:
@@ -50,74 +51,113 @@ class DisputeDetector:
         self.settings = settings
         # (channel, from, to) -> [ts, content, recorded?]; insertion-ordered for expiry
         self.replies: dict[tuple[str, str, str], list[Any]] = {}
-        # (channel, author) -> [ts, content, hostility or None, recorded?]: the last message
-        # of each member per channel, which a reply to them most likely answers
-        self.recent: dict[tuple[str, str], list[Any]] = {}
+        # channel -> author -> the member's last message there, which a reply to them most
+        # likely answers; (channel, author) -> (that message's ts, hostility, logged?) once
+        # scored (replies and the messages they answer)
+        self.recent: dict[str, dict[str, Event]] = {}
+        self.prune_at: dict[str, int] = {}
+        self.scored: dict[tuple[str, str], tuple[float, float, bool]] = {}
         # channel -> list of [ts, speaker, target, hostility, content]
         self.logs: dict[str, list[list[Any]]] = {}
         self.pair_channel: dict[tuple[str, str], str] = {}
         self.rate = HostileRate()
+        self.n_replies = 0
         self.last_sweep = -1e18
 
     def _h(self, content: str) -> float:
         return self.settings.hostility.score(content)
 
     def on_message(self, e: Event) -> list[Detection]:
-        """Every message: remember it as a possible parent; replies are examined."""
+        """Every message: remember it as a possible parent; replies are examined.
+
+        The memory holds the Event itself in a dict per channel: no allocation per message
+        (building a key or a record for each one doubled the cost of this detector).
+        """
         x = e.actor
         ch = e.channel or ""
         y = e.target_user
-        out: list[Detection] = []
-        mine: list[Any] = [e.ts, e.content or "", None, False]
-        if y and y != x:
-            out = self._reply(e, x, y, ch, mine)
-        recent = self.recent
-        key = (ch, x)
-        if key in recent:
-            del recent[key]  # re-insert: keeps the dict in time order for expiry
-        elif len(recent) >= MAX_RECENT:
-            del recent[next(iter(recent))]
-        recent[key] = mine
+        out = self._reply(e, x, y, ch, e.content or "") if y and y != x else []
+        chd = self.recent.get(ch)
+        if chd is None:
+            chd = self.recent[ch] = {}
+        elif len(chd) >= 256 and len(chd) >= self.prune_at.get(ch, 256):
+            chd = self._prune(ch, e.ts)
+        chd[x] = e
         return out
 
-    def _reply(self, e: Event, x: str, y: str, ch: str, rec: list[Any]) -> list[Detection]:
-        h = rec[2] = self._h(rec[1])
-        self.rate.reply(e.ts, x, h >= HOSTILE_LEVEL)
+    def _prune(self, ch: str, now: float) -> dict[str, Event]:
+        """Forget a channel's messages older than the window, when its memory has doubled
+        since the last time (amortized O(1) a message; lookups check the age anyway)."""
+        keep = {a: m for a, m in self.recent[ch].items() if now - m.ts <= WINDOW}
+        if len(keep) > MAX_RECENT:
+            keep = dict(sorted(keep.items(), key=lambda kv: kv[1].ts)[-MAX_RECENT // 2:])
+        self.recent[ch] = keep
+        self.prune_at[ch] = max(256, 2 * len(keep))
+        return keep
+
+    def _parent(self, ch: str, y: str, now: float) -> tuple[float, float, str] | None:
+        """y's last message in the channel (what a reply to y most likely answers), unless
+        it is old or already logged: (ts, hostility, text)."""
+        chd = self.recent.get(ch)
+        m = chd.get(y) if chd else None
+        if m is None or now - m.ts > WINDOW:
+            return None
+        cached = self.scored.get((ch, y))
+        if cached is not None and cached[0] == m.ts:
+            if cached[2]:
+                return None  # already in the log
+            return m.ts, cached[1], m.content or ""
+        h = self._h(m.content or "")
+        self.scored[(ch, y)] = (m.ts, h, False)
+        return m.ts, h, m.content or ""
+
+    def _reply(self, e: Event, x: str, y: str, ch: str, content: str) -> list[Detection]:
         replies = self.replies
         key = (ch, x, y)
         if key in replies:
             del replies[key]
-        mine: list[Any] = [e.ts, rec[1], False]
+        mine: list[Any] = [e.ts, content, False]
         replies[key] = mine
         if len(replies) > MAX_REPLIES:
             del replies[next(iter(replies))]
+        back = replies.get((ch, y, x))
+        mutual = back is not None and e.ts - back[0] <= WINDOW
+        parent = self._parent(ch, y, e.ts)
+        self.n_replies += 1
+        sampled = self.n_replies % RATE_SAMPLE == 0
+        if not mutual and parent is None and not sampled:
+            return []  # answers nothing recent: no exchange to judge
+        h = self._h(content)
+        self.scored[(ch, x)] = (e.ts, h, False)
+        if sampled:
+            # The early test's null: the share of hostile replies, from every RATE_SAMPLE-th
+            # reply (weighted as that many), so ordinary replies need not all be scored.
+            self.rate.reply(e.ts, x, h >= HOSTILE_LEVEL, weight=RATE_SAMPLE)
+        if not mutual and parent is None:
+            return []
         log = self.logs.get(ch)
         added = False
-        back = replies.get((ch, y, x))
-        if back is not None and e.ts - back[0] <= WINDOW:
+        if mutual:
             if log is None:
                 log = self.logs[ch] = []
-            if not back[2]:
-                back[2] = True
-                log.append([back[0], y, x, self._h(back[1]), back[1][:200]])
+            if not back[2]:  # type: ignore[index]  # -- mutual means back is set
+                back[2] = True  # type: ignore[index]
+                log.append([back[0], y, x, self._h(back[1]), back[1][:200]])  # type: ignore[index]
             added = True
-        parent = self.recent.get((ch, y))
-        if parent is not None and e.ts - parent[0] <= WINDOW and not parent[3]:
-            if parent[2] is None:
-                parent[2] = self._h(parent[1])
-            if parent[2] > 0 or h > 0:
+        if parent is not None:
+            pts, ph, ptext = parent
+            if ph > 0 or h > 0:
                 if log is None:
                     log = self.logs[ch] = []
-                parent[3] = True
+                self.scored[(ch, y)] = (pts, ph, True)
                 if not added:  # back-and-forth already logged y's side
-                    log.append([parent[0], y, x, parent[2], parent[1][:200]])
+                    log.append([pts, y, x, ph, ptext[:200]])
                 added = True
-        if not added and h > 0 and log is not None and any(r[1] == y and r[2] == x for r in log[-20:]):
-            added = True  # y already in an exchange with x here (logged as the answered one)
         if not added or log is None:
             return []
-        mine[2] = rec[3] = True
-        log.append([e.ts, x, y, h, rec[1][:200]])
+        mine[2] = True
+        self.scored[(ch, x)] = (e.ts, h, True)
+        log.append([e.ts, x, y, h, content[:200]])
         self.pair_channel[(min(x, y), max(x, y))] = ch
         self._trim(log, e.ts)
         return self._evaluate(ch, log, e.ts) if h > 0 or log[-2][3] > 0 else []
@@ -215,16 +255,11 @@ class DisputeDetector:
             if now - rep[k][0] <= WINDOW:
                 break
             del rep[k]
-        recent = self.recent
-        while recent:
-            k2 = next(iter(recent))
-            if now - recent[k2][0] <= WINDOW:
-                break
-            del recent[k2]
         self.rate.learn(now)
         if now - self.last_sweep < 300.0:
             return
         self.last_sweep = now
+        self.scored = {k: v for k, v in self.scored.items() if now - v[0] <= WINDOW}
         for ch in [c for c, log in self.logs.items() if not log or now - log[-1][0] > WINDOW]:
             del self.logs[ch]
         if len(self.pair_channel) > 10_000:
@@ -232,18 +267,30 @@ class DisputeDetector:
 
     def to_state(self) -> dict[str, Any]:
         return {"replies": [[list(k), v] for k, v in self.replies.items()],
-                "recent": [[list(k), v] for k, v in self.recent.items()],
+                "recent": {ch: {a: [m.ts, m.content] for a, m in d.items()} for ch, d in self.recent.items()},
+                "prune_at": self.prune_at,
+                "scored": [[list(k), list(v)] for k, v in self.scored.items()],
                 "logs": self.logs,
                 "pair_channel": [[list(k), v] for k, v in self.pair_channel.items()],
-                "rate": self.rate.to_state(),
+                "rate": self.rate.to_state(), "n_replies": self.n_replies,
                 "last_sweep": self.last_sweep}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.replies = {tuple(k): list(v) for k, v in st["replies"]}
         # absent from checkpoints before 2026-12-07: start with no parents and no learned share
-        self.recent = {tuple(k): list(v) for k, v in st.get("recent", [])}
+        self.recent = {ch: {a: _message(self.community, ch, a, ts, text) for a, (ts, text) in d.items()}
+                       for ch, d in st.get("recent", {}).items()}
+        self.prune_at = dict(st.get("prune_at", {}))
+        self.scored = {(k[0], k[1]): (v[0], v[1], v[2]) for k, v in st.get("scored", [])}
         self.logs = {k: [list(r) for r in v] for k, v in st["logs"].items()}
         self.pair_channel = {tuple(k): v for k, v in st["pair_channel"]}
         if "rate" in st:
             self.rate.load_state(st["rate"])
+            self.n_replies = int(st["n_replies"])
         self.last_sweep = float(st["last_sweep"])
+
+
+def _message(community: str, channel: str, author: str, ts: float, content: str | None) -> Event:
+    """A remembered message rebuilt from a checkpoint (only its time and text are read)."""
+    return parse_event({"id": None, "ts": ts, "type": "message.create", "actor": {"id": author},
+                        "channel": channel, "content": content}, community)

@@ -20,16 +20,16 @@ class HostileRate:
         self.replies = 0.0
         self.hostile = 0.0
         self.decayed_at: float | None = None
-        self.pending: list[list[Any]] = []  # [ts, speaker] of hostile replies not yet learned
+        self.pending: list[list[Any]] = []  # [ts, speaker, weight] of hostile replies not yet learned
         self.disputants: dict[str, float] = {}  # speaker -> last dispute signal naming them
 
     def share(self) -> float:
         return (self.hostile + 0.5) / (self.replies + 1.0)
 
-    def reply(self, ts: float, speaker: str, hostile: bool) -> None:
-        self.replies += 1.0
+    def reply(self, ts: float, speaker: str, hostile: bool, weight: float = 1.0) -> None:
+        self.replies += weight
         if hostile and len(self.pending) < MAX_PENDING:
-            self.pending.append([ts, speaker])
+            self.pending.append([ts, speaker, weight])
 
     def in_dispute(self, ts: float, speakers: list[str]) -> None:
         for s in speakers:
@@ -45,13 +45,13 @@ class HostileRate:
             self.hostile *= f
             self.decayed_at = now
         done = 0
-        for ts, speaker in self.pending:
+        for ts, speaker, weight in self.pending:
             if now - ts < LAG:
                 break
             done += 1
             seen = self.disputants.get(speaker)
             if seen is None or seen < ts - LAG:
-                self.hostile += 1.0
+                self.hostile += weight
         if done:
             del self.pending[:done]
         for s in [s for s, t in self.disputants.items() if now - t > 2 * LAG]:
