@@ -84,3 +84,19 @@ def test_it_joins_value_mode_and_comes_back_with_its_checkpoint() -> None:
     assert resumed.block_nov is not None
     got = [resumed.observe_value(T0 + STEP * i, x) for i, x in enumerate(xs) if i >= 20 * DAY]
     assert got == expected[20 * DAY:]
+
+
+def test_it_counts_in_the_bonferroni_factor_only_on_rows_that_end_a_block() -> None:
+    # rows that end no block are tested by the other tests alone, so they must score
+    # exactly as without the day-shape test; rows that end one may differ
+    xs = _daily(12, seed=5)
+    plain, with_block = ValueRate(), ValueRate()
+    plain.enable_window_novelty(memory=300)
+    with_block.enable_window_novelty(memory=300)
+    with_block.enable_block_novelty()
+    per_block = 10_800 // int(STEP)
+    pairs = [(plain.observe_value(T0 + STEP * i, x), with_block.observe_value(T0 + STEP * i, x))
+             for i, x in enumerate(xs)]
+    inside = [p for i, p in enumerate(pairs) if i % per_block]
+    assert all(a == b for a, b in inside)
+    assert any(a < 0.0 for a, _ in inside)  # the comparison is not between zeros

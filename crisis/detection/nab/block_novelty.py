@@ -45,12 +45,14 @@ class BlockNovelty:
         self.block = -1  # index of the block being summed (event time // block_seconds)
         self.total = 0.0
         self.count = 0
+        self.scored = False  # whether the last row completed a block (and so was tested)
 
     def observe(self, ts: float, x: float) -> float:
         """log p of the block that the row at ts completes (0.0 when it completes none); then add x."""
         b = int(ts // self.block_seconds)
         lp = 0.0
-        if b > self.block >= 0 and self.count:
+        self.scored = b > self.block >= 0 and self.count > 0
+        if self.scored:
             # The mean, not the sum: a series sampled every minute and one sampled
             # every hour have comparable blocks, and a missing row does not look like a dip.
             lp = self.likelihood.observe(self.windows.observe(self.total / self.count))

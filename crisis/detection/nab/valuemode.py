@@ -127,7 +127,9 @@ class ValueMode:
         if self.window_nov is not None and self.window_lik is not None:
             tests.append(self.window_lik.observe(self.window_nov.observe(x)))
         if self.block_nov is not None:
-            tests.append(self.block_nov.observe(ts, x))
+            lp_block = self.block_nov.observe(ts, x)
+            if self.block_nov.scored:  # tested only as a block ends: counted only then
+                tests.append(lp_block)
         if len(tests) > 1:  # several tests: Bonferroni
             lp = min(0.0, min(tests) + math.log(len(tests)))
         if self.range_rule is not None and self.range_rule.observe(x):
