@@ -10,7 +10,9 @@ an alarm, rows stay at 0 until the surprise has been quiet (p > 1e-2) for
 QUIET rows. On by default: the window-shape novelty test (window_novelty.py;
 --novelty context|both|none for the symbol-sequence test of novelty.py, both or
 neither) and the record rule for single-row surprises (recent.py; --no-record).
-Both judge the last MEMORY rows. Also on: the range rule (range_rule.py;
+Both judge the last MEMORY rows. Also on: the day-shape novelty test
+(block_novelty.py; --no-block-novelty): the means of 3-hour blocks of event time,
+a day of them to a window, against the nearest past days. Also on: the range rule (range_rule.py;
 --no-range-rule): after 100 rows, a value beyond the minimum or maximum seen so
 far by more than 5 % of that range pages at once. Off unless asked for: CAD OSE's
 context detector (contexts.py; --contexts), a separate channel with its own rest
@@ -44,13 +46,16 @@ MEMORY = 1000  # rows of "recent past" for the window novelty test and the recor
 
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
-               record: bool = True, contexts: bool = False, range_rule: bool = True) -> list[tuple[str, str, float]]:
+               record: bool = True, contexts: bool = False, range_rule: bool = True,
+               block: bool = True) -> list[tuple[str, str, float]]:
     rate = ValueRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
     if novelty in ("context", "both"):
         rate.enable_novelty()
     if novelty in ("window", "both"):
         rate.enable_window_novelty(memory=MEMORY)
+    if block:
+        rate.enable_block_novelty()
     if record:
         rate.enable_record_rule(memory=MEMORY)
     if contexts:
@@ -78,14 +83,14 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
 
 
 def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool, contexts: bool,
-               range_rule: bool) -> None:
+               range_rule: bool, block: bool) -> None:
     dest = out / DETECTOR / path.parent.name / f"{DETECTOR}_{path.name}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value", "anomaly_score", "label"])
         for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record, contexts=contexts,
-                                 range_rule=range_rule):
+                                 range_rule=range_rule, block=block):
             w.writerow([ts, v, sc, 0])
 
 
@@ -103,12 +108,14 @@ def main() -> None:
     ap.add_argument("--no-range-rule", action="store_true",
                     help="without the range rule (a value beyond the range seen so far, after 100 rows, "
                          "by 5 %% of it, pages at once)")
+    ap.add_argument("--no-block-novelty", action="store_true",
+                    help="without the day-shape novelty test (3-hour blocks, 8 to a window)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
     paths = sorted((nab / "data").glob("*/*.csv"))
-    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, a.contexts, not a.no_range_rule)
-            for p in paths]
+    jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, a.contexts, not a.no_range_rule,
+             not a.no_block_novelty) for p in paths]
     with Pool(a.jobs) as pool:  # files are independent: one process per core
         pool.starmap(write_file, jobs)
     if a.score:

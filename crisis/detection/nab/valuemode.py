@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from crisis.detection.nab.block_novelty import BlockNovelty
 from crisis.detection.nab.contexts import ContextDetector
 from crisis.detection.nab.novelty import ContextNovelty, NoveltyLikelihood
 from crisis.detection.nab.range_rule import RangeRule
@@ -53,6 +54,7 @@ class ValueMode:
         self.novelty_lik: NoveltyLikelihood | None = None
         self.window_nov: WindowNovelty | None = None
         self.window_lik: NoveltyLikelihood | None = None
+        self.block_nov: BlockNovelty | None = None
         self.contexts: ContextDetector | None = None
         self.context_score = 0.0  # the context detector's score of the last row (CAD scale)
         self.range_rule: RangeRule | None = None
@@ -73,7 +75,8 @@ class ValueMode:
         in a noisy series is not an anomaly but a sustained shift is. Opt-in
         options: the record rule (enable_record_rule) restricts the 1-row
         window; the novelty tests (enable_novelty, enable_window_novelty) are
-        Bonferroni-combined with the residual test.
+        Bonferroni-combined with the residual test; so is the day-shape test
+        (enable_block_novelty).
         """
         v = self.v
         m = int(ts // 60)
@@ -123,6 +126,10 @@ class ValueMode:
             tests.append(self.novelty_lik.observe(self.novelty.observe(x)))
         if self.window_nov is not None and self.window_lik is not None:
             tests.append(self.window_lik.observe(self.window_nov.observe(x)))
+        if self.block_nov is not None:
+            lp_block = self.block_nov.observe(ts, x)
+            if self.block_nov.scored:  # tested only as a block ends: counted only then
+                tests.append(lp_block)
         if len(tests) > 1:  # several tests: Bonferroni
             lp = min(0.0, min(tests) + math.log(len(tests)))
         if self.range_rule is not None and self.range_rule.observe(x):
@@ -144,6 +151,12 @@ class ValueMode:
         forgets at the same pace (rate 1/memory): both judge the same recent past."""
         self.window_nov = WindowNovelty(width=width, capacity=memory, k=k)
         self.window_lik = NoveltyLikelihood(windows=(10,), rate=1.0 / memory)
+
+    def enable_block_novelty(self, block_seconds: float = 10_800.0) -> None:
+        """Value mode also tests the last day as a shape: the means of 3-hour blocks of
+        event time, 8 to a window, against their nearest past windows (block_novelty.py),
+        Bonferroni-combined with the other tests. It can page only as a block ends."""
+        self.block_nov = BlockNovelty(block_seconds=block_seconds)
 
     def enable_contexts(self, warmup: int = 750, rest: int = 150) -> None:
         """Value mode also runs the contextual anomaly detector of CAD OSE (contexts.py) on
@@ -191,6 +204,8 @@ class ValueMode:
             st["novelty"] = [self.novelty.to_state(), self.novelty_lik.to_state()]
         if self.window_nov is not None and self.window_lik is not None:
             st["window_novelty"] = [self.window_nov.to_state(), self.window_lik.to_state()]
+        if self.block_nov is not None:
+            st["block_novelty"] = self.block_nov.to_state()
         if self.v_record:
             st["v_record"] = self.v_record
         if self.contexts is not None:
@@ -210,6 +225,8 @@ class ValueMode:
             self.window_nov = WindowNovelty.from_state(st["window_novelty"][0])
             self.window_lik = NoveltyLikelihood(windows=(10,), rate=1.0 / self.window_nov.capacity)
             self.window_lik.load_state(st["window_novelty"][1])
+        if "block_novelty" in st:
+            self.block_nov = BlockNovelty.from_state(st["block_novelty"])
         if "v_record" in st:
             self.v_record = int(st["v_record"])
         if "contexts" in st:
