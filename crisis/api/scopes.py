@@ -53,6 +53,7 @@ BY_ENDPOINT: dict[str, str] = {
     "api_integrations.rotate_key": ADMIN,
     "api_playbooks.create_version": ADMIN,
     "api_audit.list_entries": ADMIN,
+    "api_audit.export_entries": ADMIN,
 }
 
 
