@@ -18,7 +18,7 @@ from crisis.bridges import links
 from crisis.bridges.matrix.registration import registration, to_yaml
 from crisis.clock import utc
 from crisis.models import Channel, ContactMethod, Membership, PlaybookVersion, Role, Schedule, User
-from crisis.notify import destinations
+from crisis.notify import destinations, reach
 from crisis.tenancy import community_settings, oncall
 from crisis.tenancy.communities import ServiceError, communities_of
 from crisis.web.access import community_scope
@@ -155,7 +155,7 @@ def oncall_page(slug: str) -> str:
                       "next": [s for s in shifts if s.start > now][:4],
                       "overrides": [o for o in schedule.overrides if o.ends_at > now]})
     return render_template("oncall.html", scope=scope, community=scope.community, views=views, names=names,
-                           staff=staff, now=now, Role=Role)
+                           staff=staff, now=now, Role=Role, gaps=reach.gaps(db(), scope.community, now))
 
 
 def _local(raw: str) -> datetime:
@@ -227,7 +227,8 @@ def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status
                                   for link in links.links_of(session, scope.community.id)],
                            can_link=scope.can(Role.ADMIN), registration_yaml=registration_yaml,
                            integrations=integrations.of_community(session, scope.community.id),
-                           integration_kinds=integrations.KINDS, issued_key=issued_key), status
+                           integration_kinds=integrations.KINDS, issued_key=issued_key,
+                           gaps=reach.gaps(session, scope.community, rt().clock.now())), status
 
 
 @bp.get("/c/<slug>/settings")

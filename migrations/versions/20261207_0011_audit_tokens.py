@@ -1,5 +1,5 @@
 """Audit log (append-only: a trigger refuses UPDATE and DELETE), token scopes and expiry,
-and the escalation timer's "reached nobody" mark.
+and the escalation timer's "reached nobody" mark (with when the round was armed).
 
 Existing tokens keep today's rights: a personal token gets every scope (it could do
 whatever its user's role allows), an ingest token events:write (all it could do).
@@ -58,6 +58,7 @@ def upgrade() -> None:
         batch_op.alter_column('scopes', server_default=None)
 
     with op.batch_alter_table('escalation_timers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('armed_at', crisis.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('unreached_at', crisis.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('unreached_count', sa.Integer(), nullable=False, server_default='0'))
     with op.batch_alter_table('escalation_timers', schema=None) as batch_op:
@@ -82,6 +83,7 @@ def downgrade() -> None:
     with op.batch_alter_table('escalation_timers', schema=None) as batch_op:
         batch_op.drop_column('unreached_count')
         batch_op.drop_column('unreached_at')
+        batch_op.drop_column('armed_at')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_column('expires_at')
         batch_op.drop_column('scopes')
