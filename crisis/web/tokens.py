@@ -20,6 +20,9 @@ from crisis.webctx import db, rt
 
 bp = Blueprint("tokens", __name__)
 EXPIRY_CHOICES = ("7d", "30d", "90d", "365d", "never")
+# A person's token expires unless they say otherwise; an ingest token feeds a bridge that
+# would go quiet on the day it expired, so it does not unless an admin says so.
+DEFAULT_EXPIRY = {"personal": "90d", "ingest": "never"}
 
 
 def _page(community: Community | None, issued: dict[str, Any] | None = None, errors: list[str] | None = None,
@@ -30,7 +33,8 @@ def _page(community: Community | None, issued: dict[str, Any] | None = None, err
     page = make_response(render_template(
         "tokens.html", community=community, kind=kind, rows=[tokens.summary(r, now) for r in rows], now=now,
         scopes=tokens.KIND_SCOPES[kind], descriptions=tokens.SCOPES, expiry_choices=EXPIRY_CHOICES,
-        issued=issued, errors=errors or [], form=request.form if request.method == "POST" else {}), status)
+        issued=issued, errors=errors or [], form=request.form if request.method == "POST" else {},
+        default_expiry=DEFAULT_EXPIRY[kind]), status)
     if issued:
         page.headers["Cache-Control"] = "no-store"  # the secret must not stay in any cache
     return page
@@ -40,7 +44,7 @@ def _create(community: Community | None) -> Response:
     form = request.form
     kind = "ingest" if community else "personal"
     try:
-        expiry = form.get("expires", "90d")
+        expiry = form.get("expires", DEFAULT_EXPIRY[kind])
         if expiry == "date":
             expiry = form.get("expires_on", "")
         issued = tokens.issue(
