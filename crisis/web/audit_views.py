@@ -44,7 +44,7 @@ def audit_page(slug: str) -> tuple[str, int]:
                            paged=before_id is not None), (422 if errors else 200)
 
 
-@bp.get("/c/<slug>/audit/export.<fmt>")
+@bp.get("/c/<slug>/audit/export.<any(csv, json):fmt>")
 @login_required
 def audit_export(slug: str, fmt: str) -> Response:
     scope = community_scope(slug, Role.ADMIN)

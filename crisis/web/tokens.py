@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,6 @@ from crisis.tenancy import tokens
 from crisis.tenancy.communities import NotFound
 from crisis.web.access import community_scope
 from crisis.web.auth import login_required
-from crisis.web.outcome import commit_or_flash
 from crisis.webctx import db, rt
 
 bp = Blueprint("tokens", __name__)
@@ -60,11 +59,13 @@ def _create(community: Community | None) -> Response:
 
 
 def _revoke(token_id: int, community: Community | None, back: str) -> Response:
-    with commit_or_flash(NotFound) as done:
+    try:
         tokens.revoke(db(), token_id, clock=rt().clock, actor=g.user.email, actor_user_id=g.user.id,
                       community_id=community.id if community else None, user_id=None if community else g.user.id)
-    if done.ok:
-        flash(_("Token %(id)s revoked; it stops working now.", id=token_id), "info")
+    except NotFound:
+        abort(404)  # another person's or community's token: as if it did not exist
+    db().commit()
+    flash(_("Token %(id)s revoked; it stops working now.", id=token_id), "info")
     return redirect(back, code=303)
 
 

@@ -56,7 +56,7 @@ def test_revoking_stops_the_token_and_another_persons_token_is_out_of_reach(clie
     theirs = factory.personal_token(team.manager.user)
     ids = {s: session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(s))) for s in (mine, theirs)}
     as_user(client, team.responder)
-    post(client, f"/account/tokens/{ids[theirs]}/revoke", page="/account/tokens")
+    assert post(client, f"/account/tokens/{ids[theirs]}/revoke", page="/account/tokens").status_code == 404
     post(client, f"/account/tokens/{ids[mine]}/revoke", page="/account/tokens")
     session.expire_all()
     assert session.get(ApiToken, ids[theirs]).revoked_at is None  # type: ignore[union-attr]
@@ -78,6 +78,6 @@ def test_ingest_tokens_are_for_the_communitys_admins(client: FlaskClient, team: 
     row = tokens.find(session, secret)
     assert row is not None and row.community_id == team.tenant.community.id and row.expires_at is None
     assert client.get("/c/harbor/tokens").status_code == 404
-    post(client, f"/c/lantern/tokens/{harbor.token_id}/revoke", page="/c/lantern/tokens")
+    assert post(client, f"/c/lantern/tokens/{harbor.token_id}/revoke", page="/c/lantern/tokens").status_code == 404
     session.expire_all()
     assert session.get(ApiToken, harbor.token_id).revoked_at is None  # type: ignore[union-attr]
