@@ -1,7 +1,9 @@
 """`crisis run`, the command behind `make run`: everything starts on the embedded
-defaults, the demo raid opens an incident, and an interrupt stops every process."""
+defaults, the demo raid opens an incident whose page reaches the demo admin's pager, and
+an interrupt stops every process."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -45,7 +47,9 @@ def test_it_starts_everything_plays_the_demo_raid_and_stops_every_process(tmp_pa
     env.update(CRISIS_VAR_DIR=str(var), PYTHONPATH=str(ROOT))
     log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "crisis", "run", "--bind", f"127.0.0.1:{port}",
-                             "--demo-raid-after", "5"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                             "--demo-raid-after", "5", "--demo-pager-port", str(free_port())], env=env, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    pages = var / "demo-pages.jsonl"
     try:
         def up() -> bool:
             try:
@@ -57,8 +61,13 @@ def test_it_starts_everything_plays_the_demo_raid_and_stops_every_process(tmp_pa
         wait_for(up, timeout=60, interval=0.5, message="the web server to be ready")
         wait_for(lambda: _incidents(var / "crisis.db") > 0, timeout=90, interval=0.5,
                  message="the demo raid to open an incident; log:\n" + (tmp_path / "run.log").read_text())
+        wait_for(lambda: pages.exists() and pages.read_text().strip() != "", timeout=60, interval=0.5,
+                 message="the raid's page to reach the demo pager; log:\n" + (tmp_path / "run.log").read_text())
+        first = json.loads(pages.read_text().splitlines()[0])
+        assert "Raid" in first["title"] or "raid" in first["message"], first
         output = (tmp_path / "run.log").read_text()
         assert "demo admin login (shown once): admin@demo.local / " in output
+        assert "demo pager: " in output, "the page is printed where make run's output is"
         assert _processes_with(f"CRISIS_VAR_DIR={var}")
     finally:
         proc.send_signal(signal.SIGINT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, json_body
+from crisis.api.staff import community_by_slug, current_user, json_body
 from crisis.models import Role
 from crisis.tenancy import community_settings
 from crisis.webctx import db
@@ -23,7 +23,8 @@ def patch_settings(slug: str) -> Response:
     community = community_by_slug(slug, Role.MANAGER, "changing detector settings")
     body = json_body()
     try:
-        result = community_settings.update(db(), community, body)
+        result = community_settings.update(db(), community, body, actor=current_user().email,
+                                           actor_user_id=current_user().id)
     except community_settings.InvalidSettings as exc:
         abort(422, "invalid_settings", f"{len(exc.errors)} problem(s) found; nothing was changed",
               errors=[{"field": e.field, "message": e.message} for e in exc.errors])

@@ -5,9 +5,12 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from crisis import playbooks
-from crisis.cli.common import emit_json, unit_of_work
+from crisis.cli.common import cli_actor, emit_json, unit_of_work
+from crisis.models import Community
+from crisis.notify import reach
 
 
 def register(cli: click.Group) -> None:
@@ -40,12 +43,17 @@ def validate(directory: Path) -> None:
               show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def sync(directory: Path, as_json: bool) -> None:
-    """Store each file as an immutable version; refuse changed files whose version did not move."""
+    """Store each file as an immutable version; refuse changed files whose version did not move.
+    Warn about every community whose escalation would page nobody under some playbook."""
     with unit_of_work() as (rt, session):
-        report, bad = playbooks.sync(session, clock=rt.clock, directory=directory)
+        report, bad = playbooks.sync(session, clock=rt.clock, directory=directory, actor=cli_actor())
+        gaps = [(c.slug, gap) for c in session.scalars(select(Community).order_by(Community.slug))
+                for gap in reach.gaps(session, c, rt.clock.now())]
     if as_json:
         emit_json({"created": report.created, "unchanged": report.unchanged, "refused": report.refused,
-                   "invalid": [str(e) for e in bad]})
+                   "invalid": [str(e) for e in bad],
+                   "unreachable": [{"community": slug, "playbook": g.playbook, "version": g.version,
+                                    "severities": g.severities, "reasons": g.reasons} for slug, g in gaps]})
     else:
         for label in report.created:
             click.echo(f"stored    {label}")
@@ -55,6 +63,8 @@ def sync(directory: Path, as_json: bool) -> None:
             click.echo(f"refused   {message}", err=True)
         for error in bad:
             click.echo(f"invalid   {error}", err=True)
+        for slug, gap in gaps:
+            click.echo(f"warning   community {slug}: {gap.summary}", err=True)
     if report.refused or bad:
         sys.exit(1)
 

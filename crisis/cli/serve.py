@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import cast
 
 import click
@@ -17,12 +18,14 @@ from crisis import migrate, playbooks, runtime
 from crisis.cli.common import load_runtime
 from crisis.config import ROOT, Config
 from crisis.db import session_scope
-from crisis.models import ApiToken
-from crisis.tenancy import communities
+from crisis.models import ApiToken, ContactMethod
+from crisis.tenancy import communities, tokens
 
 DEMO_SLUG = "demo"
 DEMO_ADMIN = "admin@demo.local"
 FEEDER_TOKEN_NAME = "demo-feeder"
+DEMO_ACTOR = "crisis run"
+DEMO_PAGER_PORT = 8025
 
 
 def register(cli: click.Group) -> None:
@@ -77,6 +80,17 @@ def demo() -> None:
     """The demo community."""
 
 
+@demo.command("pager")
+@click.option("--port", default=DEMO_PAGER_PORT, show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Append pages here (default: <var>/demo-pages.jsonl).")
+def demo_pager(port: int, out: Path | None) -> None:
+    """Receive the demo admin's pages on loopback, print them and keep them in a file."""
+    from crisis.demo_pager import serve
+
+    serve(port, out or Config.from_env().var_dir / "demo-pages.jsonl")
+
+
 @demo.command("feed")
 @click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True)
 @click.option("--slug", default=DEMO_SLUG, show_default=True)
@@ -92,33 +106,42 @@ def demo_feed(base_url: str, slug: str, raid_after: float, duration: float | Non
     feed(base_url.rstrip("/"), slug, token, raid_after=raid_after, duration=duration)
 
 
-def seed_demo(rt: runtime.Runtime) -> str:
-    """Create the demo community and admin once; issue a fresh feeder token each start."""
+def seed_demo(rt: runtime.Runtime, pager_port: int = DEMO_PAGER_PORT) -> str:
+    """Create the demo community and admin once, give the admin the demo pager as a contact
+    method, and issue a fresh feeder token each start."""
+    from crisis.demo_pager import contact_url
+
     with session_scope(rt.sessions) as session:
         try:
             community = communities.get_community(session, DEMO_SLUG)
         except communities.NotFound:
-            community, _ = communities.create_community(session, DEMO_SLUG, name="Demo community", clock=rt.clock)
+            community, _ = communities.create_community(session, DEMO_SLUG, name="Demo community", clock=rt.clock,
+                                                        actor=DEMO_ACTOR)
         try:
-            communities.get_user(session, DEMO_ADMIN)
+            admin = communities.get_user(session, DEMO_ADMIN)
             click.echo(f"demo admin: {DEMO_ADMIN} (password printed on first start; "
                        f"new user: crisis user create EMAIL --community {DEMO_SLUG} --role admin)")
         except communities.NotFound:
             admin, password = communities.create_user(session, DEMO_ADMIN, password=None, clock=rt.clock,
-                                                      display_name="Demo admin")
-            communities.grant_role(session, admin, community, "admin")
+                                                      display_name="Demo admin", actor=DEMO_ACTOR)
+            communities.grant_role(session, admin, community, "admin", actor=DEMO_ACTOR)
             click.secho(f"demo admin login (shown once): {DEMO_ADMIN} / {password}", bold=True)
-        for old in session.scalars(select(ApiToken).where(ApiToken.community_id == community.id,
-                                                          ApiToken.name == FEEDER_TOKEN_NAME,
-                                                          ApiToken.revoked_at.is_(None))):
-            old.revoked_at = rt.clock.now()
-        return communities.issue_ingest_token(session, community, clock=rt.clock, name=FEEDER_TOKEN_NAME).token
+        pager = contact_url(pager_port)
+        if session.scalar(select(ContactMethod.id).where(ContactMethod.user_id == admin.id,
+                                                         ContactMethod.url == pager)) is None:
+            session.add(ContactMethod(user_id=admin.id, label="demo pager", url=pager, created_at=rt.clock.now()))
+        for old in session.scalars(select(ApiToken.id).where(ApiToken.community_id == community.id,
+                                                             ApiToken.name == FEEDER_TOKEN_NAME,
+                                                             ApiToken.revoked_at.is_(None))):
+            tokens.revoke(session, old, clock=rt.clock, actor=DEMO_ACTOR)
+        return communities.issue_ingest_token(session, community, clock=rt.clock, name=FEEDER_TOKEN_NAME,
+                                              actor=DEMO_ACTOR).token
 
 
 def _sync_playbooks(rt: runtime.Runtime) -> None:
     """Store new playbook versions, so incidents opened from now on pin them."""
     with session_scope(rt.sessions) as session:
-        report, bad = playbooks.sync(session, clock=rt.clock)
+        report, bad = playbooks.sync(session, clock=rt.clock, actor="crisis run")
     for label in report.created:
         click.echo(f"playbook stored: {label}")
     for problem in [*report.refused, *map(str, bad)]:
@@ -137,7 +160,9 @@ def _start_embedded_redis(config: Config) -> tuple[object, str]:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--no-demo", is_flag=True, help="Do not seed or feed the demo community.")
 @click.option("--demo-raid-after", default=60.0, show_default=True, help="Seconds until the demo raid.")
-def run(bind: str, no_demo: bool, demo_raid_after: float) -> None:
+@click.option("--demo-pager-port", default=DEMO_PAGER_PORT, show_default=True,
+              help="Loopback port of the demo admin's pager.")
+def run(bind: str, no_demo: bool, demo_raid_after: float, demo_pager_port: int) -> None:
     """Set up and start everything on the embedded defaults; Ctrl-C stops it all."""
     # `kill` stops everything too, not only Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -160,9 +185,11 @@ def run(bind: str, no_demo: bool, demo_raid_after: float) -> None:
         procs.append(_spawn([*crisis_cmd, "web", "--bind", bind, "--no-access-log"], env))
         procs.append(_spawn([*crisis_cmd, "worker", "--log-level", "WARNING"], env))
         if not no_demo:
-            token = seed_demo(rt)
+            procs.append(_spawn([*crisis_cmd, "demo", "pager", "--port", str(demo_pager_port)], env))
+            token = seed_demo(rt, demo_pager_port)
             procs.append(_spawn([*crisis_cmd, "demo", "feed", "--url", base_url, "--raid-after", str(demo_raid_after)],
                                 {**env, "DEMO_INGEST_TOKEN": token}))
+            click.echo(f"demo pages for {DEMO_ADMIN} arrive here and in {config.var_dir / 'demo-pages.jsonl'}")
         click.secho(f"crisis is up: open {base_url}/ (Ctrl-C stops every process)", bold=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)

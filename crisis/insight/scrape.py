@@ -112,6 +112,24 @@ class DatabaseCollector(Collector):
                          "From an incident's creation to its resolution.", _seconds(cast(_Spans, resolved)))
         fired = session.scalar(select(func.coalesce(func.sum(EscalationTimer.fired_count), 0)))
         yield CounterMetricFamily("crisis_escalations_fired", "Escalation levels fired.", value=int(fired or 0))
+        yield from self._unreached(session)
+
+    def _unreached(self, session: Session) -> Iterator[Metric]:
+        """Escalations that ended without delivering a page (crisis.notify.unreached): a count
+        that only grows, and the unacknowledged incidents in that state now (alert on > 0)."""
+        total = session.scalar(select(func.coalesce(func.sum(EscalationTimer.unreached_count), 0)))
+        yield CounterMetricFamily("crisis_escalations_unreached", "Escalation rounds that ended without "
+                                  "delivering a page to anyone.", value=int(total or 0))
+        now_open = GaugeMetricFamily("crisis_incidents_unreached", "Unacknowledged incidents whose escalation "
+                                     "reached nobody.", labels=["community", "severity"])
+        for slug, severity, n in session.execute(
+                select(Community.slug, Incident.severity, func.count())
+                .join(EscalationTimer, EscalationTimer.incident_id == Incident.id)
+                .join(Community, Community.id == Incident.community_id)
+                .where(EscalationTimer.unreached_at.is_not(None), Incident.status == "triggered")
+                .group_by(Community.slug, Incident.severity)):
+            now_open.add_metric([slug, severity], n)
+        yield now_open
 
     def _notifications(self, session: Session) -> Iterator[Metric]:
         done = CounterMetricFamily("crisis_notifications", "Notifications sent or given up on, by channel kind.",

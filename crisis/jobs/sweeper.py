@@ -17,10 +17,11 @@ from crisis.bridges import health
 from crisis.bridges.matrix import reports as matrix_reports
 from crisis.containment import runner as containment
 from crisis.db import session_scope
+from crisis.db import sweep as sweep_rows
 from crisis.ingest import backlog
 from crisis.jobs import names
 from crisis.models import Notification
-from crisis.notify import routing
+from crisis.notify import routing, unreached
 from crisis.notify.states import NOTIFICATION, NotificationStatus
 from crisis.response import escalation, postmortems, steps
 from crisis.runtime import Runtime
@@ -65,6 +66,8 @@ def _sweep(rt: Runtime) -> dict[str, int]:
         ("action_items", lambda: {"action_items_overdue": postmortems.notify_overdue_actions(rt.sessions,
                                                                                               clock=rt.clock)}),
         ("notifications", lambda: _sweep_notifications(rt)),
+        ("unreached", lambda: {"unreached_marked": sweep_rows(rt.sessions, unreached.candidates, unreached.sweep_one,
+                                                              now=rt.clock.now(), limit=SWEEP_LIMIT)}),
         ("containment", lambda: _sweep_containment(rt)),
         ("bridges", lambda: {"bridges_silent": health.check(rt.sessions, clock=rt.clock)}),
         ("reports", lambda: {"reports_stored": matrix_reports.poll(rt.sessions, clock=rt.clock,

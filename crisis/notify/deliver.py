@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crisis.clock import Clock
 from crisis.db import session_scope
 from crisis.models import Channel, ContactMethod, Incident, Notification
-from crisis.notify import routing
+from crisis.notify import routing, unreached
 from crisis.notify.outbox import NOTIFY_TYPES
 from crisis.notify.states import NOTIFICATION, NotificationStatus
 from crisis.notify.transport import Transport, TransportError, send
@@ -105,6 +105,9 @@ def _record(session: Session, notification_id: int, error: TransportError | None
         if incident is not None:
             add_timeline(session, incident, "notification", f"Failed {what} ({reason}): {row.last_error}", at=now,
                          actor="notifier", data={**data, "status": "failed", "error": row.last_error})
+            if row.cause.startswith(unreached.escalation_cause_prefix(incident.id)):
+                session.flush()
+                unreached.check(session, incident, now=now)  # was it the last page that could have landed?
         return Delivery("failed", error=row.last_error, seconds=seconds)
     delay = routing.load().backoff(row.attempts)
     row.status = NOTIFICATION.move(row.status, N.PENDING).value

@@ -19,8 +19,9 @@ from crisis.notify import ack_tokens, recipients, render, routing
 
 # Messages to people about an incident nobody has taken yet carry an acknowledge link
 # (a severity raise of an incident already acknowledged does not).
-ACK_EVENTS = frozenset({"opened", "escalated", "reopened", "severity_raised"})
+ACK_EVENTS = frozenset({"opened", "escalated", "reopened", "severity_raised", "unreached"})
 NOTIFY_TYPES = {"opened": "failure", "escalated": "failure", "reopened": "failure", "severity_raised": "failure",
+                "unreached": "failure",
                 "task_overdue": "warning",
                 "resolved": "success", "mitigated": "success", "acknowledged": "info"}
 

@@ -27,8 +27,10 @@ def _user_label(user: User) -> str:
     return user.display_name or user.email
 
 
-def users_for(session: Session, incident: Incident, kind: str, value: str, at: datetime) -> tuple[list[int], str]:
-    """User ids a person-target names, and a reason when there are none."""
+def users_for(session: Session, incident: Incident, kind: str, value: str, at: datetime,
+              roles: dict[str, int] | None = None) -> tuple[list[int], str]:
+    """User ids a person-target names, and a reason when there are none. `roles` stands in
+    for the incident's responders when there is no incident yet (crisis.notify.reach)."""
     cid = incident.community_id
     if kind == "user":
         user_id = session.scalar(select(User.id).join(Membership, Membership.user_id == User.id)
@@ -46,6 +48,8 @@ def users_for(session: Session, incident: Incident, kind: str, value: str, at: d
                                .order_by(Membership.id)).all()
         users = [uid for uid, role in rows if Role(role).at_least(wanted)]
         return users, "" if users else f"nobody has the role {value} or above"
+    if kind == "incident_role" and roles is not None:
+        return ([roles[value]], "") if value in roles else ([], f"nobody would hold the incident role {value}")
     if kind == "incident_role":
         users = list(session.scalars(select(Responder.user_id).where(Responder.incident_id == incident.id,
                                                                      Responder.role == value)
@@ -57,7 +61,7 @@ def users_for(session: Session, incident: Incident, kind: str, value: str, at: d
 
 
 def resolve(session: Session, incident: Incident, targets: list[dict[str, str]],
-            at: datetime) -> tuple[list[Destination], list[str]]:
+            at: datetime, roles: dict[str, int] | None = None) -> tuple[list[Destination], list[str]]:
     destinations: list[Destination] = []
     reasons: list[str] = []
     seen: set[str] = set()
@@ -79,7 +83,7 @@ def resolve(session: Session, incident: Incident, targets: list[dict[str, str]],
             for ch in live:
                 add(Destination(f"ch:{ch.id}", f"#{ch.name}", channel_id=ch.id))
             continue
-        user_ids, reason = users_for(session, incident, kind, value, at)
+        user_ids, reason = users_for(session, incident, kind, value, at, roles)
         if reason:
             reasons.append(reason)
         for user_id in user_ids:

@@ -21,7 +21,7 @@ from crisis.clock import Clock
 from crisis.db import session_scope
 from crisis.jobs import ringer
 from crisis.models import EscalationTimer, Incident
-from crisis.notify import outbox
+from crisis.notify import outbox, unreached
 from crisis.playbooks import parse_duration
 from crisis.response.states import ESCALATING, TIMER, TimerStatus
 from crisis.timeline import add_timeline
@@ -41,11 +41,13 @@ def arm(session: Session, incident: Incident, policy: dict[str, Any], *, now: da
     timer = session.scalar(select(EscalationTimer).where(EscalationTimer.incident_id == incident.id))
     if timer is None:
         timer = EscalationTimer(incident_id=incident.id, policy=policy, level=0, round=0,
-                                status=TimerStatus.PENDING.value, due_at=now, fired_count=0, updated_at=now)
+                                status=TimerStatus.PENDING.value, due_at=now, fired_count=0, updated_at=now,
+                                armed_at=now, unreached_count=0)
         session.add(timer)
     else:
         timer.status = TIMER.move(timer.status, TimerStatus.PENDING).value
         timer.policy, timer.level, timer.round, timer.due_at, timer.updated_at = policy, 0, 0, now, now
+        timer.armed_at, timer.unreached_at = now, None
     session.flush()
     add_timeline(session, incident, "escalation", f"Escalation armed ({reason})", at=now, actor="escalation",
                  data={"levels": len(policy["levels"]), "repeat": policy.get("repeat", {})})
@@ -96,6 +98,8 @@ def _run(session: Session, incident: Incident, timer: EscalationTimer, now: date
                 add_timeline(session, incident, "escalation",
                              "Escalation finished: every level has fired" if empty_in_a_row < len(levels)
                              else "Escalation finished: nobody to notify at any level", at=now, actor="escalation")
+                session.flush()
+                unreached.check(session, incident, now=now)
                 return
             nxt, nxt_round, wait = 0, rnd + 1, _delay(repeat.get("after", "0m"))
         if fired or wait is not None:

@@ -14,6 +14,7 @@ from crisis.containment import service as containment
 from crisis.containment.kinds import DEFAULT_TARGETS
 from crisis.insight import trends
 from crisis.models import ContainmentAction, Incident, Membership, Notification, Responder, Role, Task, User
+from crisis.notify import unreached
 from crisis.playbooks import parse_duration
 from crisis.response import lifecycle, postmortems, steps
 from crisis.response.states import ACTIONS, SEVERITIES, TRANSITIONS, IncidentStatus, InvalidTransition
@@ -98,7 +99,7 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                 evidence=incident.evidence or {}, Role=Role,
                 containment=containment.for_incident(session, incident.id),
                 in_force=containment.in_force(session, incident.id), kinds=containment_kinds.KINDS,
-                kind_labels=kind_labels(),
+                kind_labels=kind_labels(), unreached=unreached.banner(session, incident.id),
                 task_by_id={t.id: t for t in task_rows})
 
 

@@ -18,7 +18,7 @@ from crisis.bridges import links
 from crisis.bridges.matrix.registration import registration, to_yaml
 from crisis.clock import utc
 from crisis.models import Channel, ContactMethod, Membership, PlaybookVersion, Role, Schedule, User
-from crisis.notify import destinations
+from crisis.notify import destinations, reach
 from crisis.tenancy import community_settings, oncall
 from crisis.tenancy.communities import ServiceError, communities_of
 from crisis.web.access import community_scope
@@ -120,7 +120,7 @@ def playbook_edit(name: str) -> Any:
         try:
             data = yaml.safe_load(text)
             row = playbooks.create_version(db(), name, data, clock=rt().clock, user_id=g.user.id, comment=comment,
-                                           source_text=text)
+                                           source_text=text, actor=g.user.email)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problems = [(f"line {mark.line + 1}, column {mark.column + 1}: " if mark else "")
@@ -155,7 +155,7 @@ def oncall_page(slug: str) -> str:
                       "next": [s for s in shifts if s.start > now][:4],
                       "overrides": [o for o in schedule.overrides if o.ends_at > now]})
     return render_template("oncall.html", scope=scope, community=scope.community, views=views, names=names,
-                           staff=staff, now=now, Role=Role)
+                           staff=staff, now=now, Role=Role, gaps=reach.gaps(db(), scope.community, now))
 
 
 def _local(raw: str) -> datetime:
@@ -227,7 +227,8 @@ def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status
                                   for link in links.links_of(session, scope.community.id)],
                            can_link=scope.can(Role.ADMIN), registration_yaml=registration_yaml,
                            integrations=integrations.of_community(session, scope.community.id),
-                           integration_kinds=integrations.KINDS, issued_key=issued_key), status
+                           integration_kinds=integrations.KINDS, issued_key=issued_key,
+                           gaps=reach.gaps(session, scope.community, rt().clock.now())), status
 
 
 @bp.get("/c/<slug>/settings")
@@ -243,7 +244,7 @@ def save_settings(slug: str) -> Any:
     scope = community_scope(slug, Role.MANAGER)
     changes = _settings_from_form()
     try:
-        community_settings.update(db(), scope.community, changes)
+        community_settings.update(db(), scope.community, changes, actor=g.user.email, actor_user_id=g.user.id)
     except community_settings.InvalidSettings as exc:
         db().rollback()
         errors = [f"{e.field}: {e.message}" for e in exc.errors]
@@ -263,7 +264,7 @@ def add_channel(slug: str) -> Response:
     with commit_or_flash(destinations.DestinationError):
         destinations.add_channel(db(), scope.community, name=request.form.get("name", ""),
                                  purpose=request.form.get("purpose", "team"), url=request.form.get("url", ""),
-                                 now=rt().clock.now())
+                                 now=rt().clock.now(), actor=g.user.email, actor_user_id=g.user.id)
     return redirect(url_for("manage.settings_page", slug=slug) + "#channels", code=303)
 
 
@@ -286,7 +287,7 @@ def add_link(slug: str) -> Response | tuple[str, int]:
             server_name=form.get("server_name", "").strip(), rooms=links.parse_rooms(rooms),
             secret_key=rt().config.secret_key, clock=rt().clock, name=form.get("name", "").strip() or "matrix",
             admin_token=form.get("admin_token", "").strip() or None,
-            silence_after=timedelta(minutes=int(minutes_text)))
+            silence_after=timedelta(minutes=int(minutes_text)), actor=g.user.email, actor_user_id=g.user.id)
     except ServiceError as exc:
         db().rollback()
         return _settings_page(scope, community_settings.current(scope.community), [str(exc)], 422)
@@ -308,7 +309,8 @@ def add_integration(slug: str) -> Response | tuple[str, int]:
         issued = integrations.create(
             db(), scope.community, kind=form.get("kind", ""), name=form.get("name", "").strip(), clock=rt().clock,
             default_severity=form.get("default_severity", "sev3"),
-            severity_map=form.get("severity_map", "").strip() or None, auto_resolve=form.get("auto_resolve") == "on")
+            severity_map=form.get("severity_map", "").strip() or None, auto_resolve=form.get("auto_resolve") == "on",
+            actor=g.user.email, actor_user_id=g.user.id)
     except ServiceError as exc:
         db().rollback()
         return _settings_page(scope, community_settings.current(scope.community), [str(exc)], 422)

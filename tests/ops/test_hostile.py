@@ -98,7 +98,7 @@ def _context(value: str) -> dict[str, Any]:
         "undo_lockdown_url": "https://crisis.example/contain/u0k3n",
         "actor": f"actor {value}", "note": f"note {value}", "update": f"update {value}",
         "level": 2, "round": 1, "due_at": "2026-10-12", "sections": [f"section {value}", "Timeline"],
-        "previous_severity": f"sev2 {value}",
+        "previous_severity": f"sev2 {value}", "failed_pages": 2,
         "task": {"title": f"task {value}", "late_minutes": 5, "owner": f"owner {value}"},
     }
 

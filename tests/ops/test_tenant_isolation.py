@@ -14,6 +14,7 @@ from werkzeug.routing import AnyConverter, Rule
 from crisis.alert_intake import integrations
 from crisis.clock import FixedClock
 from crisis.models import Channel, ContactMethod, ContainmentAction, Incident, Schedule, Task
+from crisis.tenancy import communities
 from tests.conftest import Factory
 
 # Arguments that do not name a community's object: global playbooks, signed ack links, files.
@@ -52,9 +53,10 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
                                                                                       "state": "pending"}],
                                created_at=now, updated_at=now)
     session.add(action)
+    token = communities.issue_personal_token(session, owner.user, clock=clock)
     session.commit()
     return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
-                             "channel_id": channel.id, "method_id": method.id, "item_id": 1,
+                             "token_id": token.id, "channel_id": channel.id, "method_id": method.id, "item_id": 1,
                              "integration_id": integration.id, "action_id": action.id})
 
 

@@ -93,12 +93,12 @@ def test_hostile_alert_text_reaches_every_template_as_one_line_title_and_plain_t
                "community": {"slug": "lantern", "name": "Lantern"}, "recipient": "r", "ack_url": "",
                "lockdown_url": "", "lockdown_hours": "", "undo_lockdown_url": "",
                "actor": "a", "note": "n", "update": "u", "level": 2, "round": 1, "due_at": "d",
-               "sections": ["s"], "previous_severity": "sev4",
+               "sections": ["s"], "previous_severity": "sev4", "failed_pages": 0,
                "task": {"title": "t", "late_minutes": 5, "owner": "o"}}
     for event, lang in sorted((p.parent.name, p.stem) for p in render.TEMPLATES.glob("*/*.j2")):
         title, body = render.render(event, lang, context)
         assert "\n" not in title and "\x1b" not in body and "\x00" not in body
-        if event in ("opened", "reopened", "escalated", "severity_raised"):
+        if event in ("opened", "reopened", "escalated", "severity_raised", "unreached"):
             assert f"team={HOSTILE}" in body, (event, lang)
 
 
