@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
         channels,
         community_settings,
         containment,
+        data,
         errors,
         health,
         incidents,
@@ -24,5 +25,5 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment):
+                   links, alerts, integrations, containment, data):
         app.register_blueprint(module.bp)

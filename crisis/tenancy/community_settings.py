@@ -1,5 +1,5 @@
-"""Per-community detector settings: validated at the edge, stored on the community,
-read by the detectors on every batch (crisis.response.drain.settings_for)."""
+"""Per-community settings: the detectors' (read on every batch, crisis.response.drain.settings_for)
+and retention's (crisis.retention.policy), validated at the edge and stored on the community."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,10 +9,14 @@ from sqlalchemy.orm import Session
 from crisis.detection import DetectorSettings
 from crisis.ingest.validate import FieldError, parse_rfc3339
 from crisis.models import Community
+from crisis.retention import policy as retention
 
 KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
 LEVELS = ("low", "normal", "high")
-FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds")
+DETECTOR_FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds")
+# Retention is data governance: changing it needs the admin role (ADMIN_FIELDS).
+ADMIN_FIELDS = retention.FIELDS
+FIELDS = DETECTOR_FIELDS + ADMIN_FIELDS
 MAX_LIST = 1000
 MAX_WINDOWS = 50
 
@@ -24,7 +28,7 @@ class InvalidSettings(ValueError):
 
 
 def defaults() -> dict[str, Any]:
-    return public(DetectorSettings())
+    return {**public(DetectorSettings()), **retention.defaults()}
 
 
 def public(settings: DetectorSettings) -> dict[str, Any]:
@@ -94,7 +98,7 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
         value = body["enabled_kinds"]
         if not isinstance(value, list) or any(k not in KINDS for k in value):
             errors.append(FieldError(0, "enabled_kinds", f"must be a list drawn from {', '.join(KINDS)}"))
-    return errors
+    return errors + retention.validate(body)
 
 
 def update(session: Session, community: Community, changes: dict[str, Any]) -> dict[str, Any]:
