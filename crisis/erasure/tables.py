@@ -88,12 +88,13 @@ def scrub_table(session: Session, table: Table, where: ColumnElement[bool], reda
     for rows in _chunks(session, table, where, columns, postgres):
         for row in rows:
             key_values = row[: len(keys)]
-            if table.name == "platform_accounts" and redactor.is_member(row.user_id):
+            old = dict(zip((c.name for c in columns), row[len(keys):], strict=True))
+            if table.name == "platform_accounts" and redactor.is_member(old.get("user_id")):
                 session.execute(delete(table).where(*(k == v for k, v in zip(keys, key_values, strict=True))))
                 changed += 1
                 continue
-            values = {c.name: redactor.value(row[c.name]) for c in columns if row[c.name] is not None}
-            values = {name: v for name, v in values.items() if v != row[name]}
+            values = {name: redactor.value(v) for name, v in old.items() if v is not None}
+            values = {name: v for name, v in values.items() if v != old[name]}
             if values:
                 session.execute(update(table).where(*(k == v for k, v in zip(keys, key_values, strict=True)))
                                 .values(**values))
