@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import record
 from crisis.clock import Clock, isoformat
 from crisis.models import AlertIntegration, Community
 from crisis.response.states import SEVERITIES
@@ -84,7 +85,8 @@ def parse_field_paths(value: Any) -> dict[str, str]:
 def create(session: Session, community: Community, *, kind: str, name: str, clock: Clock,
            incident_kind: str = "alert", default_severity: str = "sev3", playbook: str | None = None,
            severity_label: str = "severity", severity_map: Any = None, field_paths: Any = None,
-           auto_resolve: bool = True, reopen_within_s: int = DEFAULT_REOPEN_WITHIN_S) -> IssuedIntegration:
+           auto_resolve: bool = True, reopen_within_s: int = DEFAULT_REOPEN_WITHIN_S, actor: str = "system",
+           actor_user_id: int | None = None) -> IssuedIntegration:
     if kind not in KINDS:
         raise IntegrationError(f"kind: {kind[:30]!r} is not one of {', '.join(KINDS)}")
     if not NAME.match(name):
@@ -112,14 +114,25 @@ def create(session: Session, community: Community, *, kind: str, name: str, cloc
         auto_resolve=auto_resolve, reopen_within_s=reopen_within_s, created_at=clock.now(), disabled=False)
     session.add(integration)
     session.flush()
+    shown = summary(integration)
+    record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id,
+           action="integration.create", target=f"{kind} integration {integration.id} ({name})",
+           after={k: shown[k] for k in ("kind", "name", "key_hint", "incident_kind", "default_severity", "playbook",
+                                        "severity_map", "auto_resolve")}, at=integration.created_at)
     return IssuedIntegration(integration, key)
 
 
-def rotate(session: Session, integration: AlertIntegration, *, clock: Clock) -> str:
+def rotate(session: Session, integration: AlertIntegration, *, clock: Clock, actor: str = "system",
+           actor_user_id: int | None = None) -> str:
     """A new key; the old one stops working when the caller commits."""
     key = new_key()
+    old_hint = integration.key_hint
     integration.key_hash, integration.key_hint, integration.rotated_at = hash_token(key), key[-4:], clock.now()
     session.flush()
+    record(session, community_id=integration.community_id, actor=actor, actor_user_id=actor_user_id,
+           action="integration.rotate", target=f"{integration.kind} integration {integration.id} ({integration.name})",
+           before={"key_hint": f"…{old_hint}"}, after={"key_hint": f"…{integration.key_hint}"},
+           at=integration.rotated_at)
     return key
 
 

@@ -7,6 +7,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from crisis.api import (
         alerts,
+        audit,
         channels,
         community_settings,
         containment,
@@ -25,5 +26,5 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment, data):
+                   links, alerts, integrations, containment, audit, data):
         app.register_blueprint(module.bp)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from crisis.api import serialize
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, field, json_body
+from crisis.api.staff import community_by_slug, current_user, field, json_body
 from crisis.models import Channel, Role
 from crisis.notify import destinations
 from crisis.webctx import db, rt
@@ -29,7 +29,8 @@ def add_channel(slug: str) -> tuple[Response, int]:
         row = destinations.add_channel(
             db(), community, name=field(body, "name", str),
             purpose=field(body, "purpose", str, required=False, default="team"),
-            url=field(body, "url", str), now=rt().clock.now())
+            url=field(body, "url", str), now=rt().clock.now(), actor=current_user().email,
+            actor_user_id=current_user().id)
     except destinations.DuplicateDestination as exc:
         abort(409, "conflict", str(exc), field=exc.field)
     except destinations.DestinationError as exc:
@@ -44,6 +45,6 @@ def delete_channel(slug: str, channel_id: int) -> tuple[str, int]:
     row = db().get(Channel, channel_id)
     if row is None or row.community_id != community.id:
         abort(404, "not_found", f"community {slug} has no channel {channel_id}")
-    db().delete(row)
+    destinations.remove_channel(db(), row, actor=current_user().email, actor_user_id=current_user().id)
     db().commit()
     return "", 204

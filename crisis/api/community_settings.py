@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, json_body, require
+from crisis.api.staff import community_by_slug, current_user, json_body, require
 from crisis.models import Role
 from crisis.tenancy import community_settings
 from crisis.webctx import db
@@ -26,7 +26,8 @@ def patch_settings(slug: str) -> Response:
     if governed:
         require(community.id, Role.ADMIN, f"changing {', '.join(governed)}", not_found=f"no community {slug!r}")
     try:
-        result = community_settings.update(db(), community, body)
+        result = community_settings.update(db(), community, body, actor=current_user().email,
+                                           actor_user_id=current_user().id)
     except community_settings.InvalidSettings as exc:
         abort(422, "invalid_settings", f"{len(exc.errors)} problem(s) found; nothing was changed",
               errors=[{"field": e.field, "message": e.message} for e in exc.errors])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crisis.api.errors import abort
 from crisis.api.staff import community_by_slug, current_user, json_body
-from crisis.erasure import audit_hook
+from crisis.audit import log as audit_log
 from crisis.erasure import service as erasure
 from crisis.export import archive
 from crisis.jobs import names
@@ -16,7 +16,7 @@ from crisis.models import Erasure, Role
 from crisis.retention import status
 from crisis.webctx import db, rt
 
-bp = Blueprint("data", __name__)
+bp = Blueprint("api_data", __name__)
 
 
 @bp.get("/api/v1/communities/<slug>/retention")
@@ -38,7 +38,7 @@ def post_erasure(slug: str) -> tuple[Response, int]:
     user = current_user()
     try:
         row = erasure.request(db(), community, member=body.get("member"), also=body.get("also"),
-                              actor=user.display_name or user.email, actor_user_id=user.id,
+                              actor=user.email, actor_user_id=user.id,
                               remote_addr=request.remote_addr, clock=rt().clock, force=force)
     except erasure.ErasureBlocked as exc:
         db().rollback()
@@ -77,8 +77,9 @@ def export(slug: str) -> Response:
     now = rt().clock.now()
     body = archive.build(db(), community, now=now)
     user = current_user()
-    audit_hook.record(db(), community_id=community.id, actor=user.display_name or user.email,
-                      action="data.exported", target=f"community:{community.slug}", remote_addr=request.remote_addr)
+    audit_log.record(db(), community_id=community.id, actor=user.email, actor_user_id=user.id,
+                     action="data.exported", target=f"community {community.slug}", at=now,
+                     after=archive.counts(body))
     db().commit()
     response = Response(body, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{archive.filename(community.slug, now)}"'

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from crisis.api import ratelimit
-from crisis.api.auth import bearer_value, touch
+from crisis.api.auth import bearer_value, check_live, check_scope, touch
 from crisis.api.errors import ApiError, abort
 from crisis.ingest.fast_path import decode_valid_array
 from crisis.ingest.pgdirect import DatabaseUnavailable
@@ -81,14 +81,16 @@ def post_events(slug: str) -> tuple[Response, int]:
 
 def _token_and_community(slug: str) -> tuple[ApiToken, Community]:
     """The token, the community and the answers when they do not match, in this order:
-    401 (unknown or revoked token), 404 (no such community), 403 (wrong kind of token, or
-    another community's). One query for token and community."""
+    401 (unknown or revoked token), 401 (expired), 404 (no such community), 403 (wrong kind
+    of token, or another community's, or without events:write). One query for token and
+    community."""
     value = bearer_value()
     row = db().execute(select(ApiToken, Community).outerjoin(Community, Community.slug == slug)
                        .where(ApiToken.token_hash == hash_token(value))).first()
     if row is None or row[0].revoked_at is not None:
         abort(401, "unauthorized", "unknown or revoked token")
     token, community = row
+    check_live(token)
     g.api_token = token
     if community is None:
         abort(404, "not_found", f"no community {slug!r}")
@@ -96,6 +98,7 @@ def _token_and_community(slug: str) -> tuple[ApiToken, Community]:
         abort(403, "forbidden", "this route takes an ingest token; personal tokens cannot post events")
     if token.community_id != community.id:
         abort(403, "forbidden", f"this ingest token does not belong to community {slug!r}")
+    check_scope(token)
     return token, community
 
 

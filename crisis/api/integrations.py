@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify
 
 from crisis.alert_intake import integrations
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, community_row, field, json_body
+from crisis.api.staff import community_by_slug, community_row, current_user, field, json_body
 from crisis.models import AlertIntegration, Role
 from crisis.tenancy.communities import Conflict
 from crisis.webctx import db, rt
@@ -43,7 +43,8 @@ def add_integration(slug: str) -> tuple[Response, int]:
             field_paths=field(body, "field_paths", dict, required=False),
             auto_resolve=field(body, "auto_resolve", bool, required=False, default=True),
             reopen_within_s=field(body, "reopen_within_s", int, required=False,
-                                  default=integrations.DEFAULT_REOPEN_WITHIN_S))
+                                  default=integrations.DEFAULT_REOPEN_WITHIN_S),
+            actor=current_user().email, actor_user_id=current_user().id)
     except Conflict as exc:
         abort(409, "conflict", str(exc))
     except integrations.IntegrationError as exc:
@@ -57,6 +58,7 @@ def add_integration(slug: str) -> tuple[Response, int]:
 def rotate_key(integration_id: int) -> tuple[Response, int]:
     integration = community_row(AlertIntegration, integration_id, "integration", Role.ADMIN,
                                 "rotating an integration key")
-    key = integrations.rotate(db(), integration, clock=rt().clock)
+    key = integrations.rotate(db(), integration, clock=rt().clock, actor=current_user().email,
+                              actor_user_id=current_user().id)
     db().commit()
     return _with_key(integration, key, 200)

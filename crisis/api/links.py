@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, jsonify
 
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, field, json_body
+from crisis.api.staff import community_by_slug, current_user, field, json_body
 from crisis.bridges import health, links
 from crisis.bridges.matrix.registration import registration
 from crisis.models import Role
@@ -42,7 +42,7 @@ def add_link(slug: str) -> tuple[Response, int]:
             rooms=links.parse_rooms(rooms), secret_key=rt().config.secret_key, clock=rt().clock,
             name=field(body, "name", str, required=False, default="matrix"),
             admin_token=field(body, "admin_token", str, required=False),
-            silence_after=timedelta(minutes=minutes))
+            silence_after=timedelta(minutes=minutes), actor=current_user().email, actor_user_id=current_user().id)
     except Conflict as exc:
         abort(409, "conflict", str(exc))
     except links.LinkError as exc:

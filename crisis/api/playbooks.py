@@ -105,7 +105,7 @@ def create_version(name: str) -> tuple[Response, int]:
     try:
         row = playbooks.create_version(db(), name, spec, clock=rt().clock, user_id=user.id,
                                        comment=field(body, "comment", str, required=False, default=""),
-                                       source_text=source or "")
+                                       source_text=source or "", actor=user.email)
         db().commit()
     except playbooks.PlaybookError as exc:
         db().rollback()

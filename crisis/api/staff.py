@@ -2,7 +2,8 @@
 
 Every object belongs to a community. A caller with no role there gets 404, the same
 answer as for an object that does not exist, so ids cannot be probed across tenants;
-a caller with too small a role gets 403 naming the role needed."""
+a caller with too small a role gets 403 naming the role needed. The token must also hold
+the scope the route needs (crisis.api.scopes), whatever the role: 403 naming the scope."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 from flask import g, request
 from sqlalchemy import select
 
-from crisis.api.auth import bearer_token, touch
+from crisis.api.auth import bearer_token, check_scope, touch_now
 from crisis.api.errors import abort
 from crisis.models import Community, Membership, Role, User
 from crisis.tenancy import scope
@@ -25,10 +26,11 @@ def current_user() -> User:
     token = bearer_token()
     if token.kind != "personal" or token.user_id is None:
         abort(403, "forbidden", "this route takes a personal token (crisis user token); ingest tokens cannot use it")
+    check_scope(token)
     user = db().get(User, token.user_id)
     if user is None:
         abort(401, "unauthorized", "the token's user no longer exists")
-    touch(token)
+    touch_now(token)
     g.staff_user = user
     return user
 

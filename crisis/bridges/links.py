@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import record
 from crisis.clock import Clock
 from crisis.models import Community, PlatformLink
 from crisis.tenancy.communities import Conflict, ServiceError
@@ -54,7 +55,8 @@ def _server_name(sender: str) -> str:
 
 def create_matrix_link(session: Session, community: Community, *, homeserver: str, server_name: str,
                        rooms: dict[str, str], secret_key: str, clock: Clock, name: str = "matrix",
-                       admin_token: str | None = None, silence_after: timedelta = timedelta(hours=1)) -> IssuedLink:
+                       admin_token: str | None = None, silence_after: timedelta = timedelta(hours=1),
+                       actor: str = "system", actor_user_id: int | None = None) -> IssuedLink:
     url = urlparse(homeserver)
     if len(homeserver) > 500:
         raise LinkError("homeserver: must be at most 500 characters")
@@ -80,6 +82,10 @@ def create_matrix_link(session: Session, community: Community, *, homeserver: st
         events_received=0, events_skipped=0, disabled=False)
     session.add(link)
     session.flush()
+    record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id, action="link.create",
+           target=f"matrix link {link.id} ({name})", at=link.created_at,
+           after={"platform": "matrix", "name": name, "homeserver": link.endpoint, "sender": link.sender,
+                  "rooms": sorted(rooms), "admin_token": bool(admin_token)})
     return IssuedLink(link, hs_token, as_token)
 
 

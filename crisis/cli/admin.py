@@ -1,4 +1,4 @@
-"""Administration: database, communities, tokens, users."""
+"""Administration: database, communities, users (tokens: crisis.cli.tokens)."""
 from __future__ import annotations
 
 import sys
@@ -6,15 +6,18 @@ import sys
 import click
 
 from crisis import migrate
-from crisis.cli.common import emit_json, load_runtime, unit_of_work
+from crisis.cli import tokens as token_cli
+from crisis.cli.common import cli_actor, emit_json, load_runtime, unit_of_work
 from crisis.tenancy import communities
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(db)
     cli.add_command(community)
-    cli.add_command(token)
+    cli.add_command(token_cli.token)
     cli.add_command(user)
+    user.add_command(token_cli.user_token)
+    user.add_command(token_cli.user_tokens)
 
 
 @click.group()
@@ -44,41 +47,12 @@ def community() -> None:
 def community_create(slug: str, name: str | None, as_json: bool) -> None:
     """Create a community and print its first ingest token (shown once)."""
     with unit_of_work() as (rt, session):
-        created, issued = communities.create_community(session, slug, name=name, clock=rt.clock)
+        created, issued = communities.create_community(session, slug, name=name, clock=rt.clock, actor=cli_actor())
     if as_json:
         emit_json({"slug": created.slug, "token": issued.token, "token_id": issued.id})
     else:
         click.echo(f"community {created.slug} created")
         click.echo(f"ingest token (shown once, id {issued.id}): {issued.token}")
-
-
-@click.group()
-def token() -> None:
-    """Ingest tokens."""
-
-
-@token.command("create")
-@click.argument("slug")
-@click.option("--name", default="", help="A label to tell tokens apart.")
-@click.option("--json", "as_json", is_flag=True)
-def token_create(slug: str, name: str, as_json: bool) -> None:
-    """Issue another ingest token for a community (shown once)."""
-    with unit_of_work() as (rt, session):
-        found = communities.get_community(session, slug)
-        issued = communities.issue_ingest_token(session, found, clock=rt.clock, name=name)
-    if as_json:
-        emit_json({"id": issued.id, "token": issued.token})
-    else:
-        click.echo(f"ingest token (shown once, id {issued.id}): {issued.token}")
-
-
-@token.command("revoke")
-@click.argument("token_id", type=int)
-def token_revoke(token_id: int) -> None:
-    """Revoke a token by id; it stops working at once."""
-    with unit_of_work() as (rt, session):
-        communities.revoke_token(session, token_id, clock=rt.clock)
-    click.echo(f"token {token_id} revoked")
 
 
 @click.group()
@@ -97,8 +71,8 @@ def user_create(email: str, slug: str, role: str, name: str) -> None:
     with unit_of_work() as (rt, session):
         found = communities.get_community(session, slug)
         created, password_used = communities.create_user(
-            session, email, password=password, clock=rt.clock, display_name=name)
-        communities.grant_role(session, created, found, role)
+            session, email, password=password, clock=rt.clock, display_name=name, actor=cli_actor())
+        communities.grant_role(session, created, found, role, actor=cli_actor())
     click.echo(f"user {created.email} is {role} of {slug}")
     if password is None:
         click.echo(f"password (shown once): {password_used}")
@@ -112,20 +86,5 @@ def user_grant(email: str, slug: str, role: str) -> None:
     """Give an existing user a role in another community."""
     with unit_of_work() as (_rt, session):
         communities.grant_role(session, communities.get_user(session, email),
-                               communities.get_community(session, slug), role)
+                               communities.get_community(session, slug), role, actor=cli_actor())
     click.echo(f"user {email} is {role} of {slug}")
-
-
-@user.command("token")
-@click.argument("email")
-@click.option("--name", default="")
-@click.option("--json", "as_json", is_flag=True)
-def user_token(email: str, name: str, as_json: bool) -> None:
-    """Issue a personal API token (shown once)."""
-    with unit_of_work() as (rt, session):
-        found = communities.get_user(session, email)
-        issued = communities.issue_personal_token(session, found, clock=rt.clock, name=name)
-    if as_json:
-        emit_json({"id": issued.id, "token": issued.token})
-    else:
-        click.echo(f"personal token (shown once, id {issued.id}): {issued.token}")

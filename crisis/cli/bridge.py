@@ -10,7 +10,7 @@ import click
 
 from crisis.bridges import links
 from crisis.bridges.matrix.registration import registration, to_yaml
-from crisis.cli.common import emit_json, load_runtime, unit_of_work
+from crisis.cli.common import cli_actor, emit_json, load_runtime, unit_of_work
 from crisis.tenancy.communities import ServiceError, get_community
 
 
@@ -54,7 +54,7 @@ def matrix_register(slug: str, homeserver: str, server_name: str, rooms: tuple[s
         issued = links.create_matrix_link(
             session, get_community(session, slug), homeserver=homeserver, server_name=server_name,
             rooms=links.parse_rooms(list(rooms)), secret_key=rt.config.secret_key, clock=rt.clock,
-            admin_token=admin, silence_after=timedelta(minutes=silence_after))
+            admin_token=admin, silence_after=timedelta(minutes=silence_after), actor=cli_actor())
         document = registration(issued, crisis_url=crisis_url or rt.config.base_url)
         path = Path(out)
         path.write_text(to_yaml(document))

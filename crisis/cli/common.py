@@ -1,6 +1,7 @@
 """What every command needs: the runtime built from the environment."""
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,14 @@ def unit_of_work() -> Iterator[tuple[runtime.Runtime, Session]]:
             yield rt, session
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def cli_actor() -> str:
+    """Who the audit log says did what a command did: the operating-system account."""
+    try:
+        return f"cli ({getpass.getuser()})"
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "cli"
 
 
 def emit_json(data: Any) -> None:

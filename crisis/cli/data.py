@@ -1,14 +1,13 @@
 """A community's data: retention (status, run now), erasing a member, the export archive."""
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
-from crisis.cli.common import emit_json, load_runtime, unit_of_work
+from crisis.audit import log as audit_log
+from crisis.cli.common import cli_actor, emit_json, load_runtime, unit_of_work
 from crisis.db import session_scope
-from crisis.erasure import audit_hook
 from crisis.erasure import service as erasure
 from crisis.export import archive
 from crisis.models import Erasure
@@ -18,10 +17,6 @@ from crisis.tenancy import communities
 
 def register(cli: click.Group) -> None:
     cli.add_command(data)
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 @click.group()
@@ -40,7 +35,7 @@ def erase(slug: str, member: str, also: tuple[str, ...], force: bool, as_json: b
     in stored events, evidence, timelines and every other table, replaced by a tombstone."""
     with unit_of_work() as (rt, session):
         community = communities.get_community(session, slug)
-        row = erasure.request(session, community, member=member, also=list(also), actor=_actor(),
+        row = erasure.request(session, community, member=member, also=list(also), actor=cli_actor(),
                               actor_user_id=None, remote_addr=None, clock=rt.clock, force=force)
         erasure_id = row.id
     outcome = erasure.run_to_end(rt.sessions, erasure_id, clock=rt.clock)
@@ -68,8 +63,8 @@ def export(slug: str, output: Path | None) -> None:
         community = communities.get_community(session, slug)
         now = rt.clock.now()
         body = archive.build(session, community, now=now)
-        audit_hook.record(session, community_id=community.id, actor=_actor(), action="data.exported",
-                          target=f"community:{community.slug}", remote_addr=None)
+        audit_log.record(session, community_id=community.id, actor=cli_actor(), action="data.exported",
+                         target=f"community {community.slug}", at=now, after=archive.counts(body))
         path = output or Path(archive.filename(community.slug, now))
     path.write_bytes(body)
     click.echo(f"{path}: {len(body)} bytes")

@@ -6,7 +6,7 @@ import json
 import click
 
 from crisis.alert_intake import integrations
-from crisis.cli.common import emit_json, unit_of_work
+from crisis.cli.common import cli_actor, emit_json, unit_of_work
 from crisis.models import AlertIntegration
 from crisis.tenancy.communities import get_community
 
@@ -57,7 +57,7 @@ def create(slug: str, kind: str, name: str, incident_kind: str, default_severity
             session, get_community(session, slug), kind=kind, name=name, clock=rt.clock, incident_kind=incident_kind,
             default_severity=default_severity, playbook=playbook, severity_label=severity_label,
             severity_map=severity_map, field_paths=paths, auto_resolve=not no_auto_resolve,
-            reopen_within_s=reopen_within)
+            reopen_within_s=reopen_within, actor=cli_actor())
         data = integrations.summary(issued.integration)
         endpoint = rt.config.base_url + integrations.ENDPOINTS[kind]
     _print_key(data, issued.key, endpoint, as_json)
@@ -72,7 +72,7 @@ def rotate(integration_id: int, as_json: bool) -> None:
         row = session.get(AlertIntegration, integration_id)
         if row is None:
             raise click.ClickException(f"no integration {integration_id}")
-        key = integrations.rotate(session, row, clock=rt.clock)
+        key = integrations.rotate(session, row, clock=rt.clock, actor=cli_actor())
         data = integrations.summary(row)
         endpoint = rt.config.base_url + integrations.ENDPOINTS[row.kind]
     _print_key(data, key, endpoint, as_json)

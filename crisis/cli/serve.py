@@ -118,7 +118,7 @@ def seed_demo(rt: runtime.Runtime) -> str:
 def _sync_playbooks(rt: runtime.Runtime) -> None:
     """Store new playbook versions, so incidents opened from now on pin them."""
     with session_scope(rt.sessions) as session:
-        report, bad = playbooks.sync(session, clock=rt.clock)
+        report, bad = playbooks.sync(session, clock=rt.clock, actor="crisis run")
     for label in report.created:
         click.echo(f"playbook stored: {label}")
     for problem in [*report.refused, *map(str, bad)]:

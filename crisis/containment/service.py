@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.audit import log as audit_log
 from crisis.containment import kinds
 from crisis.containment.kinds import DEFAULT_TARGETS, MAX_TARGETS, Kind
 from crisis.containment.states import ACTION, IN_FORCE, OPEN, ActionStatus
@@ -46,6 +47,17 @@ def record(session: Session, action: ContainmentAction, old: str, *, actor: str,
     """A move already made by a claim (a conditional UPDATE), written to the log."""
     session.add(ContainmentMove(action_id=action.id, from_status=old, to_status=action.status, actor=actor[:200],
                                 actor_user_id=actor_user_id, note=note, at=now))
+
+
+def _audit(session: Session, action: ContainmentAction, verb: str, *, actor: str, actor_user_id: int | None,
+           now: datetime, before: str, via: str = "") -> None:
+    # The accounts stay out of the audit row (counts only): they are members' data, kept
+    # with the action itself, where erasing a member can reach them.
+    audit_log.record(
+        session, community_id=action.community_id, actor=actor, actor_user_id=actor_user_id,
+        action=f"containment.{verb}", target=f"incident {action.incident_id} action {action.id} ({action.kind})",
+        before={"status": before}, after={"status": action.status, "accounts": len(action.targets or []),
+                                          "rooms": len(action.rooms or []), "via": via}, at=now)
 
 
 def describe(action: ContainmentAction) -> str:
@@ -174,10 +186,12 @@ def approve(session: Session, action: ContainmentAction, *, actor: str, role: Ro
         raise NotAllowed(f"approving {kind.name} needs the {needed.value} role or above; you are {role.value}")
     if kind.confirm and not confirm:
         raise ContainmentError(f"confirm: {kind.label.lower()} cannot be undone; approve with confirm=true")
+    before = action.status
     try:
         move(session, action, A.APPROVED, actor=actor, actor_user_id=actor_user_id, now=now, note=via)
     except InvalidTransition as exc:
         raise ContainmentError(f"status: {exc}") from None
+    _audit(session, action, "approve", actor=actor, actor_user_id=actor_user_id, now=now, before=before, via=via)
     action.approved_by, action.approved_by_id, action.approved_at = actor[:200], actor_user_id, now
     action.next_attempt_at = now
     incident = session.get(Incident, action.incident_id)
@@ -191,10 +205,12 @@ def approve(session: Session, action: ContainmentAction, *, actor: str, role: Ro
 
 def cancel(session: Session, action: ContainmentAction, *, actor: str, now: datetime,
            actor_user_id: int | None = None, note: str = "") -> ContainmentAction:
+    before = action.status
     try:
         move(session, action, A.CANCELLED, actor=actor, actor_user_id=actor_user_id, now=now, note=note)
     except InvalidTransition as exc:
         raise ContainmentError(f"status: {exc}") from None
+    _audit(session, action, "cancel", actor=actor, actor_user_id=actor_user_id, now=now, before=before, via=note)
     incident = session.get(Incident, action.incident_id)
     assert incident is not None
     add_timeline(session, incident, "containment", f"{actor} cancelled: {describe(action)}"
@@ -217,6 +233,7 @@ def undo(session: Session, action: ContainmentAction, *, actor: str, now: dateti
     if action.reverted_by:
         return action  # already asked: the job is on it
     action.expires_at, action.next_attempt_at, action.reverted_by = now, now, actor[:200]
+    _audit(session, action, "undo", actor=actor, actor_user_id=actor_user_id, now=now, before=action.status, via=via)
     incident = session.get(Incident, action.incident_id)
     assert incident is not None
     add_timeline(session, incident, "containment", f"{actor} asked to undo: {describe(action)}"
@@ -243,6 +260,7 @@ def release(session: Session, action: ContainmentAction, account: str, *, actor:
         raise ContainmentError(f"account: {account!r} is {target['state']}, not held by this action")
     target.update(state="releasing", released_by=actor[:200])
     action.targets, action.next_attempt_at, action.updated_at = targets, now, now
+    _audit(session, action, "release", actor=actor, actor_user_id=actor_user_id, now=now, before=action.status)
     incident = session.get(Incident, action.incident_id)
     assert incident is not None
     add_timeline(session, incident, "containment", f"{actor} released {account} from: {describe(action)}", at=now,

@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import MetaData, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from crisis.audit import log as audit_log
 from crisis.clock import Clock, isoformat
 from crisis.containment.states import OPEN as OPEN_ACTIONS
 from crisis.db import Base, session_scope
-from crisis.erasure import audit_hook, batches, tables
+from crisis.erasure import batches, tables
 from crisis.erasure.redact import Redactor
 from crisis.erasure.states import ERASURE, MAX_ATTEMPTS, ErasureStatus
 from crisis.models import Community, ContainmentAction, DetectorState, Erasure
@@ -211,8 +212,11 @@ def _finish(session: Session, row: Erasure, redactor: Redactor, *, clock: Clock,
     _move(row, E.DONE)
     row.phase, row.subject, row.needles = "done", None, None
     row.finished_at, row.claimed_at, row.last_error = clock.now(), None, ""
-    audit_hook.record(session, community_id=row.community_id, actor=row.requested_by, action="member.erased",
-                      target=row.tombstone, remote_addr=row.remote_addr or None)
+    # The audit row names the tombstone, never the member: the log is append-only, and an
+    # erasure that wrote the member's id into it would undo itself.
+    audit_log.record(session, community_id=row.community_id, actor=row.requested_by, action="member.erased",
+                     target=row.tombstone, actor_user_id=row.requested_by_id, remote_addr=row.remote_addr,
+                     after={k: v for k, v in row.counts.items() if k != "tables"}, at=row.finished_at)
 
 
 def run_to_end(sessions: sessionmaker[Session], erasure_id: int, *, clock: Clock) -> str:

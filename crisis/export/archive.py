@@ -132,5 +132,12 @@ def build(session: Session, community: Any, *, now: datetime) -> bytes:
     return buffer.getvalue()
 
 
+def counts(body: bytes) -> dict[str, int]:
+    """The manifest's row counts of an archive: what the audit log records of an export."""
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    return dict(manifest["counts"])
+
+
 def filename(slug: str, now: datetime) -> str:
     return f"crisis-{slug}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"

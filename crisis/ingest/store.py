@@ -102,12 +102,13 @@ SELECT (SELECT community_id FROM src), %(total)s, NULL::json
 """
 _PG_FOR_COMMUNITY = "WITH src AS (SELECT CAST(%(cid)s AS integer) AS community_id),\n" + _PG_STORE
 # The ingest hot path (crisis.api.ingest): the token check, its last-used stamp and the
-# insert in the same round trip. No row in `src` (unknown, revoked or foreign token, or
-# no such community) stores nothing and returns a NULL community: the caller then asks
-# the slow path which answer (401, 403 or 404) applies.
+# insert in the same round trip. No row in `src` (unknown, revoked, expired or foreign
+# token, one without events:write, or no such community) stores nothing and returns a NULL
+# community: the caller then asks the slow path which answer (401, 403 or 404) applies.
 _PG_TOKEN = """WITH src AS MATERIALIZED (
     SELECT t.community_id, t.id AS token_id FROM api_tokens t JOIN communities c ON c.id = t.community_id
-    WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL AND t.kind = 'ingest' AND c.slug = %(slug)s),
+    WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL AND t.kind = 'ingest' AND c.slug = %(slug)s
+      AND (t.expires_at IS NULL OR t.expires_at > %(now)s) AND t.scopes::jsonb ? 'events:write'),
 used AS (UPDATE api_tokens SET last_used_at = %(now)s FROM src
          WHERE api_tokens.id = src.token_id
            AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at < %(stale)s)),

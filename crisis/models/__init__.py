@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from crisis.models.activity import ActivityCount, DetectorState, EventBatch, EventId
 from crisis.models.alert import AlertGroup, AlertInstance, AlertIntegration
+from crisis.models.audit import AuditEntry
 from crisis.models.bridge import BridgeTransaction, PlatformAccount, PlatformLink
 from crisis.models.community import ApiToken, Community, Membership, Role, User
 from crisis.models.containment import ContainmentAction, ContainmentMove
@@ -14,8 +15,8 @@ from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- reg
 from crisis.models.response import EscalationTimer, Notification, Responder, Task
 
 __all__ = [
-    "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "BridgeTransaction", "Channel",
-    "Community", "ContactMethod", "ContainmentAction", "ContainmentMove",
+    "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "AuditEntry", "BridgeTransaction",
+    "Channel", "Community", "ContactMethod", "ContainmentAction", "ContainmentMove",
     "DetectorState", "Erasure", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
     "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "RetentionState", "Role", "Rotation",
     "Schedule", "Signal", "Task", "TimelineEntry", "User",

@@ -72,7 +72,9 @@ class Membership(Base):
 
 
 class ApiToken(Base):
-    """Ingest tokens belong to a community; personal tokens to a user. Only a hash is kept."""
+    """Ingest tokens belong to a community; personal tokens to a user. Only a hash is kept.
+    A token may do what its scopes name (crisis.tenancy.tokens.SCOPES) and, for a personal
+    token, what its user's role allows; never past `expires_at`."""
 
     __tablename__ = "api_tokens"
 
@@ -88,3 +90,5 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -69,6 +69,10 @@ class EscalationTimer(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     fired_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when escalation ended without delivering a page to anyone (crisis.notify.unreached);
+    # cleared when it is armed again. The count never goes down: it feeds a Prometheus counter.
+    unreached_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unreached_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Notification(Base):

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import record
 from crisis.jobs import ringer
 from crisis.models import Channel, Community, ContactMethod, Notification, User
 from crisis.notify.transport import check_url
@@ -29,8 +30,13 @@ class DuplicateDestination(DestinationError):
     pass
 
 
+def _scheme(url: str) -> str:
+    # Only the scheme goes in the audit log: the rest of an apprise URL often holds a token.
+    return url.split("://", 1)[0] if "://" in url else ""
+
+
 def add_channel(session: Session, community: Community, *, name: str, purpose: str, url: str,
-                now: datetime) -> Channel:
+                now: datetime, actor: str = "system", actor_user_id: int | None = None) -> Channel:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise DestinationError("name: must be 1 to 100 characters")
@@ -44,7 +50,17 @@ def add_channel(session: Session, community: Community, *, name: str, purpose: s
     row = Channel(community_id=community.id, name=name, purpose=purpose, url=url.strip(), created_at=now)
     session.add(row)
     session.flush()
+    record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id, action="channel.create",
+           target=f"channel {row.id} (#{name})", after={"name": name, "purpose": purpose, "scheme": _scheme(url)},
+           at=now)
     return row
+
+
+def remove_channel(session: Session, channel: Channel, *, actor: str, actor_user_id: int | None = None) -> None:
+    record(session, community_id=channel.community_id, actor=actor, actor_user_id=actor_user_id,
+           action="channel.delete", target=f"channel {channel.id} (#{channel.name})",
+           before={"name": channel.name, "purpose": channel.purpose, "scheme": _scheme(channel.url)})
+    session.delete(channel)
 
 
 def add_contact_method(session: Session, user: User, *, label: str, url: str, now: datetime) -> ContactMethod:

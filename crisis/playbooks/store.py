@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import record
 from crisis.clock import Clock
 from crisis.config import ROOT
 from crisis.models import PlaybookVersion
@@ -69,7 +70,18 @@ def get_version(session: Session, name: str, version: int) -> PlaybookVersion | 
                                                         PlaybookVersion.version == version))
 
 
-def store_file_version(session: Session, spec: dict[str, Any], text: str, *, clock: Clock) -> bool:
+def _audit(session: Session, row: PlaybookVersion, actor: str, actor_user_id: int | None) -> None:
+    # Playbooks are shared by every community, so the row names none (crisis.audit.query
+    # shows playbook rows to every community's admins).
+    record(session, community_id=None, actor=actor, actor_user_id=actor_user_id, action="playbook.version",
+           target=f"playbook {row.name} v{row.version}", at=row.created_at,
+           before={"version": row.version - 1} if row.version > 1 else None,
+           after={"version": row.version, "origin": row.origin, "content_hash": row.content_hash,
+                  "comment": row.comment or ""})
+
+
+def store_file_version(session: Session, spec: dict[str, Any], text: str, *, clock: Clock,
+                       actor: str = "system") -> bool:
     """Store a file's version. False when it is already stored; VersionConflict when it
     changed without a new version number (or went behind the stored versions)."""
     digest = content_hash(spec)
@@ -84,20 +96,23 @@ def store_file_version(session: Session, spec: dict[str, Any], text: str, *, clo
     if newest is not None and version < newest.version:
         raise VersionConflict(f"{name}: version {version} is older than the stored version {newest.version}; "
                               f"set version: {newest.version + 1}")
-    session.add(PlaybookVersion(name=name, version=version, content_hash=digest, spec=spec, source_text=text,
-                                origin="file", created_at=clock.now()))
+    row = PlaybookVersion(name=name, version=version, content_hash=digest, spec=spec, source_text=text,
+                          origin="file", comment="", created_at=clock.now())
+    session.add(row)
     session.flush()
+    _audit(session, row, actor, None)
     return True
 
 
-def sync(session: Session, *, clock: Clock, directory: Path = PLAYBOOK_DIR) -> tuple[SyncReport, list[PlaybookError]]:
+def sync(session: Session, *, clock: Clock, directory: Path = PLAYBOOK_DIR,
+         actor: str = "system") -> tuple[SyncReport, list[PlaybookError]]:
     report = SyncReport()
     good, bad = load_dir(directory)
     for path, spec, text in good:
         label = f"{spec['name']} v{spec['version']}"
         try:
             # Conflicts are found before anything is written, so no savepoint is needed.
-            created = store_file_version(session, spec, text, clock=clock)
+            created = store_file_version(session, spec, text, clock=clock, actor=actor)
         except VersionConflict as exc:
             report.refused.append(f"{path.name}: {exc}")
             continue
@@ -110,7 +125,7 @@ def _next_number(session: Session, name: str) -> int:
 
 
 def create_version(session: Session, name: str, data: object, *, clock: Clock, user_id: int | None,
-                   comment: str = "", source_text: str = "") -> PlaybookVersion:
+                   comment: str = "", source_text: str = "", actor: str = "system") -> PlaybookVersion:
     """An edit through the API: always version N+1 (whatever version the body says)."""
     if isinstance(data, dict):
         data = {**data, "name": name, "version": _next_number(session, name)}
@@ -120,6 +135,7 @@ def create_version(session: Session, name: str, data: object, *, clock: Clock, u
                           origin="api", comment=comment[:500], created_by_id=user_id, created_at=clock.now())
     session.add(row)
     session.flush()  # two racing edits collide on (name, version) here
+    _audit(session, row, actor, user_id)
     return row
 
 

@@ -2,35 +2,24 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import record
 from crisis.clock import Clock
 from crisis.models import ApiToken, Community, Membership, Role, User
-from crisis.tenancy.credentials import hash_password, hash_token, new_password, new_token
+from crisis.tenancy import tokens
+from crisis.tenancy.credentials import hash_password, new_password
+from crisis.tenancy.errors import Conflict as Conflict
+from crisis.tenancy.errors import NotFound as NotFound
+from crisis.tenancy.errors import ServiceError as ServiceError
+from crisis.tenancy.tokens import IssuedToken as IssuedToken
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class ServiceError(ValueError):
-    """A request the service refuses; the message says why."""
-
-
-class NotFound(ServiceError):
-    pass
-
-
-class Conflict(ServiceError):
-    pass
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    id: int
-    token: str  # shown once; only its hash is stored
 
 
 def get_community(session: Session, slug: str) -> Community:
@@ -40,7 +29,8 @@ def get_community(session: Session, slug: str) -> Community:
     return community
 
 
-def create_community(session: Session, slug: str, *, name: str | None, clock: Clock) -> tuple[Community, IssuedToken]:
+def create_community(session: Session, slug: str, *, name: str | None, clock: Clock,
+                     actor: str = "system", actor_user_id: int | None = None) -> tuple[Community, IssuedToken]:
     if not SLUG_RE.match(slug):
         raise ServiceError(f"slug {slug!r} must be 1-64 lowercase letters, digits and inner dashes")
     if session.scalar(select(Community.id).where(Community.slug == slug)) is not None:
@@ -48,46 +38,41 @@ def create_community(session: Session, slug: str, *, name: str | None, clock: Cl
     community = Community(slug=slug, name=name or slug, settings={}, created_at=clock.now())
     session.add(community)
     session.flush()
-    return community, issue_ingest_token(session, community, clock=clock)
+    record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id, action="community.create",
+           target=slug, after={"slug": slug, "name": community.name}, at=community.created_at)
+    return community, issue_ingest_token(session, community, clock=clock, actor=actor, actor_user_id=actor_user_id)
 
 
-def issue_ingest_token(session: Session, community: Community, *, clock: Clock, name: str = "") -> IssuedToken:
-    return _issue(session, "ingest", clock=clock, community_id=community.id, name=name)
+def issue_ingest_token(session: Session, community: Community, *, clock: Clock, name: str = "",
+                       actor: str = "system", actor_user_id: int | None = None,
+                       expires_at: datetime | None = None) -> IssuedToken:
+    return tokens.issue(session, "ingest", clock=clock, actor=actor, actor_user_id=actor_user_id, name=name,
+                        community=community, expires_at=expires_at)
 
 
-def issue_personal_token(session: Session, user: User, *, clock: Clock, name: str = "") -> IssuedToken:
-    return _issue(session, "personal", clock=clock, user_id=user.id, name=name)
+def issue_personal_token(session: Session, user: User, *, clock: Clock, name: str = "", actor: str = "system",
+                         actor_user_id: int | None = None, scopes: Iterable[str] | None = None,
+                         expires_at: datetime | None = None) -> IssuedToken:
+    """Scopes None: every personal scope, which is what a token could do before scopes existed."""
+    return tokens.issue(session, "personal", clock=clock, actor=actor, actor_user_id=actor_user_id, name=name,
+                        user=user, scopes=scopes, expires_at=expires_at)
 
 
-def _issue(session: Session, kind: str, *, clock: Clock, name: str,
-           community_id: int | None = None, user_id: int | None = None) -> IssuedToken:
-    token = new_token(kind)
-    row = ApiToken(kind=kind, community_id=community_id, user_id=user_id, prefix=token[:10],
-                   token_hash=hash_token(token), name=name, created_at=clock.now())
-    session.add(row)
-    session.flush()
-    return IssuedToken(id=row.id, token=token)
-
-
-def revoke_token(session: Session, token_id: int, *, clock: Clock) -> ApiToken:
-    row = session.get(ApiToken, token_id)
-    if row is None:
-        raise NotFound(f"no token {token_id}")
-    if row.revoked_at is None:
-        row.revoked_at = clock.now()
-    return row
+def revoke_token(session: Session, token_id: int, *, clock: Clock, actor: str = "system",
+                 actor_user_id: int | None = None) -> ApiToken:
+    return tokens.revoke(session, token_id, clock=clock, actor=actor, actor_user_id=actor_user_id)
 
 
 def find_token(session: Session, token: str) -> ApiToken | None:
-    """The live token row for a presented secret, or None."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    """The unrevoked token row for a presented secret, or None. Expiry is the caller's to tell."""
+    row = tokens.find(session, token)
     if row is None or row.revoked_at is not None:
         return None
     return row
 
 
 def create_user(session: Session, email: str, *, password: str | None, clock: Clock,
-                display_name: str = "") -> tuple[User, str]:
+                display_name: str = "", actor: str = "system", actor_user_id: int | None = None) -> tuple[User, str]:
     """Create a staff user; returns the user and the password (generated when None)."""
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
@@ -101,6 +86,9 @@ def create_user(session: Session, email: str, *, password: str | None, clock: Cl
                 password_hash=hash_password(password), created_at=clock.now())
     session.add(user)
     session.flush()
+    record(session, community_id=None, actor=actor, actor_user_id=actor_user_id, subject_user_id=user.id,
+           action="user.create", target=email, after={"email": email, "display_name": user.display_name},
+           at=user.created_at)
     return user, password
 
 
@@ -111,19 +99,24 @@ def get_user(session: Session, email: str) -> User:
     return user
 
 
-def grant_role(session: Session, user: User, community: Community, role: str) -> Membership:
+def grant_role(session: Session, user: User, community: Community, role: str, *, actor: str = "system",
+               actor_user_id: int | None = None) -> Membership:
     try:
         parsed = Role(role)
     except ValueError:
         raise ServiceError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
     membership = session.scalar(select(Membership).where(
         Membership.user_id == user.id, Membership.community_id == community.id))
+    before = membership.role if membership is not None else None
     if membership is None:
         membership = Membership(user_id=user.id, community_id=community.id, role=parsed.value)
         session.add(membership)
     else:
         membership.role = parsed.value
     session.flush()
+    if before != parsed.value:
+        record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id, subject_user_id=user.id,
+               action="role.grant", target=user.email, before={"role": before}, after={"role": parsed.value})
     return membership
 
 

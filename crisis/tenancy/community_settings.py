@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import changes as changed_keys
+from crisis.audit.log import record
 from crisis.detection import DetectorSettings
 from crisis.ingest.validate import FieldError, parse_rfc3339
 from crisis.models import Community
@@ -101,13 +103,29 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
     return errors + retention.validate(body)
 
 
-def update(session: Session, community: Community, changes: dict[str, Any]) -> dict[str, Any]:
-    """Merge validated changes into the stored settings; raises InvalidSettings naming each bad field."""
+# Settings that name members: the append-only audit log keeps how many, never who, so that
+# erasing a member (crisis.erasure) leaves no trace of them in a row nobody may change.
+MEMBER_LISTS = ("allow_users",)
+
+
+def _counted(side: dict[str, Any]) -> dict[str, Any]:
+    return {k: (len(v) if k in MEMBER_LISTS and isinstance(v, list) else v) for k, v in side.items()}
+
+
+def update(session: Session, community: Community, changes: dict[str, Any], *, actor: str = "system",
+           actor_user_id: int | None = None) -> dict[str, Any]:
+    """Merge validated changes into the stored settings, audited with what changed; raises
+    InvalidSettings naming each bad field."""
     errors = validate(changes)
     if errors:
         raise InvalidSettings(errors)
+    old = current(community)
     merged = {**(community.settings or {}), **changes}
     DetectorSettings.from_dict(merged)  # the detectors must be able to load what we store
     community.settings = merged
     session.flush()
+    before, after = (_counted(side) for side in changed_keys(old, current(community)))
+    if after or before:
+        record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id,
+               action="settings.update", target="detector settings", before=before, after=after)
     return current(community)

@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from crisis.web import (
         access,
         acklinks,
+        audit_views,
         auth,
         containlinks,
         csrf,
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
         postmortem_views,
         security_headers,
         sessions,
+        tokens,
     )
 
     sessions.init_app(app)
@@ -35,7 +37,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = markup.render
     app.jinja_env.globals["role_label"] = access.role_label
     # Page blueprints render their own errors; the API's JSON error handler stays app-wide.
-    for module in (auth, pages, incidents, postmortem_views, manage, insights):
+    for module in (auth, pages, incidents, postmortem_views, manage, insights, audit_views, tokens):
         if not module.bp._got_registered_once:  # noqa: SLF001 -- tests build many apps
             module.bp.register_error_handler(HTTPException, _page_error)
         app.register_blueprint(module.bp)

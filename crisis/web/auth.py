@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from crisis.audit.log import record
 from crisis.models import User
 from crisis.tenancy.communities import NotFound, get_user
 from crisis.tenancy.credentials import hash_password, verify_password
@@ -64,9 +65,13 @@ def login() -> Any:
         valid = verify_password(user.password_hash if user is not None else _DUMMY_HASH, password)
         if user is not None and user.locked_until is not None and user.locked_until > now:
             error = "Too many failed attempts; try again later."
+            _audit_failure(email, user, "locked")
+            session_db.commit()
         elif user is not None and valid:
             user.failed_logins = 0
             user.locked_until = None
+            record(session_db, community_id=None, actor=user.email, actor_user_id=user.id, subject_user_id=user.id,
+                   action="login", target=user.email, at=now)
             session_db.commit()
             session.clear()
             session["user_id"] = user.id
@@ -76,12 +81,25 @@ def login() -> Any:
                 user.failed_logins += 1
                 if user.failed_logins >= MAX_FAILURES:
                     user.locked_until = now + LOCKOUT
-                session_db.commit()
+            _audit_failure(email, user, "locked out now" if user is not None and user.locked_until
+                           and user.locked_until > now else "wrong password" if user is not None else "no such user")
+            session_db.commit()
             error = "Wrong email or password."
     return render_template("login.html", error=error), (401 if error else 200)
 
 
+def _audit_failure(email: str, user: User | None, why: str) -> None:
+    # Whatever was typed is kept (cut short): a run of failures for one name is the signal.
+    record(db(), community_id=None, actor=email.strip()[:200] or "(empty)", subject_user_id=user.id if user else None,
+           action="login.failed", target=email.strip()[:254], after={"reason": why})
+
+
 @bp.post("/logout")
 def logout() -> Response:
+    user = g.get("user")
+    if user is not None:
+        record(db(), community_id=None, actor=user.email, actor_user_id=user.id, subject_user_id=user.id,
+               action="logout", target=user.email)
+        db().commit()
     session.clear()
     return redirect(url_for("auth.login"))

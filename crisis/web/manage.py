@@ -120,7 +120,7 @@ def playbook_edit(name: str) -> Any:
         try:
             data = yaml.safe_load(text)
             row = playbooks.create_version(db(), name, data, clock=rt().clock, user_id=g.user.id, comment=comment,
-                                           source_text=text)
+                                           source_text=text, actor=g.user.email)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problems = [(f"line {mark.line + 1}, column {mark.column + 1}: " if mark else "")
@@ -243,7 +243,7 @@ def save_settings(slug: str) -> Any:
     scope = community_scope(slug, Role.MANAGER)
     changes = _settings_from_form()
     try:
-        community_settings.update(db(), scope.community, changes)
+        community_settings.update(db(), scope.community, changes, actor=g.user.email, actor_user_id=g.user.id)
     except community_settings.InvalidSettings as exc:
         db().rollback()
         errors = [f"{e.field}: {e.message}" for e in exc.errors]
@@ -263,7 +263,7 @@ def add_channel(slug: str) -> Response:
     with commit_or_flash(destinations.DestinationError):
         destinations.add_channel(db(), scope.community, name=request.form.get("name", ""),
                                  purpose=request.form.get("purpose", "team"), url=request.form.get("url", ""),
-                                 now=rt().clock.now())
+                                 now=rt().clock.now(), actor=g.user.email, actor_user_id=g.user.id)
     return redirect(url_for("manage.settings_page", slug=slug) + "#channels", code=303)
 
 
@@ -286,7 +286,7 @@ def add_link(slug: str) -> Response | tuple[str, int]:
             server_name=form.get("server_name", "").strip(), rooms=links.parse_rooms(rooms),
             secret_key=rt().config.secret_key, clock=rt().clock, name=form.get("name", "").strip() or "matrix",
             admin_token=form.get("admin_token", "").strip() or None,
-            silence_after=timedelta(minutes=int(minutes_text)))
+            silence_after=timedelta(minutes=int(minutes_text)), actor=g.user.email, actor_user_id=g.user.id)
     except ServiceError as exc:
         db().rollback()
         return _settings_page(scope, community_settings.current(scope.community), [str(exc)], 422)
@@ -308,7 +308,8 @@ def add_integration(slug: str) -> Response | tuple[str, int]:
         issued = integrations.create(
             db(), scope.community, kind=form.get("kind", ""), name=form.get("name", "").strip(), clock=rt().clock,
             default_severity=form.get("default_severity", "sev3"),
-            severity_map=form.get("severity_map", "").strip() or None, auto_resolve=form.get("auto_resolve") == "on")
+            severity_map=form.get("severity_map", "").strip() or None, auto_resolve=form.get("auto_resolve") == "on",
+            actor=g.user.email, actor_user_id=g.user.id)
     except ServiceError as exc:
         db().rollback()
         return _settings_page(scope, community_settings.current(scope.community), [str(exc)], 422)

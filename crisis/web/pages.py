@@ -45,7 +45,8 @@ def community(slug: str) -> Any:
     c = member_community(slug)
     role = role_in(db(), g.user.id, c.id)
     return render_template("community.html", community=c, role=role, incidents=activity.recent_incidents(db(), c.id),
-                           severities=SEVERITIES, can_open=role is not None and role.at_least(Role.RESPONDER))
+                           severities=SEVERITIES, can_open=role is not None and role.at_least(Role.RESPONDER),
+                           Role=Role)
 
 
 @bp.get("/c/<slug>/activity.json")

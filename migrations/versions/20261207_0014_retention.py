@@ -2,7 +2,7 @@
 mark on incidents whose evidence text retention replaced by tombstones.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 18:00:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import crisis.db
 
 revision = '0014'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,7 @@ from crisis.db import make_engine, make_sessionmaker
 from crisis.erasure import service
 from crisis.erasure.redact import ERASED
 from crisis.ingest.store import decode_batch
-from crisis.models import Community, ContainmentAction, Erasure, EventBatch, Incident
+from crisis.models import AuditEntry, Community, ContainmentAction, Erasure, EventBatch, Incident
 from crisis.response import drain
 from tests.conftest import CURRENT_TIME
 from tests.governance import world
@@ -61,6 +61,14 @@ def _gone_everywhere(engine: Engine, sessions: sessionmaker[Session]) -> None:
     done = _erase(sessions, clock, built.community_id)
     assert world.find(engine, world.NEEDLES) == []
     assert done.subject is None and done.needles is None
+    with sessions() as s:
+        audited = s.scalars(select(AuditEntry).where(AuditEntry.community_id == built.community_id)
+                            .order_by(AuditEntry.id)).all()
+        by_action = {a.action: a for a in audited}
+        assert by_action["settings.update"].after == {"allow_users": 2}  # how many, not who
+        erased = by_action["member.erased"]
+        assert audited[-1] is erased and erased.target == done.tombstone and erased.actor == "test"
+        assert erased.remote_addr == "127.0.0.1" and erased.after["events_own"] == 10
     assert done.counts["events_own"] == 10 and done.counts["detector_state"] == 1
     after_version, state = world.detector_state(sessions, built.community_id)
     assert after_version == version + 1  # a drain holding the old checkpoint loses its compare-and-set

@@ -34,7 +34,7 @@ from crisis.models import (
 )
 from crisis.models.postmortem import ActionItem, Postmortem
 from crisis.response import drain
-from crisis.tenancy import communities
+from crisis.tenancy import communities, community_settings
 
 MEMBER = "@mallory:hs.test"
 NAMES = ("Mallory Quux", "小明同学")
@@ -90,8 +90,9 @@ def build(sessions: sessionmaker[Session], clock: FixedClock, *, with_member_els
     with sessions() as s:
         community, _ = communities.create_community(s, "lantern", name="Lantern", clock=clock)
         other, _ = communities.create_community(s, "harbor", name="Harbor", clock=clock)
-        community.settings = {"allow_users": [MEMBER, "@mod:hs.test"]}
         s.flush()
+        # Through the service, so the audit log records the change as well.
+        community_settings.update(s, community, {"allow_users": [MEMBER, "@mod:hs.test"]}, actor="ann@example.test")
         _store(s, community, _events(0, now), clock)
         _store(s, community, _events(100, now)[:5] + _events(100, now)[20:], clock)  # a second batch
         if with_member_elsewhere:

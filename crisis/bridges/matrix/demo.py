@@ -37,7 +37,8 @@ def run(rt: Runtime, *, slug: str, crisis_url: str, raid_after: float, say: Call
         community = get_community(session, slug)
         issued = links.create_matrix_link(session, community, homeserver=synapse.url, server_name="localhost",
                                           rooms={room: "general"}, secret_key=rt.config.secret_key,
-                                          clock=rt.clock, name=f"demo-{int(time.time())}", admin_token=admin.token)
+                                          clock=rt.clock, name=f"demo-{int(time.time())}", admin_token=admin.token,
+                                          actor="demo")
         path: Path = home / "appservice.yaml"
         path.write_text(to_yaml(registration(issued, crisis_url=crisis_url)))
     synapse.appservices = [path]
