@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from crisis.api.errors import abort
 from crisis.api.staff import community_by_slug, current_user, json_body
-from crisis.audit import log as audit_log
 from crisis.erasure import service as erasure
 from crisis.export import archive
 from crisis.jobs import names
@@ -75,11 +74,8 @@ def get_erasure(slug: str, erasure_id: int) -> Response:
 def export(slug: str) -> Response:
     community = community_by_slug(slug, Role.ADMIN, "exporting the community's data")
     now = rt().clock.now()
-    body = archive.build(db(), community, now=now)
     user = current_user()
-    audit_log.record(db(), community_id=community.id, actor=user.email, actor_user_id=user.id,
-                     action="data.exported", target=f"community {community.slug}", at=now,
-                     after=archive.counts(body))
+    body = archive.export(db(), community, actor=user.email, actor_user_id=user.id, now=now)
     db().commit()
     response = Response(body, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{archive.filename(community.slug, now)}"'

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import click
 
-from crisis.audit import log as audit_log
 from crisis.cli.common import cli_actor, emit_json, load_runtime, unit_of_work
 from crisis.db import session_scope
 from crisis.erasure import service as erasure
@@ -62,9 +61,7 @@ def export(slug: str, output: Path | None) -> None:
     with unit_of_work() as (rt, session):
         community = communities.get_community(session, slug)
         now = rt.clock.now()
-        body = archive.build(session, community, now=now)
-        audit_log.record(session, community_id=community.id, actor=cli_actor(), action="data.exported",
-                         target=f"community {community.slug}", at=now, after=archive.counts(body))
+        body = archive.export(session, community, actor=cli_actor(), actor_user_id=None, now=now)
         path = output or Path(archive.filename(community.slug, now))
     path.write_bytes(body)
     click.echo(f"{path}: {len(body)} bytes")

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import LargeBinary, Table, select
 from sqlalchemy.orm import Session
 
+from crisis.audit import log as audit_log
 from crisis.clock import isoformat
 from crisis.db import Base
 from crisis.models import (
@@ -130,6 +131,15 @@ def build(session: Session, community: Any, *, now: datetime) -> bytes:
         for name, body in {"manifest.json": manifest, **files}.items():
             archive.writestr(name, json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True, default=str))
     return buffer.getvalue()
+
+
+def export(session: Session, community: Any, *, actor: str, actor_user_id: int | None, now: datetime) -> bytes:
+    """The archive, recorded in the audit log (data.exported, with its counts) in the caller's
+    transaction: the caller commits, then hands the bytes out."""
+    body = build(session, community, now=now)
+    audit_log.record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id,
+                     action="data.exported", target=f"community {community.slug}", at=now, after=counts(body))
+    return body
 
 
 def counts(body: bytes) -> dict[str, int]:

@@ -13,7 +13,7 @@ from werkzeug.routing import AnyConverter, Rule
 
 from crisis.alert_intake import integrations
 from crisis.clock import FixedClock
-from crisis.models import Channel, ContactMethod, ContainmentAction, Incident, Schedule, Task
+from crisis.models import Channel, ContactMethod, ContainmentAction, Erasure, Incident, Schedule, Task
 from tests.conftest import Factory
 
 # Arguments that do not name a community's object: global playbooks, signed ack links, files.
@@ -52,8 +52,11 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
                                                                                       "state": "pending"}],
                                created_at=now, updated_at=now)
     session.add(action)
+    erasure = Erasure(community_id=b.community.id, status="done", phase="done", tombstone="erased:0123456789",
+                      counts={}, created_at=now, finished_at=now)
+    session.add(erasure)
     session.commit()
-    return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
+    return Victim("harbor", {"erasure_id": erasure.id, "incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
                              "channel_id": channel.id, "method_id": method.id, "item_id": 1,
                              "integration_id": integration.id, "action_id": action.id})
 
