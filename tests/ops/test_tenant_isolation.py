@@ -56,9 +56,9 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
                       counts={}, created_at=now, finished_at=now)
     session.add(erasure)
     session.commit()
-    return Victim("harbor", {"erasure_id": erasure.id, "incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
+    return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
                              "channel_id": channel.id, "method_id": method.id, "item_id": 1,
-                             "integration_id": integration.id, "action_id": action.id})
+                             "integration_id": integration.id, "action_id": action.id, "erasure_id": erasure.id})
 
 
 def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
