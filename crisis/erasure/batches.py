@@ -37,8 +37,12 @@ MAX_TEXT_CHARS = 4000
 _C = EventBatch.__table__.c
 
 
-def _decode(body: bytes) -> list[Any]:
-    events = json_loads(zlib.decompress(body))
+def _decode(body: bytes, redactor: Redactor, *, ids_only: bool = False) -> list[Any] | None:
+    """The batch's events, or None when its text cannot hold the member (most rows)."""
+    raw = zlib.decompress(body)
+    if not redactor.may_be_in(raw.decode("utf-8", "replace"), ids_only=ids_only):
+        return None
+    events = json_loads(raw)
     return events if isinstance(events, list) else []
 
 
@@ -86,7 +90,7 @@ def collect_chunk(session: Session, community_id: int, redactor: Redactor, found
     """Read the next rows after `after`; the last seq read (`after` when none was left)."""
     last = after
     for row in session.execute(_range(community_id, after, upto, limit)):
-        for event in _decode(row.body):
+        for event in _decode(row.body, redactor, ids_only=True) or ():
             collect(event, redactor, found)
         last = row.seq
     return last
@@ -133,7 +137,9 @@ def rewrite_chunk(session: Session, community_id: int, redactor: Redactor, *, af
     renames: dict[str, str] = {}
     for row in session.execute(query).all():
         out.last, out.rows = row.seq, out.rows + 1
-        events = _decode(row.body)
+        events = _decode(row.body, redactor)
+        if events is None:
+            continue
         changed = False
         new_events = []
         for event in events:

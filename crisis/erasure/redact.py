@@ -11,6 +11,7 @@ alone; Chinese names have no such boundary and are matched anywhere.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -87,6 +88,19 @@ class Redactor:
                 inside[member_id] = tombstone
         self._inside = inside
         self._pattern = re.compile(trie_pattern(inside), re.IGNORECASE) if inside else None
+        self._in_json = _json_finder([*self._whole, *inside])
+        self._id_in_json = _json_finder(self.ids)
+
+    def may_be_in(self, raw_json: str, *, ids_only: bool = False) -> bool:
+        """Whether a JSON document's text can hold anything this redactor replaces (or, with
+        `ids_only`, the member's id): False means reading it would find nothing, so the batch
+        log's many rows without the member are skipped undecoded. Escapes that could hide a
+        needle (\\u, \\/) make it answer True."""
+        finder = self._id_in_json if ids_only else self._in_json
+        if finder is None:
+            return False
+        low = raw_json.lower()
+        return "\\u" in low or "\\/" in low or finder.search(low) is not None
 
     def is_member(self, value: Any) -> bool:
         return isinstance(value, str) and value.lower() in self.ids
@@ -153,6 +167,17 @@ class Redactor:
     def touches(self, value: Any) -> bool:
         """Whether value() would change anything."""
         return bool(self.value(value) != value)
+
+
+def _json_finder(needles: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern finding any needle in lower-cased JSON text, as written plain or with JSON's
+    own escapes (a newline as \\n, a quote as \\")."""
+    forms = set()
+    for needle in needles:
+        if needle:
+            forms.add(needle.lower())
+            forms.add(json.dumps(needle.lower(), ensure_ascii=False)[1:-1])
+    return re.compile(trie_pattern(forms)) if forms else None
 
 
 def _merge(kept: Any, other: Any) -> Any:
