@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
 from crisis import migrate  # noqa: E402
 from crisis.clock import FixedClock, isoformat  # noqa: E402

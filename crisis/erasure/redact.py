@@ -93,14 +93,31 @@ class Redactor:
 
     def may_be_in(self, raw_json: str, *, ids_only: bool = False) -> bool:
         """Whether a JSON document's text can hold anything this redactor replaces (or, with
-        `ids_only`, the member's id): False means reading it would find nothing, so the batch
-        log's many rows without the member are skipped undecoded. Escapes that could hide a
-        needle (\\u, \\/) make it answer True."""
+        `ids_only`, the member's id): False means decoding it would find nothing, so the batch
+        log's many rows without the member are skipped undecoded. A needle counts where text()
+        would replace it: bounded as _bounded says, where the character before it may be the
+        letter of an escape (the "n" of a newline written \\n). Escapes that could hide a
+        needle altogether (\\u, \\/) make it answer True."""
         finder = self._id_in_json if ids_only else self._in_json
         if finder is None:
             return False
         low = raw_json.lower()
-        return "\\u" in low or "\\/" in low or finder.search(low) is not None
+        if "\\u" in low or "\\/" in low:
+            return True
+        pos = 0
+        while (match := finder.search(low, pos)) is not None:
+            begin, end = match.span()
+            if end > begin and self._bounded_in_json(low, begin, end):
+                return True
+            pos = begin + 1
+        return False
+
+    @staticmethod
+    def _bounded_in_json(low: str, begin: int, end: int) -> bool:
+        if _is_word(low[begin]) and begin > 0 and _is_word(low[begin - 1]) \
+                and not (begin > 1 and low[begin - 2] == "\\"):
+            return False
+        return not (_is_word(low[end - 1]) and end < len(low) and _is_word(low[end]))
 
     def is_member(self, value: Any) -> bool:
         return isinstance(value, str) and value.lower() in self.ids
