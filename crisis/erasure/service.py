@@ -90,10 +90,18 @@ def request(session: Session, community: Community, *, member: Any, also: Any = 
     return row
 
 
-def redactor_for(row: Erasure) -> Redactor:
+def redactor_for(row: Erasure, cache: dict[str, Any] | None = None) -> Redactor:
+    """The row's redactor; `cache` keeps it across one run's steps while the needles stay the
+    same (building the pattern over thousands of texts costs more than a step's work)."""
     needles = row.needles or {}
-    return Redactor(ids=[row.subject or ""], names=needles.get("names", []), texts=needles.get("texts", []),
-                    tombstone=row.tombstone)
+    key = (row.subject, row.tombstone, tuple(needles.get("names", [])), tuple(needles.get("texts", [])))
+    if cache is not None and cache.get("key") == key:
+        return cache["redactor"]  # type: ignore[no-any-return]
+    redactor = Redactor(ids=[row.subject or ""], names=needles.get("names", []), texts=needles.get("texts", []),
+                        tombstone=row.tombstone)
+    if cache is not None:
+        cache.update(key=key, redactor=redactor)
+    return redactor
 
 
 def _claim(session: Session, erasure_id: int, now: datetime) -> bool:
@@ -117,6 +125,7 @@ def run(sessions: sessionmaker[Session], erasure_id: int, *, clock: Clock, budge
             row = session.get(Erasure, erasure_id)
             return row.status if row is not None else "missing"
     started = time.monotonic()
+    cache: dict[str, Any] = {}
     try:
         while True:
             with session_scope(sessions) as session:
@@ -128,7 +137,7 @@ def run(sessions: sessionmaker[Session], erasure_id: int, *, clock: Clock, budge
                     _move(row, E.REQUESTED)
                     row.claimed_at = None
                     return row.status
-                _step(session, row, clock=clock, metadata=metadata or Base.metadata)
+                _step(session, row, clock=clock, metadata=metadata or Base.metadata, cache=cache)
     except Exception as exc:  # noqa: BLE001 -- recorded on the row; the sweeper retries it
         log.warning("erasure %s failed", erasure_id, exc_info=True)
         return _failed(sessions, erasure_id, f"{type(exc).__name__}: {exc}")
@@ -150,9 +159,9 @@ def _count(row: Erasure, **add: int) -> None:
     row.counts = counts
 
 
-def _step(session: Session, row: Erasure, *, clock: Clock, metadata: MetaData) -> None:
+def _step(session: Session, row: Erasure, *, clock: Clock, metadata: MetaData, cache: dict[str, Any]) -> None:
     """One short unit of work of the current phase, committed by the caller."""
-    redactor = redactor_for(row)
+    redactor = redactor_for(row, cache)
     if row.phase == "collect":
         if row.high_seq == 0:
             row.high_seq = batches.max_seq(session, row.community_id)
