@@ -1,6 +1,6 @@
 """The retention job's cost on one community with 10M stored events, on PostgreSQL.
 
-    .venv/bin/python bench/retention.py [--events 10000000] [--per-batch 100] [--days 60]
+    .venv/bin/python bench/retention.py [--events 10000000] [--per-batch 100] [--days 60] [--repeat 3] [--erase]
 
 Starts PostgreSQL 15 (tests/servers.py: loopback, fsync off, default settings otherwise) and
 builds one community's batch log in a template database: `--events` events in batches of
@@ -244,6 +244,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--per-batch", type=int, default=100)
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--repeat", type=int, default=1, help="job and baseline rounds, each on fresh copies")
     parser.add_argument("--erase", action="store_true", help="also time erasing one member")
     parser.add_argument("--erase-only", action="store_true", help="only time erasing one member")
     args = parser.parse_args()
@@ -257,25 +258,36 @@ def main() -> None:
         if args.erase or args.erase_only:
             url = copy_of(pg, "erase")
             print(json.dumps({"erasure": run_erasure(url, _dsn(pg, "erase"), cid, now)}), flush=True)
+            with psycopg.connect(_dsn(pg, "postgres"), autocommit=True) as conn:
+                conn.execute('DROP DATABASE "erase"')
             if args.erase_only:
                 return
-        for name, runner in (("job", run_job), ("baseline", run_baseline)):
-            url = copy_of(pg, name)
-            dsn = _dsn(pg, name)
-            probes = expired_seqs(dsn, cid, now - timedelta(days=30))
-            results[name] = runner(url, dsn, cid, now, probes)
-            with psycopg.connect(dsn) as conn:
-                left = conn.execute("SELECT count(*), coalesce(sum(count), 0) FROM event_batches").fetchone()
-                ids = conn.execute("SELECT count(*) FROM event_ids").fetchone()
-            results[name] |= {"batches_left": left[0], "events_left": int(left[1]), "ids_left": ids[0]}  # type: ignore[index]
-            print(json.dumps({name: results[name]}), flush=True)
-        job, base = results["job"], results["baseline"]
-        assert job["events"] == base["events"], "the job and the baseline must delete the same rows"
-        print(json.dumps({"ratio_events_per_s": round(job["events_per_s"] / base["events_per_s"], 3),  # type: ignore[operator]
-                          "max_transaction_ms": {"job": job["max_transaction_ms"],
-                                                 "baseline": base["max_transaction_ms"]},
-                          "probe_max_ms": {"job": job["probe_max_ms"], "baseline": base["probe_max_ms"]},
-                          "ingest_max_ms": {"job": job["ingest_max_ms"], "baseline": base["ingest_max_ms"]}}))
+        ratios = []
+        for round_ in range(args.repeat):
+            for name, runner in (("job", run_job), ("baseline", run_baseline)):
+                db = f"{name}{round_}"
+                url = copy_of(pg, db)
+                dsn = _dsn(pg, db)
+                probes = expired_seqs(dsn, cid, now - timedelta(days=30))
+                results[name] = runner(url, dsn, cid, now, probes)
+                with psycopg.connect(dsn) as conn:
+                    left = conn.execute("SELECT count(*), coalesce(sum(count), 0) FROM event_batches").fetchone()
+                    ids = conn.execute("SELECT count(*) FROM event_ids").fetchone()
+                assert left is not None and ids is not None
+                results[name] |= {"batches_left": left[0], "events_left": int(left[1]), "ids_left": ids[0]}
+                print(json.dumps({name: results[name]}), flush=True)
+                with psycopg.connect(_dsn(pg, "postgres"), autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE "{db}"')
+            job, base = results["job"], results["baseline"]
+            assert job["events"] == base["events"], "the job and the baseline must delete the same rows"
+            ratios.append(round(job["events_per_s"] / base["events_per_s"], 3))  # type: ignore[operator]
+            print(json.dumps({"round": round_, "ratio_events_per_s": ratios[-1],
+                              "max_transaction_ms": {"job": job["max_transaction_ms"],
+                                                     "baseline": base["max_transaction_ms"]},
+                              "probe_max_ms": {"job": job["probe_max_ms"], "baseline": base["probe_max_ms"]},
+                              "ingest_max_ms": {"job": job["ingest_max_ms"], "baseline": base["ingest_max_ms"]}}),
+                  flush=True)
+        print(json.dumps({"ratios": ratios, "median_ratio": sorted(ratios)[len(ratios) // 2]}))
     finally:
         pg.stop()
 
