@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
         channels,
         community_settings,
         containment,
+        data,
         errors,
         health,
         incidents,
@@ -25,5 +26,5 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment, audit):
+                   links, alerts, integrations, containment, audit, data):
         app.register_blueprint(module.bp)

@@ -1,10 +1,10 @@
-"""GET/PATCH /api/v1/communities/<slug>/settings: detector settings."""
+"""GET/PATCH /api/v1/communities/<slug>/settings: detector and retention settings."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
 from crisis.api.errors import abort
-from crisis.api.staff import community_by_slug, current_user, json_body
+from crisis.api.staff import community_by_slug, current_user, json_body, require
 from crisis.models import Role
 from crisis.tenancy import community_settings
 from crisis.webctx import db
@@ -22,6 +22,9 @@ def get_settings(slug: str) -> Response:
 def patch_settings(slug: str) -> Response:
     community = community_by_slug(slug, Role.MANAGER, "changing detector settings")
     body = json_body()
+    governed = sorted(set(body) & set(community_settings.ADMIN_FIELDS))
+    if governed:
+        require(community.id, Role.ADMIN, f"changing {', '.join(governed)}", not_found=f"no community {slug!r}")
     try:
         result = community_settings.update(db(), community, body, actor=current_user().email,
                                            actor_user_id=current_user().id)

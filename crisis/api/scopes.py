@@ -54,6 +54,12 @@ BY_ENDPOINT: dict[str, str] = {
     "api_playbooks.create_version": ADMIN,
     "api_audit.list_entries": ADMIN,
     "api_audit.export_entries": ADMIN,
+    # Members' data: reading what retention did, erasing a member and exporting are all admin's.
+    "api_data.get_retention": ADMIN,
+    "api_data.list_erasures": ADMIN,
+    "api_data.get_erasure": ADMIN,
+    "api_data.post_erasure": ADMIN,
+    "api_data.export": ADMIN,
 }
 
 

@@ -11,9 +11,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from crisis import runtime
 from crisis.containment import executors, runner
 from crisis.db import session_scope
+from crisis.erasure import service as erasure
 from crisis.jobs import names, sweeper
 from crisis.notify.deliver import deliver
 from crisis.response import drain, escalation
+from crisis.retention import enforce
 
 log = logging.getLogger(__name__)
 _ZERO = timedelta(0)
@@ -78,6 +80,32 @@ def run_containment(action_id: int) -> str:
     rt.jobs.answered(names.containment_bell(action_id))
     # Retries and expiries are scheduled by the runner's own commits (crisis.jobs.ringer).
     return runner.run(rt.sessions, action_id, clock=rt.clock, executors=executors.platform(rt.config.secret_key)).result
+
+
+def enforce_retention(community_id: int) -> dict[str, object]:
+    """One retention run of a community (crisis.retention.enforce); an unfinished run rings again."""
+    rt = runtime.current()
+    rt.jobs.answered(names.retention_bell(community_id))
+    try:
+        report = enforce.run(rt.sessions, community_id, clock=rt.clock)
+    except Exception as exc:
+        enforce.record_failure(rt.sessions, community_id, f"{type(exc).__name__}: {exc}")
+        raise
+    if report.claimed and not report.finished and not rt.jobs.inline:
+        rt.jobs.ring(names.ENFORCE_RETENTION, names.retention_bell(community_id), community_id)
+    return report.as_dict()
+
+
+def run_erasure(erasure_id: int) -> str:
+    """Carry an erasure on for one time budget (crisis.erasure.service); ring again if unfinished."""
+    rt = runtime.current()
+    rt.jobs.answered(names.erasure_bell(erasure_id))
+    if rt.jobs.inline:  # nothing else would carry it on: run it to the end here
+        return erasure.run_to_end(rt.sessions, erasure_id, clock=rt.clock)
+    status = erasure.run(rt.sessions, erasure_id, clock=rt.clock)
+    if status == "requested":
+        rt.jobs.ring(names.RUN_ERASURE, names.erasure_bell(erasure_id), erasure_id)
+    return status
 
 
 def fire_escalations() -> int:

@@ -25,8 +25,11 @@ FIRE_ESCALATIONS = Job("crisis.jobs.entrypoints.fire_escalations", DEFAULT_QUEUE
 SWEEP = Job("crisis.jobs.entrypoints.sweep", DEFAULT_QUEUE, 300)
 # On the notify queue: a lockdown is as urgent as the page about the raid.
 RUN_CONTAINMENT = Job("crisis.jobs.entrypoints.run_containment", NOTIFY_QUEUE, 240)
+# Both stop well inside their limit (a time budget each) and re-ring themselves to go on.
+ENFORCE_RETENTION = Job("crisis.jobs.entrypoints.enforce_retention", DEFAULT_QUEUE, 300)
+RUN_ERASURE = Job("crisis.jobs.entrypoints.run_erasure", DEFAULT_QUEUE, 300)
 
-ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT)
+ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT, ENFORCE_RETENTION, RUN_ERASURE)
 
 # Paths that jobs queued by crisis before 2026-12 carry: crisis.jobs resolves them to the
 # entry points above, so an upgrade with jobs in flight loses none.
@@ -44,3 +47,11 @@ def notify_bell(notification_id: int) -> str:
 
 def containment_bell(action_id: int) -> str:
     return f"contain:{action_id}"
+
+
+def retention_bell(community_id: int) -> str:
+    return f"retention:{community_id}"
+
+
+def erasure_bell(erasure_id: int) -> str:
+    return f"erase:{erasure_id}"

@@ -2,7 +2,8 @@
 
 Pending events, due escalations, overdue tasks and action items, notifications due for
 (re)delivery and deliveries abandoned mid-send, containment actions due or abandoned
-mid-action. Each part runs even if another fails: a broken detector must not stop escalations."""
+mid-action, retention runs due, erasures waiting or abandoned. Each part runs even if another
+fails: a broken detector must not stop escalations."""
 from __future__ import annotations
 
 import logging
@@ -18,12 +19,14 @@ from crisis.bridges.matrix import reports as matrix_reports
 from crisis.containment import runner as containment
 from crisis.db import session_scope
 from crisis.db import sweep as sweep_rows
+from crisis.erasure import service as erasure
 from crisis.ingest import backlog
 from crisis.jobs import names
 from crisis.models import Notification
 from crisis.notify import routing, unreached
 from crisis.notify.states import NOTIFICATION, NotificationStatus
 from crisis.response import escalation, postmortems, steps
+from crisis.retention import enforce as retention
 from crisis.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,8 @@ def _sweep(rt: Runtime) -> dict[str, int]:
         ("bridges", lambda: {"bridges_silent": health.check(rt.sessions, clock=rt.clock)}),
         ("reports", lambda: {"reports_stored": matrix_reports.poll(rt.sessions, clock=rt.clock,
                                                                    secret_key=rt.config.secret_key)}),
+        ("retention", lambda: _sweep_retention(rt)),
+        ("erasures", lambda: _sweep_erasures(rt)),
     )
     for name, part in parts:
         try:
@@ -116,3 +121,21 @@ def _sweep_notifications(rt: Runtime) -> dict[str, int]:
                                    .order_by(Notification.next_attempt_at).limit(SWEEP_LIMIT)))
     rung = sum(rt.jobs.ring(names.DELIVER_NOTIFICATION, names.notify_bell(nid), nid) for nid in due)
     return {"notifications_revived": revived, "notifications_due": len(due), "notifications_rung": rung}
+
+
+def _sweep_retention(rt: Runtime) -> dict[str, int]:
+    """Communities whose retention run is due (hourly, or at once when one was cut short)."""
+    with session_scope(rt.sessions) as session:
+        due = retention.due(session, rt.clock.now(), SWEEP_LIMIT)
+    rung = sum(rt.jobs.ring(names.ENFORCE_RETENTION, names.retention_bell(cid), cid) for cid in due)
+    return {"retention_due": len(due), "retention_rung": 0 if rt.jobs.inline else rung}
+
+
+def _sweep_erasures(rt: Runtime) -> dict[str, int]:
+    """Erasures waiting for a worker (their job lost, or their budget ran out) and claims of dead workers."""
+    with session_scope(rt.sessions) as session:
+        revived = erasure.recover_stale(session, rt.clock.now())
+    with session_scope(rt.sessions) as session:
+        waiting = erasure.waiting(session, SWEEP_LIMIT)
+    rung = sum(rt.jobs.ring(names.RUN_ERASURE, names.erasure_bell(eid), eid) for eid in waiting)
+    return {"erasures_revived": revived, "erasures_waiting": len(waiting), "erasures_rung": rung}

@@ -7,6 +7,7 @@ from crisis.models.audit import AuditEntry
 from crisis.models.bridge import BridgeTransaction, PlatformAccount, PlatformLink
 from crisis.models.community import ApiToken, Community, Membership, Role, User
 from crisis.models.containment import ContainmentAction, ContainmentMove
+from crisis.models.governance import Erasure, RetentionState
 from crisis.models.incident import Incident, Signal, TimelineEntry
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
 from crisis.models.playbook import PlaybookVersion
@@ -16,7 +17,7 @@ from crisis.models.response import EscalationTimer, Notification, Responder, Tas
 __all__ = [
     "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "AuditEntry", "BridgeTransaction",
     "Channel", "Community", "ContactMethod", "ContainmentAction", "ContainmentMove",
-    "DetectorState", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
-    "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "Role", "Rotation",
+    "DetectorState", "Erasure", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
+    "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "RetentionState", "Role", "Rotation",
     "Schedule", "Signal", "Task", "TimelineEntry", "User",
 ]

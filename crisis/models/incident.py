@@ -37,6 +37,9 @@ class Incident(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When retention replaced the members' text in the evidence (samples, reasons) by
+    # tombstones: after the postmortem's publication plus the grace period (crisis.retention).
+    evidence_expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     signals: Mapped[list[Signal]] = relationship(back_populates="incident", order_by="Signal.id")
     timeline: Mapped[list[TimelineEntry]] = relationship(back_populates="incident", order_by="TimelineEntry.id")

@@ -1,5 +1,5 @@
-"""Per-community detector settings: validated at the edge, stored on the community,
-read by the detectors on every batch (crisis.response.drain.settings_for)."""
+"""Per-community settings: the detectors' (read on every batch, crisis.response.drain.settings_for)
+and retention's (crisis.retention.policy), validated at the edge and stored on the community."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,11 +11,15 @@ from crisis.audit.log import record
 from crisis.detection import DetectorSettings
 from crisis.ingest.validate import FieldError, parse_rfc3339
 from crisis.models import Community
+from crisis.retention import policy as retention
 
 KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
 LEVELS = ("low", "normal", "high")
-FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds",
-          "hostile_terms", "friendly_terms")
+DETECTOR_FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds",
+                   "hostile_terms", "friendly_terms")
+# Retention is data governance: changing it needs the admin role (ADMIN_FIELDS).
+ADMIN_FIELDS = retention.FIELDS
+FIELDS = DETECTOR_FIELDS + ADMIN_FIELDS
 MAX_LIST = 1000
 MAX_WINDOWS = 50
 
@@ -27,7 +31,7 @@ class InvalidSettings(ValueError):
 
 
 def defaults() -> dict[str, Any]:
-    return public(DetectorSettings())
+    return {**public(DetectorSettings()), **retention.defaults()}
 
 
 def public(settings: DetectorSettings) -> dict[str, Any]:
@@ -97,7 +101,16 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
         value = body["enabled_kinds"]
         if not isinstance(value, list) or any(k not in KINDS for k in value):
             errors.append(FieldError(0, "enabled_kinds", f"must be a list drawn from {', '.join(KINDS)}"))
-    return errors
+    return errors + retention.validate(body)
+
+
+# Settings that name members: the append-only audit log keeps how many, never who, so that
+# erasing a member (crisis.erasure) leaves no trace of them in a row nobody may change.
+MEMBER_LISTS = ("allow_users",)
+
+
+def _counted(side: dict[str, Any]) -> dict[str, Any]:
+    return {k: (len(v) if k in MEMBER_LISTS and isinstance(v, list) else v) for k, v in side.items()}
 
 
 def update(session: Session, community: Community, changes: dict[str, Any], *, actor: str = "system",
@@ -112,7 +125,7 @@ def update(session: Session, community: Community, changes: dict[str, Any], *, a
     DetectorSettings.from_dict(merged)  # the detectors must be able to load what we store
     community.settings = merged
     session.flush()
-    before, after = changed_keys(old, current(community))
+    before, after = (_counted(side) for side in changed_keys(old, current(community)))
     if after or before:
         record(session, community_id=community.id, actor=actor, actor_user_id=actor_user_id,
                action="settings.update", target="detector settings", before=before, after=after)

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         auth,
         containlinks,
         csrf,
+        data_views,
         i18n,
         incidents,
         insights,
@@ -37,7 +38,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = markup.render
     app.jinja_env.globals["role_label"] = access.role_label
     # Page blueprints render their own errors; the API's JSON error handler stays app-wide.
-    for module in (auth, pages, incidents, postmortem_views, manage, insights, audit_views, tokens):
+    for module in (auth, pages, incidents, postmortem_views, manage, insights, audit_views, tokens, data_views):
         if not module.bp._got_registered_once:  # noqa: SLF001 -- tests build many apps
             module.bp.register_error_handler(HTTPException, _page_error)
         app.register_blueprint(module.bp)

@@ -13,7 +13,7 @@ from werkzeug.routing import AnyConverter, Rule
 
 from crisis.alert_intake import integrations
 from crisis.clock import FixedClock
-from crisis.models import Channel, ContactMethod, ContainmentAction, Incident, Schedule, Task
+from crisis.models import Channel, ContactMethod, ContainmentAction, Erasure, Incident, Schedule, Task
 from crisis.tenancy import communities
 from tests.conftest import Factory
 
@@ -54,10 +54,13 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
                                created_at=now, updated_at=now)
     session.add(action)
     token = communities.issue_personal_token(session, owner.user, clock=clock)
+    erasure = Erasure(community_id=b.community.id, status="done", phase="done", tombstone="erased:0123456789",
+                      counts={}, created_at=now, finished_at=now)
+    session.add(erasure)
     session.commit()
     return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
                              "token_id": token.id, "channel_id": channel.id, "method_id": method.id, "item_id": 1,
-                             "integration_id": integration.id, "action_id": action.id})
+                             "integration_id": integration.id, "action_id": action.id, "erasure_id": erasure.id})
 
 
 def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:

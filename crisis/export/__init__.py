@@ -1,0 +1,1 @@
+"""A community's record as one archive an admin can download (crisis.export.archive)."""
