@@ -71,6 +71,12 @@ def _link(session: Session, community_id: int) -> PlatformLink | None:
                                                      PlatformLink.disabled.is_(False)).order_by(PlatformLink.id))
 
 
+def executor_for(session: Session, community_id: int) -> str:
+    """Who would carry out an action in this community now: its bridge's platform, or "manual"."""
+    link = _link(session, community_id)
+    return "manual" if link is None else link.platform
+
+
 def _rooms(link: PlatformLink | None, evidence: dict[str, Any]) -> list[str]:
     """The linked rooms the incident is about: its channel's, or every room of the link."""
     if link is None:

@@ -26,7 +26,10 @@ SWEEP = Job("crisis.jobs.entrypoints.sweep", DEFAULT_QUEUE, 300)
 # On the notify queue: a lockdown is as urgent as the page about the raid.
 RUN_CONTAINMENT = Job("crisis.jobs.entrypoints.run_containment", NOTIFY_QUEUE, 240)
 
-ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT)
+# Answers to members through the bridge (a complainant's case, a penalty and its appeal).
+SEND_MEMBER_MESSAGE = Job("crisis.jobs.entrypoints.send_member_message", NOTIFY_QUEUE, 120)
+
+ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT, SEND_MEMBER_MESSAGE)
 
 # Paths that jobs queued by crisis before 2026-12 carry: crisis.jobs resolves them to the
 # entry points above, so an upgrade with jobs in flight loses none.
@@ -44,3 +47,7 @@ def notify_bell(notification_id: int) -> str:
 
 def containment_bell(action_id: int) -> str:
     return f"contain:{action_id}"
+
+
+def member_message_bell(message_id: int) -> str:
+    return f"member-message:{message_id}"

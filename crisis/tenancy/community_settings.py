@@ -6,13 +6,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from crisis.cases import settings as case_settings
 from crisis.detection import DetectorSettings
 from crisis.ingest.validate import FieldError, parse_rfc3339
 from crisis.models import Community
 
 KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
 LEVELS = ("low", "normal", "high")
-FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds")
+FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds",
+          case_settings.KEY)
 MAX_LIST = 1000
 MAX_WINDOWS = 50
 
@@ -24,7 +26,7 @@ class InvalidSettings(ValueError):
 
 
 def defaults() -> dict[str, Any]:
-    return public(DetectorSettings())
+    return {**public(DetectorSettings()), case_settings.KEY: case_settings.defaults()}
 
 
 def public(settings: DetectorSettings) -> dict[str, Any]:
@@ -35,7 +37,9 @@ def public(settings: DetectorSettings) -> dict[str, Any]:
 
 def current(community: Community) -> dict[str, Any]:
     """The stored settings over the defaults, in the form they were written."""
-    return {**defaults(), **(community.settings or {})}
+    stored = community.settings or {}
+    base = defaults()
+    return {**base, **stored, case_settings.KEY: {**base[case_settings.KEY], **stored.get(case_settings.KEY, {})}}
 
 
 def _strings(errors: list[FieldError], name: str, value: Any) -> None:
@@ -94,6 +98,8 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
         value = body["enabled_kinds"]
         if not isinstance(value, list) or any(k not in KINDS for k in value):
             errors.append(FieldError(0, "enabled_kinds", f"must be a list drawn from {', '.join(KINDS)}"))
+    if case_settings.KEY in body:
+        errors.extend(case_settings.validate(body[case_settings.KEY]))
     return errors
 
 
@@ -103,6 +109,9 @@ def update(session: Session, community: Community, changes: dict[str, Any]) -> d
     if errors:
         raise InvalidSettings(errors)
     merged = {**(community.settings or {}), **changes}
+    if case_settings.KEY in changes:  # per category: a change of one keeps the others
+        merged[case_settings.KEY] = {**(community.settings or {}).get(case_settings.KEY, {}),
+                                     **changes[case_settings.KEY]}
     DetectorSettings.from_dict(merged)  # the detectors must be able to load what we store
     community.settings = merged
     session.flush()
