@@ -7,6 +7,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from crisis.api import (
         alerts,
+        cases,
         channels,
         community_settings,
         containment,
@@ -19,10 +20,12 @@ def init_app(app: Flask) -> None:
         matrix,
         oncall,
         openapi,
+        penalties,
         playbooks,
+        rules,
     )
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment):
+                   links, alerts, integrations, containment, rules, penalties, cases):
         app.register_blueprint(module.bp)

@@ -180,11 +180,19 @@ def open_about(session: Session, community_id: int, key: str) -> list[Case]:
 
 def decide_item(session: Session, community: Community, key: str, decision: str, *, by: By, now: datetime,
                 outcome: str = "", rule_id: str = "", member: str = "") -> tuple[list[Case], Penalty | None]:
-    """One decision for every open case about one subject (a queue item): dismissed, or
-    actioned, applying `rule_id`'s penalty (its ladder's next step) to the subject's member."""
+    """One decision for every open case about one subject (a queue item)."""
     cases = open_about(session, community.id, key)
     if not cases:
         raise CaseError("subject: nothing open about it (it may have been decided already)")
+    return decide_with_rule(session, community, cases, decision, by=by, now=now, outcome=outcome, rule_id=rule_id,
+                            member=member)
+
+
+def decide_with_rule(session: Session, community: Community, cases: list[Case], decision: str, *, by: By,
+                     now: datetime, outcome: str = "", rule_id: str = "",
+                     member: str = "") -> tuple[list[Case], Penalty | None]:
+    """Dismiss the cases, or action them, applying `rule_id`'s penalty (its ladder's next
+    step) to the member they are about (or `member`, when staff name the account)."""
     penalty = None
     if rule_id:
         if decision != C.ACTIONED.value:
