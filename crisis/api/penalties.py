@@ -137,9 +137,9 @@ def open_tasks(slug: str) -> Response:
     return jsonify({"tasks": [out.moderation_task(t) for t in tasks.open_in(db(), community.id)]})
 
 
-@bp.post("/api/v1/moderation-tasks/<int:task_id>/done")
-def task_done(task_id: int) -> Response:
-    row = community_row(ModerationTask, task_id, "moderation task", Role.MODERATOR, "completing a task")
+@bp.post("/api/v1/moderation-tasks/<int:mtask_id>/done")
+def task_done(mtask_id: int) -> Response:
+    row = community_row(ModerationTask, mtask_id, "moderation task", Role.MODERATOR, "completing a task")
     try:
         tasks.mark_done(db(), row, user_id=current_user().id, now=rt().clock.now())
     except tasks.TaskError as exc:

@@ -180,11 +180,11 @@ def decide_appeal(slug: str, appeal_id: int) -> Response:
     return _back(slug, penalty.member, f"penalty-{penalty.id}")
 
 
-@bp.post("/c/<slug>/moderation-tasks/<int:task_id>/done")
+@bp.post("/c/<slug>/moderation-tasks/<int:mtask_id>/done")
 @login_required
-def task_done(slug: str, task_id: int) -> Response:
+def task_done(slug: str, mtask_id: int) -> Response:
     scope = community_scope(slug)
-    task = db().get(ModerationTask, task_id)
+    task = db().get(ModerationTask, mtask_id)
     if task is None or task.community_id != scope.community.id:
         abort(404)
     with commit_or_flash(tasks.TaskError):
