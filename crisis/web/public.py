@@ -124,7 +124,7 @@ def case_page(slug: str, token: str) -> Response:
     book = rulebook.latest(db(), community.id)
     return _private(render_template("public/case.html", community=community, case=case, rulebook=book,
                                     new=request.args.get("new") == "1",
-                                    url=public_links.case_url(rt().config, slug, case.id)))
+                                    url=request.base_url))  # this page, as the browser reached it
 
 
 def _penalty_page(community: Community, penalty: Penalty, token: str, *, error: str = "", text: str = "",
