@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import AnyConverter, Rule
 
 from crisis.alert_intake import integrations
-from crisis.clock import FixedClock
 from crisis.cases import service as cases
+from crisis.clock import FixedClock
 from crisis.models import Channel, ContactMethod, ContainmentAction, Incident, ModerationTask, Schedule, Task
 from crisis.moderation import appeals, penalties, rulebook
 from tests.conftest import Factory

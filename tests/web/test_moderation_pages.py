@@ -17,8 +17,10 @@ from crisis.api.ratelimit import Limit
 from crisis.app import create_app
 from crisis.clock import FixedClock
 from crisis.config import Config
+from crisis.db import session_scope
 from crisis.models import Appeal, Case, Penalty
 from crisis.moderation import rulebook
+from crisis.tenancy import communities
 from tests.conftest import Factory
 from tests.web.conftest import Team, as_user, csrf, post
 
@@ -159,14 +161,8 @@ def test_the_form_is_rate_limited_per_sender(config: Config, clock: FixedClock, 
     app = create_app(replace(config, redis_url=redis_url), clock=clock)
     app.config["RATELIMIT_REPORTS_ADDRESS"] = Limit(2, 600)
     try:
-        with app.app_context():
-            from crisis.webctx import rt
-
-            from crisis.db import session_scope
-            from crisis.tenancy import communities
-
-            with session_scope(rt().sessions) as s:
-                communities.create_community(s, "quiet", name="Quiet", clock=clock)
+        with session_scope(app.extensions["crisis"].sessions) as s:
+            communities.create_community(s, "quiet", name="Quiet", clock=clock)
         client = app.test_client()
         token = csrf(client, "/p/quiet/report")
         codes = [client.post("/p/quiet/report", data={"subject_kind": "feedback", "category": "feedback",

@@ -18,7 +18,15 @@ def _failed(exc: MatrixError) -> ActionFailed:
 
 
 def open_direct(client: MatrixClient, member: str, *, name: str) -> str:
-    """A new direct room with the member invited; its room id."""
+    """A new direct room with the member invited; its room id. Synapse accepts an invite to a
+    local account that does not exist (the message would go into an empty room), so the
+    member's profile is read first: no profile, no room."""
+    try:
+        client.call("GET", f"{_V3}/profile/{quote(member, safe='')}")
+    except MatrixError as exc:
+        if exc.status == 404:
+            raise ActionFailed(f"{member} has no account on the homeserver ({exc})", permanent=True) from None
+        raise _failed(exc) from None
     try:
         data = client.call("POST", f"{_V3}/createRoom", {"preset": "trusted_private_chat", "is_direct": True,
                                                          "invite": [member], "name": name[:200]})
