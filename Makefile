@@ -45,6 +45,7 @@ synapse:
 
 test: install-dev system-deps lint synapse
 	$(BIN)/crisis playbooks validate
+	$(BIN)/crisis rules validate
 	TEST_REQUIRE_SERVERS=1 $(BIN)/pytest -q
 
 bench: install-dev

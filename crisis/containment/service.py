@@ -60,6 +60,16 @@ def _audit(session: Session, action: ContainmentAction, verb: str, *, actor: str
                                           "rooms": len(action.rooms or []), "via": via}, at=now)
 
 
+def timeline_note(session: Session, action: ContainmentAction, message: str, *, at: datetime, actor: str,
+         actor_user_id: int | None = None, data: dict[str, Any] | None = None) -> None:
+    """An incident's action goes on its timeline; a penalty's has no timeline (its moves are
+    its record, shown on the member's page)."""
+    incident = session.get(Incident, action.incident_id) if action.incident_id is not None else None
+    if incident is not None:
+        add_timeline(session, incident, "containment", message, at=at, actor=actor, actor_user_id=actor_user_id,
+                     data=data)
+
+
 def describe(action: ContainmentAction) -> str:
     kind = kinds.get(action.kind)
     count = len(action.targets) if kind.aims_at == "accounts" else len(action.rooms)
@@ -71,6 +81,12 @@ def describe(action: ContainmentAction) -> str:
 def _link(session: Session, community_id: int) -> PlatformLink | None:
     return session.scalar(select(PlatformLink).where(PlatformLink.community_id == community_id,
                                                      PlatformLink.disabled.is_(False)).order_by(PlatformLink.id))
+
+
+def executor_for(session: Session, community_id: int) -> str:
+    """Who would carry out an action in this community now: its bridge's platform, or "manual"."""
+    link = _link(session, community_id)
+    return "manual" if link is None else link.platform
 
 
 def _rooms(link: PlatformLink | None, evidence: dict[str, Any]) -> list[str]:
@@ -99,6 +115,34 @@ def preview(session: Session, incident: Incident, kind_name: str, *, accounts: l
     return _preview(session, incident, kind_name, accounts=accounts, limit=limit)[0]
 
 
+def _choose(community: Community, link: PlatformLink | None, named: list[str],
+            limit: int) -> tuple[list[str], list[dict[str, str]]]:
+    """The accounts an action may touch, in order, and those left out with why."""
+    if not all(isinstance(a, str) and 0 < len(a) <= 255 for a in named):
+        raise ContainmentError("accounts: must be a list of account ids (1 to 255 characters)")
+    chosen: list[str] = []
+    excluded: list[dict[str, str]] = []
+    allow = set(community_settings.current(community).get("allow_users") or [])
+    for account in dict.fromkeys(named):
+        if account in allow:
+            excluded.append({"account": account, "why": "on the community's allowlist"})
+        elif link is not None and account == link.sender:
+            excluded.append({"account": account, "why": "the bridge's own user"})
+        elif len(chosen) >= limit:
+            excluded.append({"account": account, "why": f"over the cap of {limit} per action"})
+        else:
+            chosen.append(account)
+    return chosen, excluded
+
+
+def _seen(kind: Kind, link: PlatformLink | None, rooms: list[str], chosen: list[str],
+          excluded: list[dict[str, str]]) -> dict[str, Any]:
+    return {"kind": kind.name, "label": kind.label, "executor": "manual" if link is None else link.platform,
+            "rooms": rooms, "accounts": chosen, "excluded": excluded,
+            "reversible": kind.reversible, "confirm": kind.confirm, "approve_role": kind.approve_role.value,
+            "default_expiry_s": int(kind.default_expiry.total_seconds()) if kind.default_expiry else None}
+
+
 def _preview(session: Session, incident: Incident, kind_name: str, *, accounts: list[str] | None,
              limit: int) -> tuple[dict[str, Any], PlatformLink | None]:
     """What an action would touch: accounts from the evidence unless named, capped, and the
@@ -114,22 +158,8 @@ def _preview(session: Session, incident: Incident, kind_name: str, *, accounts: 
     excluded: list[dict[str, str]] = []
     if kind.aims_at == "accounts":
         named = accounts if accounts is not None else [str(a) for a in incident.evidence.get("accounts") or []]
-        if not all(isinstance(a, str) and 0 < len(a) <= 255 for a in named):
-            raise ContainmentError("accounts: must be a list of account ids (1 to 255 characters)")
-        allow = set(community_settings.current(community).get("allow_users") or [])
-        for account in dict.fromkeys(named):
-            if account in allow:
-                excluded.append({"account": account, "why": "on the community's allowlist"})
-            elif link is not None and account == link.sender:
-                excluded.append({"account": account, "why": "the bridge's own user"})
-            elif len(chosen) >= limit:
-                excluded.append({"account": account, "why": f"over the cap of {limit} per action"})
-            else:
-                chosen.append(account)
-    return ({"kind": kind.name, "label": kind.label, "executor": "manual" if link is None else link.platform,
-             "rooms": _rooms(link, incident.evidence), "accounts": chosen, "excluded": excluded,
-             "reversible": kind.reversible, "confirm": kind.confirm, "approve_role": kind.approve_role.value,
-             "default_expiry_s": int(kind.default_expiry.total_seconds()) if kind.default_expiry else None}, link)
+        chosen, excluded = _choose(community, link, named, limit)
+    return _seen(kind, link, _rooms(link, incident.evidence), chosen, excluded), link
 
 
 def _kind(name: str) -> Kind:
@@ -177,6 +207,37 @@ def propose(session: Session, incident: Incident, kind_name: str, *, actor: str,
     return action
 
 
+def propose_for_member(session: Session, community: Community, kind_name: str, account: str, *, actor: str,
+                       now: datetime, reason: str, actor_user_id: int | None = None,
+                       expires_after: timedelta | None = None) -> ContainmentAction:
+    """An action on one account outside any incident (a penalty under the community's rules,
+    crisis.moderation.penalties): in every linked room, or by hand without a bridge."""
+    kind = _kind(kind_name)
+    if kind.aims_at != "accounts":
+        raise ContainmentError(f"kind: {kind.name} acts on rooms, not on a member")
+    if expires_after is not None and not kind.reversible:
+        raise ContainmentError(f"expires_after: {kind.name} cannot be undone, so it cannot expire")
+    link = _link(session, community.id)
+    chosen, excluded = _choose(community, link, [account], 1)
+    if not chosen:
+        raise ContainmentError(f"accounts: {account} is left out ({excluded[0]['why']})")
+    rooms = sorted(link.rooms or {}) if link is not None else []
+    if link is not None and not rooms:
+        raise ContainmentError("rooms: the community's link has no rooms to act in")
+    action = ContainmentAction(
+        incident_id=None, community_id=community.id, kind=kind.name, status=A.PROPOSED.value,
+        executor="manual" if link is None else link.platform, link_id=link.id if link else None, step_id="",
+        reason=reason[:250], approve_role=kind.approve_role.value, params=kind.param_defaults(), rooms=rooms,
+        targets=[{"account": account, "state": "pending"}], excluded=excluded,
+        expires_after_s=int(expires_after.total_seconds()) if expires_after else None, attempts=0, last_error="",
+        proposed_by=actor[:200], approved_by="", reverted_by="", created_at=now, updated_at=now)
+    session.add(action)
+    session.flush()
+    session.add(ContainmentMove(action_id=action.id, from_status="", to_status=A.PROPOSED.value, actor=actor[:200],
+                                actor_user_id=actor_user_id, note=reason[:500], at=now))
+    return action
+
+
 def approve(session: Session, action: ContainmentAction, *, actor: str, role: Role | None, now: datetime,
             actor_user_id: int | None = None, confirm: bool = False, via: str = "") -> ContainmentAction:
     """`role` None means the playbook's own approval (`approval: auto`)."""
@@ -194,11 +255,9 @@ def approve(session: Session, action: ContainmentAction, *, actor: str, role: Ro
     _audit(session, action, "approve", actor=actor, actor_user_id=actor_user_id, now=now, before=before, via=via)
     action.approved_by, action.approved_by_id, action.approved_at = actor[:200], actor_user_id, now
     action.next_attempt_at = now
-    incident = session.get(Incident, action.incident_id)
-    assert incident is not None
-    add_timeline(session, incident, "containment", f"{actor} approved: {describe(action)}"
-                 + (f" via {via}" if via else ""), at=now, actor=actor, actor_user_id=actor_user_id,
-                 data={"action_id": action.id, "kind": action.kind, "status": "approved", "via": via})
+    timeline_note(session, action, f"{actor} approved: {describe(action)}" + (f" via {via}" if via else ""),
+                  at=now, actor=actor, actor_user_id=actor_user_id,
+                  data={"action_id": action.id, "kind": action.kind, "status": "approved", "via": via})
     ringer.note_containment(session, action.id)
     return action
 
@@ -211,11 +270,9 @@ def cancel(session: Session, action: ContainmentAction, *, actor: str, now: date
     except InvalidTransition as exc:
         raise ContainmentError(f"status: {exc}") from None
     _audit(session, action, "cancel", actor=actor, actor_user_id=actor_user_id, now=now, before=before, via=note)
-    incident = session.get(Incident, action.incident_id)
-    assert incident is not None
-    add_timeline(session, incident, "containment", f"{actor} cancelled: {describe(action)}"
-                 + (f" ({note})" if note else ""), at=now, actor=actor, actor_user_id=actor_user_id,
-                 data={"action_id": action.id, "kind": action.kind, "status": "cancelled"})
+    timeline_note(session, action, f"{actor} cancelled: {describe(action)}" + (f" ({note})" if note else ""),
+                  at=now, actor=actor, actor_user_id=actor_user_id,
+                  data={"action_id": action.id, "kind": action.kind, "status": "cancelled"})
     return action
 
 
@@ -234,11 +291,9 @@ def undo(session: Session, action: ContainmentAction, *, actor: str, now: dateti
         return action  # already asked: the job is on it
     action.expires_at, action.next_attempt_at, action.reverted_by = now, now, actor[:200]
     _audit(session, action, "undo", actor=actor, actor_user_id=actor_user_id, now=now, before=action.status, via=via)
-    incident = session.get(Incident, action.incident_id)
-    assert incident is not None
-    add_timeline(session, incident, "containment", f"{actor} asked to undo: {describe(action)}"
-                 + (f" via {via}" if via else ""), at=now, actor=actor, actor_user_id=actor_user_id,
-                 data={"action_id": action.id, "kind": action.kind, "status": "undo_requested"})
+    timeline_note(session, action, f"{actor} asked to undo: {describe(action)}" + (f" via {via}" if via else ""),
+                  at=now, actor=actor, actor_user_id=actor_user_id,
+                  data={"action_id": action.id, "kind": action.kind, "status": "undo_requested"})
     ringer.note_containment(session, action.id)
     return action
 
@@ -261,11 +316,9 @@ def release(session: Session, action: ContainmentAction, account: str, *, actor:
     target.update(state="releasing", released_by=actor[:200])
     action.targets, action.next_attempt_at, action.updated_at = targets, now, now
     _audit(session, action, "release", actor=actor, actor_user_id=actor_user_id, now=now, before=action.status)
-    incident = session.get(Incident, action.incident_id)
-    assert incident is not None
-    add_timeline(session, incident, "containment", f"{actor} released {account} from: {describe(action)}", at=now,
-                 actor=actor, actor_user_id=actor_user_id,
-                 data={"action_id": action.id, "kind": action.kind, "account": account, "status": "releasing"})
+    timeline_note(session, action, f"{actor} released {account} from: {describe(action)}", at=now,
+                  actor=actor, actor_user_id=actor_user_id,
+                  data={"action_id": action.id, "kind": action.kind, "account": account, "status": "releasing"})
     ringer.note_containment(session, action.id)
     return action
 

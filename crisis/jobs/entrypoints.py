@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crisis import runtime
+from crisis.cases import reply_sender
 from crisis.containment import executors, runner
 from crisis.db import session_scope
 from crisis.erasure import service as erasure
@@ -106,6 +107,19 @@ def run_erasure(erasure_id: int) -> str:
     if status == "requested":
         rt.jobs.ring(names.RUN_ERASURE, names.erasure_bell(erasure_id), erasure_id)
     return status
+def send_member_message(message_id: int) -> str:
+    """Send one message to a member through the bridge; a transient failure is retried on
+    schedule (the sweeper re-rings it too, should that job be lost)."""
+    rt = runtime.current()
+    rt.jobs.answered(names.member_message_bell(message_id))
+    result = reply_sender.send(rt.sessions, message_id, clock=rt.clock,
+                               make_client=reply_sender.clients(rt.config.secret_key))
+    if result.outcome == "retry" and result.retry_at is not None:
+        try:
+            rt.jobs.enqueue_in(names.SEND_MEMBER_MESSAGE, max(result.retry_at - rt.clock.now(), _ZERO), message_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not schedule the retry of member message %s; the sweeper will", message_id)
+    return result.outcome
 
 
 def fire_escalations() -> int:

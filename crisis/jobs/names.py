@@ -29,7 +29,11 @@ RUN_CONTAINMENT = Job("crisis.jobs.entrypoints.run_containment", NOTIFY_QUEUE, 2
 ENFORCE_RETENTION = Job("crisis.jobs.entrypoints.enforce_retention", DEFAULT_QUEUE, 300)
 RUN_ERASURE = Job("crisis.jobs.entrypoints.run_erasure", DEFAULT_QUEUE, 300)
 
-ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT, ENFORCE_RETENTION, RUN_ERASURE)
+# Answers to members through the bridge (a complainant's case, a penalty and its appeal).
+SEND_MEMBER_MESSAGE = Job("crisis.jobs.entrypoints.send_member_message", NOTIFY_QUEUE, 120)
+
+ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT, ENFORCE_RETENTION, RUN_ERASURE,
+       SEND_MEMBER_MESSAGE)
 
 # Paths that jobs queued by crisis before 2026-12 carry: crisis.jobs resolves them to the
 # entry points above, so an upgrade with jobs in flight loses none.
@@ -55,3 +59,7 @@ def retention_bell(community_id: int) -> str:
 
 def erasure_bell(erasure_id: int) -> str:
     return f"erase:{erasure_id}"
+
+
+def member_message_bell(message_id: int) -> str:
+    return f"member-message:{message_id}"

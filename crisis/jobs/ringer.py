@@ -26,6 +26,7 @@ class _Pending:
     escalations: list[datetime] = field(default_factory=list)
     detect: set[int] = field(default_factory=set)
     containment: list[tuple[int, datetime | None]] = field(default_factory=list)
+    member_messages: list[int] = field(default_factory=list)
 
 
 def _pending(session: Session) -> _Pending:
@@ -50,6 +51,11 @@ def note_containment(session: Session, action_id: int, at: datetime | None = Non
     _pending(session).containment.append((action_id, at))
 
 
+def note_member_message(session: Session, message_id: int) -> None:
+    """A message to a member through the bridge (crisis.cases.replies), to send now."""
+    _pending(session).member_messages.append(message_id)
+
+
 def _ring(pending: _Pending) -> None:
     jobs = runtime.current().jobs
     try:
@@ -64,5 +70,7 @@ def _ring(pending: _Pending) -> None:
                 jobs.ring(names.RUN_CONTAINMENT, names.containment_bell(action_id), action_id)
             else:
                 jobs.enqueue_at(names.RUN_CONTAINMENT, at, action_id)
+        for mid in pending.member_messages:
+            jobs.ring(names.SEND_MEMBER_MESSAGE, names.member_message_bell(mid), mid)
     except Exception:  # noqa: BLE001
         log.warning("could not ring Redis; the sweeper will pick the work up", exc_info=True)

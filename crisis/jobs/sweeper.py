@@ -2,8 +2,9 @@
 
 Pending events, due escalations, overdue tasks and action items, notifications due for
 (re)delivery and deliveries abandoned mid-send, containment actions due or abandoned
-mid-action, retention runs due, erasures waiting or abandoned. Each part runs even if another
-fails: a broken detector must not stop escalations."""
+mid-action, retention runs due, erasures waiting or abandoned, penalties whose time is up,
+overdue cases and moderation tasks, messages to members due or abandoned mid-send. Each part
+runs even if another fails: a broken detector must not stop escalations."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +17,8 @@ from sqlalchemy import select, update
 
 from crisis.bridges import health
 from crisis.bridges.matrix import reports as matrix_reports
+from crisis.cases import overdue as case_overdue
+from crisis.cases import reply_sender
 from crisis.containment import runner as containment
 from crisis.db import session_scope
 from crisis.db import sweep as sweep_rows
@@ -23,6 +26,8 @@ from crisis.erasure import service as erasure
 from crisis.ingest import backlog
 from crisis.jobs import names
 from crisis.models import Notification
+from crisis.moderation import penalties
+from crisis.moderation import tasks as moderation_tasks
 from crisis.notify import routing, unreached
 from crisis.notify.states import NOTIFICATION, NotificationStatus
 from crisis.response import escalation, postmortems, steps
@@ -72,6 +77,11 @@ def _sweep(rt: Runtime) -> dict[str, int]:
         ("unreached", lambda: {"unreached_marked": sweep_rows(rt.sessions, unreached.candidates, unreached.sweep_one,
                                                               now=rt.clock.now(), limit=SWEEP_LIMIT)}),
         ("containment", lambda: _sweep_containment(rt)),
+        ("penalties", lambda: {"penalties_expired": penalties.expire_due(rt.sessions, clock=rt.clock)}),
+        ("cases", lambda: {"cases_overdue": case_overdue.notify_overdue(rt.sessions, clock=rt.clock)}),
+        ("moderation_tasks", lambda: {"moderation_tasks_overdue": moderation_tasks.notify_overdue(rt.sessions,
+                                                                                                  clock=rt.clock)}),
+        ("member_messages", lambda: _sweep_member_messages(rt)),
         ("bridges", lambda: {"bridges_silent": health.check(rt.sessions, clock=rt.clock)}),
         ("reports", lambda: {"reports_stored": matrix_reports.poll(rt.sessions, clock=rt.clock,
                                                                    secret_key=rt.config.secret_key)}),
@@ -102,6 +112,16 @@ def _sweep_containment(rt: Runtime) -> dict[str, int]:
         due = containment.due(session, rt.clock.now(), SWEEP_LIMIT)
     rung = sum(rt.jobs.ring(names.RUN_CONTAINMENT, names.containment_bell(aid), aid) for aid in due)
     return {"containment_revived": revived, "containment_due": len(due), "containment_rung": rung}
+
+
+def _sweep_member_messages(rt: Runtime) -> dict[str, int]:
+    """Messages to members whose job Redis lost, and sends abandoned by a dead worker."""
+    now = rt.clock.now()
+    with session_scope(rt.sessions) as session:
+        revived = reply_sender.revive_stale(session, now)
+        due = reply_sender.due(session, now, SWEEP_LIMIT)
+    rung = sum(rt.jobs.ring(names.SEND_MEMBER_MESSAGE, names.member_message_bell(mid), mid) for mid in due)
+    return {"member_messages_revived": revived, "member_messages_due": len(due), "member_messages_rung": rung}
 
 
 def _sweep_notifications(rt: Runtime) -> dict[str, int]:

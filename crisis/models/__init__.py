@@ -5,19 +5,22 @@ from crisis.models.activity import ActivityCount, DetectorState, EventBatch, Eve
 from crisis.models.alert import AlertGroup, AlertInstance, AlertIntegration
 from crisis.models.audit import AuditEntry
 from crisis.models.bridge import BridgeTransaction, PlatformAccount, PlatformLink
+from crisis.models.cases import Case, CaseEvent, MemberMessage
 from crisis.models.community import ApiToken, Community, Membership, Role, User
 from crisis.models.containment import ContainmentAction, ContainmentMove
 from crisis.models.governance import Erasure, RetentionState
 from crisis.models.incident import Incident, Signal, TimelineEntry
+from crisis.models.moderation import Appeal, ModerationTask, Penalty, RulebookVersion
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
 from crisis.models.playbook import PlaybookVersion
 from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- registers the tables
 from crisis.models.response import EscalationTimer, Notification, Responder, Task
 
 __all__ = [
-    "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "AuditEntry", "BridgeTransaction",
-    "Channel", "Community", "ContactMethod", "ContainmentAction", "ContainmentMove",
-    "DetectorState", "Erasure", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
-    "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "RetentionState", "Role", "Rotation",
+    "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "Appeal", "AuditEntry",
+    "BridgeTransaction", "Case", "CaseEvent", "Channel", "Community", "ContactMethod", "ContainmentAction",
+    "ContainmentMove", "DetectorState", "Erasure", "EscalationTimer", "EventBatch", "EventId", "Incident",
+    "MemberMessage", "Membership", "ModerationTask", "Notification", "Override", "Penalty", "PlatformAccount",
+    "PlatformLink", "PlaybookVersion", "Responder", "RetentionState", "Role", "Rotation", "RulebookVersion",
     "Schedule", "Signal", "Task", "TimelineEntry", "User",
 ]

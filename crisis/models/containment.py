@@ -11,7 +11,8 @@ from crisis.db import Base, UTCDateTime
 
 
 class ContainmentAction(Base):
-    """One platform action for one incident, and the outbox row its job carries out.
+    """One platform action, for one incident or for one penalty (crisis.moderation: no
+    incident then), and the outbox row its job carries out.
 
     `targets` is the previewed list, one entry per account (or room) with its own outcome,
     so a retry skips what is done and a release can let one account go. `receipt` is what
@@ -25,13 +26,15 @@ class ContainmentAction(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), nullable=True,
+                                                    index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="proposed")
     executor: Mapped[str] = mapped_column(String(16))  # matrix | manual
     link_id: Mapped[int | None] = mapped_column(ForeignKey("platform_links.id", ondelete="SET NULL"), nullable=True)
     step_id: Mapped[str] = mapped_column(String(64), default="")  # the playbook step that proposed it, if any
+    reason: Mapped[str] = mapped_column(String(250), default="")  # shown on the platform; "" = the incident's title
     approve_role: Mapped[str] = mapped_column(String(16))  # the least role that may approve (kind or playbook)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rooms: Mapped[list[str]] = mapped_column(JSON, default=list)  # platform room ids

@@ -22,7 +22,7 @@ from crisis.notify import ack_tokens, recipients, render, routing
 ACK_EVENTS = frozenset({"opened", "escalated", "reopened", "severity_raised", "unreached"})
 NOTIFY_TYPES = {"opened": "failure", "escalated": "failure", "reopened": "failure", "severity_raised": "failure",
                 "unreached": "failure",
-                "task_overdue": "warning",
+                "task_overdue": "warning", "case_overdue": "warning", "moderation_task_overdue": "warning",
                 "resolved": "success", "mitigated": "success", "acknowledged": "info"}
 
 
@@ -82,6 +82,30 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
                 ctx["lockdown_hours"] = f"{(lockdown.expires_after_s or 0) / 3600:g}"
         title, body = render.render(event, lang, ctx)
         row = Notification(community_id=community.id, incident_id=incident.id, event=event, cause=cause[:200],
+                           destination=dest.key, recipient_user_id=dest.user_id,
+                           contact_method_id=dest.contact_method_id, channel_id=dest.channel_id,
+                           recipient_label=dest.label[:300], title=title, body=body, status="pending",
+                           attempts=0, max_attempts=policy.max_attempts, next_attempt_at=now, created_at=now)
+        session.add(row)
+        outcome.notifications.append(row)
+    session.flush()
+    for row in outcome.notifications:
+        ringer.note_notification(session, row.id)
+    return outcome
+
+
+def notify_community(session: Session, community: Community, event: str, targets: list[dict[str, str]], *,
+                     cause: str, now: datetime, context: dict[str, Any]) -> Outcome:
+    """Notification rows about work outside any incident (an overdue case or moderation
+    task): the same rows, rendering and delivery, with no incident and no acknowledge link."""
+    destinations, skipped = recipients.resolve_in_community(session, community.id, targets, now)
+    policy = routing.load()
+    lang = render.language(community.locale)
+    outcome = Outcome(skipped=skipped)
+    for dest in destinations:
+        ctx = {**context, "community": {"slug": community.slug, "name": community.name}, "recipient": dest.label}
+        title, body = render.render(event, lang, ctx)
+        row = Notification(community_id=community.id, incident_id=None, event=event, cause=cause[:200],
                            destination=dest.key, recipient_user_id=dest.user_id,
                            contact_method_id=dest.contact_method_id, channel_id=dest.channel_id,
                            recipient_label=dest.label[:300], title=title, body=body, status="pending",

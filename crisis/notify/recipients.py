@@ -4,6 +4,7 @@ Everything that makes a target empty is returned as a reason, so "why was I not 
 has an answer on the timeline."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +32,20 @@ def users_for(session: Session, incident: Incident, kind: str, value: str, at: d
               roles: dict[str, int] | None = None) -> tuple[list[int], str]:
     """User ids a person-target names, and a reason when there are none. `roles` stands in
     for the incident's responders when there is no incident yet (crisis.notify.reach)."""
-    cid = incident.community_id
+    if kind == "incident_role" and roles is not None:
+        return ([roles[value]], "") if value in roles else ([], f"nobody would hold the incident role {value}")
+    if kind == "incident_role":
+        users = list(session.scalars(select(Responder.user_id).where(Responder.incident_id == incident.id,
+                                                                     Responder.role == value)
+                                     .order_by(Responder.id)))
+        if value == "commander" and incident.owner_id and incident.owner_id not in users:
+            users.insert(0, incident.owner_id)
+        return users, "" if users else f"nobody holds the incident role {value}"
+    return staff_for(session, incident.community_id, kind, value, at)
+
+
+def staff_for(session: Session, cid: int, kind: str, value: str, at: datetime) -> tuple[list[int], str]:
+    """User ids a target names among the community's staff (no incident roles here)."""
     if kind == "user":
         user_id = session.scalar(select(User.id).join(Membership, Membership.user_id == User.id)
                                  .where(User.email == value, Membership.community_id == cid))
@@ -48,20 +62,24 @@ def users_for(session: Session, incident: Incident, kind: str, value: str, at: d
                                .order_by(Membership.id)).all()
         users = [uid for uid, role in rows if Role(role).at_least(wanted)]
         return users, "" if users else f"nobody has the role {value} or above"
-    if kind == "incident_role" and roles is not None:
-        return ([roles[value]], "") if value in roles else ([], f"nobody would hold the incident role {value}")
-    if kind == "incident_role":
-        users = list(session.scalars(select(Responder.user_id).where(Responder.incident_id == incident.id,
-                                                                     Responder.role == value)
-                                     .order_by(Responder.id)))
-        if value == "commander" and incident.owner_id and incident.owner_id not in users:
-            users.insert(0, incident.owner_id)
-        return users, "" if users else f"nobody holds the incident role {value}"
     return [], f"{kind} does not name people"
 
 
 def resolve(session: Session, incident: Incident, targets: list[dict[str, str]],
             at: datetime, roles: dict[str, int] | None = None) -> tuple[list[Destination], list[str]]:
+    return _resolve(session, incident.community_id, targets,
+                    lambda kind, value: users_for(session, incident, kind, value, at, roles))
+
+
+def resolve_in_community(session: Session, community_id: int, targets: list[dict[str, str]],
+                         at: datetime, roles: dict[str, int] | None = None) -> tuple[list[Destination], list[str]]:
+    """Destinations for work outside any incident (an overdue case, a moderation task)."""
+    return _resolve(session, community_id, targets,
+                    lambda kind, value: staff_for(session, community_id, kind, value, at))
+
+
+def _resolve(session: Session, community_id: int, targets: list[dict[str, str]],
+             people: Callable[[str, str], tuple[list[int], str]]) -> tuple[list[Destination], list[str]]:
     destinations: list[Destination] = []
     reasons: list[str] = []
     seen: set[str] = set()
@@ -75,7 +93,7 @@ def resolve(session: Session, incident: Incident, targets: list[dict[str, str]],
         (kind, value), = target.items()
         if kind in ("channel", "channel_purpose"):
             column = Channel.name if kind == "channel" else Channel.purpose
-            channels = list(session.scalars(select(Channel).where(Channel.community_id == incident.community_id,
+            channels = list(session.scalars(select(Channel).where(Channel.community_id == community_id,
                                                                   column == value).order_by(Channel.id)))
             live = [ch for ch in channels if not ch.disabled]
             if not live:
@@ -83,7 +101,7 @@ def resolve(session: Session, incident: Incident, targets: list[dict[str, str]],
             for ch in live:
                 add(Destination(f"ch:{ch.id}", f"#{ch.name}", channel_id=ch.id))
             continue
-        user_ids, reason = users_for(session, incident, kind, value, at, roles)
+        user_ids, reason = people(kind, value)
         if reason:
             reasons.append(reason)
         for user_id in user_ids:

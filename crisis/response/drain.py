@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from crisis.cases import intake as case_intake
+from crisis.cases import links as case_links
 from crisis.clock import Clock
 from crisis.db import after_commit
 from crisis.detection import CommunityDetector, DetectorSettings, parse_event
@@ -28,7 +30,7 @@ from crisis.detection.cache import DetectorCache
 from crisis.ingest.store import decode_batch
 from crisis.ingest.validate import parse_rfc3339
 from crisis.insight import activity, metrics
-from crisis.models import Community, DetectorState, EventBatch
+from crisis.models import Community, DetectorState, EventBatch, Incident
 from crisis.response import signals
 
 # Batch-log rows per read: at the usual 100-500 events per ingest request, up to a few
@@ -222,6 +224,9 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             per_minute[(int(e.ts // 60), e.type)] += 1
         # Event time, not arrival order, drives the detectors; a batch is sorted by it.
         parsed.sort(key=_EVENT_TIME)
+        # Members' reports become cases in this transaction, before the detectors may open
+        # the complaint incident that gathers them.
+        case_intake.from_events(session, community, parsed, now=clock.now())
         writes_before = len(outcome.opened) + len(outcome.updated) + len(outcome.closed)
         apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome, events=parsed)
         after = rows[-1].seq
@@ -231,6 +236,10 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             break
     if not consumed or detector is None:
         return outcome
+    for incident_id in dict.fromkeys(outcome.opened + outcome.updated):
+        incident = session.get(Incident, incident_id)
+        if incident is not None:
+            case_links.attach_incident(session, incident, clock.now())
     activity.record(session, community_id, per_minute)
     outcome.version = _save_state(session, community_id, checkpoint, detector, last_seq=after, now=clock.now())
     outcome.detector = detector

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from crisis.audit.log import changes as changed_keys
 from crisis.audit.log import record
+from crisis.cases import settings as case_settings
 from crisis.detection import DetectorSettings
 from crisis.ingest.validate import FieldError, parse_rfc3339
 from crisis.models import Community
@@ -16,7 +17,7 @@ from crisis.retention import policy as retention
 KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
 LEVELS = ("low", "normal", "high")
 DETECTOR_FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds",
-                   "hostile_terms", "friendly_terms")
+                   "hostile_terms", "friendly_terms", case_settings.KEY)
 # Retention is data governance: changing it needs the admin role (ADMIN_FIELDS).
 ADMIN_FIELDS = retention.FIELDS
 FIELDS = DETECTOR_FIELDS + ADMIN_FIELDS
@@ -31,7 +32,7 @@ class InvalidSettings(ValueError):
 
 
 def defaults() -> dict[str, Any]:
-    return {**public(DetectorSettings()), **retention.defaults()}
+    return {**public(DetectorSettings()), **retention.defaults(), case_settings.KEY: case_settings.defaults()}
 
 
 def public(settings: DetectorSettings) -> dict[str, Any]:
@@ -42,7 +43,9 @@ def public(settings: DetectorSettings) -> dict[str, Any]:
 
 def current(community: Community) -> dict[str, Any]:
     """The stored settings over the defaults, in the form they were written."""
-    return {**defaults(), **(community.settings or {})}
+    stored = community.settings or {}
+    base = defaults()
+    return {**base, **stored, case_settings.KEY: {**base[case_settings.KEY], **stored.get(case_settings.KEY, {})}}
 
 
 def _strings(errors: list[FieldError], name: str, value: Any) -> None:
@@ -101,6 +104,8 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
         value = body["enabled_kinds"]
         if not isinstance(value, list) or any(k not in KINDS for k in value):
             errors.append(FieldError(0, "enabled_kinds", f"must be a list drawn from {', '.join(KINDS)}"))
+    if case_settings.KEY in body:
+        errors.extend(case_settings.validate(body[case_settings.KEY]))
     return errors + retention.validate(body)
 
 
@@ -122,6 +127,9 @@ def update(session: Session, community: Community, changes: dict[str, Any], *, a
         raise InvalidSettings(errors)
     old = current(community)
     merged = {**(community.settings or {}), **changes}
+    if case_settings.KEY in changes:  # per category: a change of one keeps the others
+        merged[case_settings.KEY] = {**(community.settings or {}).get(case_settings.KEY, {}),
+                                     **changes[case_settings.KEY]}
     DetectorSettings.from_dict(merged)  # the detectors must be able to load what we store
     community.settings = merged
     session.flush()

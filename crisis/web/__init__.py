@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         acklinks,
         audit_views,
         auth,
+        cases,
         containlinks,
         csrf,
         data_views,
@@ -23,8 +24,10 @@ def init_app(app: Flask) -> None:
         insights,
         manage,
         markup,
+        moderation,
         pages,
         postmortem_views,
+        public,
         security_headers,
         sessions,
         tokens,
@@ -37,8 +40,10 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     app.jinja_env.filters["markdown"] = markup.render
     app.jinja_env.globals["role_label"] = access.role_label
+    app.jinja_env.globals["in_lang"] = i18n.in_lang
     # Page blueprints render their own errors; the API's JSON error handler stays app-wide.
-    for module in (auth, pages, incidents, postmortem_views, manage, insights, audit_views, tokens, data_views):
+    for module in (auth, pages, incidents, postmortem_views, manage, insights, audit_views, tokens, data_views,
+                   moderation, cases, public):
         if not module.bp._got_registered_once:  # noqa: SLF001 -- tests build many apps
             module.bp.register_error_handler(HTTPException, _page_error)
         app.register_blueprint(module.bp)

@@ -39,6 +39,13 @@ def select_locale() -> str:
     return "en"
 
 
+def in_lang(texts: dict[str, str] | None) -> str:
+    """A rule's {en, zh} text in the page's language, else in the other one."""
+    texts = texts or {}
+    lang, other = ("zh", "en") if select_locale() == "zh_Hans" else ("en", "zh")
+    return texts.get(lang) or texts.get(other) or ""
+
+
 def html_lang() -> str:
     return "zh-Hans" if select_locale() == "zh_Hans" else "en"
 

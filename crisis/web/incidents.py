@@ -9,6 +9,10 @@ from flask_babel import ngettext
 from sqlalchemy import case, select
 from werkzeug.wrappers import Response
 
+from crisis.cases import links as case_links
+from crisis.cases import review, scoring
+from crisis.cases import service as case_service
+from crisis.cases.states import OPEN_VALUES
 from crisis.containment import kinds as containment_kinds
 from crisis.containment import service as containment
 from crisis.containment.kinds import DEFAULT_TARGETS
@@ -19,7 +23,7 @@ from crisis.playbooks import parse_duration
 from crisis.response import lifecycle, postmortems, steps
 from crisis.response.states import ACTIONS, SEVERITIES, TRANSITIONS, IncidentStatus, InvalidTransition
 from crisis.tenancy.communities import communities_of
-from crisis.web import charts
+from crisis.web import charts, moderation
 from crisis.web.access import actor, community_scope, incident_scope
 from crisis.web.auth import login_required
 from crisis.web.outcome import commit_or_flash
@@ -100,7 +104,16 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                 containment=containment.for_incident(session, incident.id),
                 in_force=containment.in_force(session, incident.id), kinds=containment_kinds.KINDS,
                 kind_labels=kind_labels(), unreached=unreached.banner(session, incident.id),
-                task_by_id={t.id: t for t in task_rows})
+                task_by_id={t.id: t for t in task_rows}, **_cases_context(incident))
+
+
+def _cases_context(incident: Incident) -> dict[str, Any]:
+    """The complaint cases the incident gathered, grouped like the review queue."""
+    linked = case_links.for_incident(db(), incident.id)
+    weights = scoring.weigh(db(), incident.community_id, linked, rt().clock.now())
+    return {"case_items": review.group(linked, weights), "case_top": case_links.most_reported(incident),
+            "open_cases": [c for c in linked if c.status in OPEN_VALUES],
+            "case_kind": incident.kind in case_links.CASE_KINDS}
 
 
 def _accounts(raw: str) -> list[str] | None:
@@ -130,7 +143,8 @@ def show(slug: str, incident_id: int) -> str:
     return render_template("incidents/show.html", preview=_preview(context["incident"]), **context)
 
 
-@bp.get("/c/<slug>/incidents/<int:incident_id>/live/<any(timeline, notifications, header, tasks, containment):part>")
+@bp.get("/c/<slug>/incidents/<int:incident_id>/live/<any(timeline, notifications, header, tasks, containment, cases)"
+        ":part>")
 @login_required
 def live(slug: str, incident_id: int, part: str) -> str:
     return render_template(f"incidents/_{part}.html", **_page_context(slug, incident_id))
@@ -150,6 +164,14 @@ def move(slug: str, incident_id: int, action: str) -> Response:
         who = actor()
         lifecycle.transition(session, incident.id, ACTIONS[action], actor=who, clock=rt().clock,
                              note=request.form.get("note", "").strip())
+        if action == "resolve" and request.form.get("close_cases") in case_service.DECISIONS:
+            # Same transaction as the resolution: the incident and its cases close together.
+            closed = case_service.close_for_incident(
+                db(), incident, request.form["close_cases"], by=moderation.by(scope), now=rt().clock.now(),
+                outcome=request.form.get("cases_outcome", ""))
+            if closed:
+                flash(ngettext("Closed %(num)s case with the incident.", "Closed %(num)s cases with the incident.",
+                               len(closed)), "info")
         if action == "resolve" and request.form.get("revert_actions"):
             # Same transaction as the resolution: both happen, or neither.
             undone = containment.undo_in_force(db(), incident, actor=who.label, actor_user_id=who.user_id,
@@ -157,7 +179,7 @@ def move(slug: str, incident_id: int, action: str) -> Response:
             if undone:
                 flash(ngettext("Undoing %(num)s containment action still in force.",
                                "Undoing %(num)s containment actions still in force.", len(undone)), "info")
-    except (InvalidTransition, lifecycle.ConcurrentTransition) as exc:
+    except (InvalidTransition, lifecycle.ConcurrentTransition, case_service.CaseError) as exc:
         session.rollback()
         flash(_("Could not %(action)s: %(reason)s", action=action, reason=str(exc)), "error")
         return _back(slug, incident_id)

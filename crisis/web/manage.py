@@ -16,6 +16,8 @@ from crisis.alert_intake import integrations
 from crisis.bridges import health as bridge_health
 from crisis.bridges import links
 from crisis.bridges.matrix.registration import registration, to_yaml
+from crisis.cases import settings as case_settings
+from crisis.cases.categories import CATEGORIES
 from crisis.clock import utc
 from crisis.models import Channel, ContactMethod, Membership, PlaybookVersion, Role, Schedule, User
 from crisis.notify import destinations, reach
@@ -207,9 +209,14 @@ def _settings_from_form() -> dict[str, Any]:
         if len(parts) > 3:
             window["label"] = ",".join(parts[3:])
         windows.append(window)
-    return {"sensitivity": sensitivity, "allow_users": lines("allow_users"), "allow_roles": lines("allow_roles"),
-            "ignore_bots": form.get("ignore_bots") == "on", "surge_windows": windows,
-            "enabled_kinds": form.getlist("enabled_kinds")}
+    changes: dict[str, Any] = {
+        "sensitivity": sensitivity, "allow_users": lines("allow_users"), "allow_roles": lines("allow_roles"),
+        "ignore_bots": form.get("ignore_bots") == "on", "surge_windows": windows,
+        "enabled_kinds": form.getlist("enabled_kinds")}
+    response = {c: form[f"case_response.{c}"].strip() for c in CATEGORIES if form.get(f"case_response.{c}", "").strip()}
+    if response:
+        changes[case_settings.KEY] = response
+    return changes
 
 
 def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status: int = 200,
@@ -221,6 +228,7 @@ def _settings_page(scope: Any, values: dict[str, Any], errors: list[str], status
                                    .order_by(ContactMethod.id)))
     return render_template("settings.html", scope=scope, community=scope.community, values=values, errors=errors,
                            kinds=community_settings.KINDS, channels=channels, methods=methods,
+                           case_categories=CATEGORIES,
                            purposes=destinations.PURPOSES, tests=destinations.recent_tests(session, scope.community),
                            can_edit=scope.can(Role.MANAGER), Role=Role,
                            links=[bridge_health.summary(link, rt().clock.now())

@@ -100,12 +100,16 @@ def _context(value: str) -> dict[str, Any]:
         "level": 2, "round": 1, "due_at": "2026-10-12", "sections": [f"section {value}", "Timeline"],
         "previous_severity": f"sev2 {value}", "failed_pages": 2,
         "task": {"title": f"task {value}", "late_minutes": 5, "owner": f"owner {value}"},
+        "case": {"id": 3, "category": "spam", "subject": f"message {value} by {value}", "late_minutes": 5,
+                 "owner": f"owner {value}", "url": "https://crisis.example/c/lantern/queue"},
+        "mtask": {"title": f"By hand: {value}", "instructions": f"Ban {value}\nthen note it", "late_minutes": 5,
+                  "url": "https://crisis.example/c/lantern/queue#tasks"},
     }
 
 
 @pytest.mark.parametrize(("event", "lang"), TEMPLATES)
 def test_every_alert_template_renders_hostile_values_as_inert_plain_text(event: str, lang: str) -> None:
-    assert len(TEMPLATES) >= 18  # every event in en and zh
+    assert len(TEMPLATES) >= 22  # every event in en and zh
     value = f"{MARKUP} {UNICODE} {CONTROL}"
     title, body = render.render(event, lang, _context(value))
     text = f"{title}\n{body}"

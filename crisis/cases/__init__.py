@@ -1,0 +1,1 @@
+"""Members' complaints and reports as cases: intake, the review queue, response times."""

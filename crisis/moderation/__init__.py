@@ -1,0 +1,1 @@
+"""A community's rules as data, the penalties applied under them, and appeals."""
