@@ -10,12 +10,15 @@ from crisis.models.incident import Incident, Signal, TimelineEntry
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
 from crisis.models.playbook import PlaybookVersion
 from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- registers the tables
+from crisis.models.publicstatus import MemberChannel, MemberUpdateTimer, PublicIncident, PublicUpdate, StatusPage
 from crisis.models.response import EscalationTimer, Notification, Responder, Task
+from crisis.models.risk import Risk, RiskChange
 
 __all__ = [
     "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "BridgeTransaction", "Channel",
     "Community", "ContactMethod", "ContainmentAction", "ContainmentMove",
-    "DetectorState", "EscalationTimer", "EventBatch", "EventId", "Incident", "Membership", "Notification",
-    "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "Responder", "Role", "Rotation",
-    "Schedule", "Signal", "Task", "TimelineEntry", "User",
+    "DetectorState", "EscalationTimer", "EventBatch", "EventId", "Incident", "MemberChannel", "MemberUpdateTimer",
+    "Membership", "Notification", "Override", "PlatformAccount", "PlatformLink", "PlaybookVersion", "PublicIncident",
+    "PublicUpdate", "Responder", "Risk", "RiskChange", "Role", "Rotation", "Schedule", "Signal", "StatusPage", "Task",
+    "TimelineEntry", "User",
 ]
