@@ -25,8 +25,10 @@ FIRE_ESCALATIONS = Job("crisis.jobs.entrypoints.fire_escalations", DEFAULT_QUEUE
 SWEEP = Job("crisis.jobs.entrypoints.sweep", DEFAULT_QUEUE, 300)
 # On the notify queue: a lockdown is as urgent as the page about the raid.
 RUN_CONTAINMENT = Job("crisis.jobs.entrypoints.run_containment", NOTIFY_QUEUE, 240)
+# Scheduled at a member-update timer's due time (crisis.publicstatus.cadence).
+REMIND_MEMBER_UPDATES = Job("crisis.jobs.entrypoints.remind_member_updates", DEFAULT_QUEUE, 300)
 
-ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT)
+ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT, REMIND_MEMBER_UPDATES)
 
 # Paths that jobs queued by crisis before 2026-12 carry: crisis.jobs resolves them to the
 # entry points above, so an upgrade with jobs in flight loses none.

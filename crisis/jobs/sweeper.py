@@ -1,6 +1,7 @@
 """The sweeper: recovers whatever Redis lost, from the database, which holds the work.
 
-Pending events, due escalations, overdue tasks and action items, notifications due for
+Pending events, due escalations, overdue tasks and action items, members owed an update
+(crisis.publicstatus.cadence), notifications due for
 (re)delivery and deliveries abandoned mid-send, containment actions due or abandoned
 mid-action. Each part runs even if another fails: a broken detector must not stop escalations."""
 from __future__ import annotations
@@ -22,6 +23,7 @@ from crisis.jobs import names
 from crisis.models import Notification
 from crisis.notify import routing
 from crisis.notify.states import NOTIFICATION, NotificationStatus
+from crisis.publicstatus import cadence
 from crisis.response import escalation, postmortems, steps
 from crisis.runtime import Runtime
 
@@ -64,6 +66,7 @@ def _sweep(rt: Runtime) -> dict[str, int]:
         ("tasks", lambda: {"tasks_overdue": steps.notify_overdue(rt.sessions, clock=rt.clock)}),
         ("action_items", lambda: {"action_items_overdue": postmortems.notify_overdue_actions(rt.sessions,
                                                                                               clock=rt.clock)}),
+        ("member_updates", lambda: {"member_updates_reminded": cadence.remind_due(rt.sessions, clock=rt.clock)}),
         ("notifications", lambda: _sweep_notifications(rt)),
         ("containment", lambda: _sweep_containment(rt)),
         ("bridges", lambda: {"bridges_silent": health.check(rt.sessions, clock=rt.clock)}),

@@ -21,7 +21,7 @@ from crisis.notify import ack_tokens, recipients, render, routing
 # (a severity raise of an incident already acknowledged does not).
 ACK_EVENTS = frozenset({"opened", "escalated", "reopened", "severity_raised"})
 NOTIFY_TYPES = {"opened": "failure", "escalated": "failure", "reopened": "failure", "severity_raised": "failure",
-                "task_overdue": "warning",
+                "task_overdue": "warning", "member_update_due": "warning", "public_update": "info",
                 "resolved": "success", "mitigated": "success", "acknowledged": "info"}
 
 

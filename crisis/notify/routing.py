@@ -14,7 +14,7 @@ from crisis.response.states import SEVERITIES
 
 ALERTS_DIR = ROOT / "alerts"
 EVENTS = ("opened", "escalated", "acknowledged", "mitigated", "resolved", "reopened", "severity_raised",
-          "task_overdue", "status_update", "postmortem_review")
+          "task_overdue", "status_update", "postmortem_review", "member_update_due")
 
 
 @dataclass(frozen=True)
