@@ -100,6 +100,10 @@ def _context(value: str) -> dict[str, Any]:
         "level": 2, "round": 1, "due_at": "2026-10-12", "sections": [f"section {value}", "Timeline"],
         "previous_severity": f"sev2 {value}",
         "task": {"title": f"task {value}", "late_minutes": 5, "owner": f"owner {value}"},
+        # Members' announcements (crisis.publicstatus) and the liaison's reminder.
+        "public": {"title": f"public {value}\nForged line"}, "phase": "investigating", "phase_label": "Investigating",
+        "status_url": "https://crisis.example/status/lantern", "silent_minutes": 31, "every_minutes": 30,
+        "page_url": "https://crisis.example/c/lantern/incidents/7", "fallback": True,
     }
 
 

@@ -94,7 +94,9 @@ def test_hostile_alert_text_reaches_every_template_as_one_line_title_and_plain_t
                "lockdown_url": "", "lockdown_hours": "", "undo_lockdown_url": "",
                "actor": "a", "note": "n", "update": "u", "level": 2, "round": 1, "due_at": "d",
                "sections": ["s"], "previous_severity": "sev4",
-               "task": {"title": "t", "late_minutes": 5, "owner": "o"}}
+               "task": {"title": "t", "late_minutes": 5, "owner": "o"},
+               "public": {"title": "p"}, "phase": "investigating", "phase_label": "Investigating", "status_url": "",
+               "silent_minutes": 31, "every_minutes": 30, "page_url": "p", "fallback": False}
     for event, lang in sorted((p.parent.name, p.stem) for p in render.TEMPLATES.glob("*/*.j2")):
         title, body = render.render(event, lang, context)
         assert "\n" not in title and "\x1b" not in body and "\x00" not in body
