@@ -17,12 +17,14 @@ def init_app(app: Flask) -> None:
         integrations,
         links,
         matrix,
+        members,
         oncall,
         openapi,
         playbooks,
+        risks,
     )
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment):
+                   links, alerts, integrations, containment, risks, members):
         app.register_blueprint(module.bp)
