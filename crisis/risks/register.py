@@ -112,7 +112,9 @@ def _review(value: object) -> datetime:
 
 def _clean(session: Session, community_id: int, values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in values.items():
+    # In the form's order, so the first problem named is the first field a person reads.
+    order = {name: i for i, name in enumerate(FIELDS)}
+    for key, value in sorted(values.items(), key=lambda kv: order.get(kv[0], -1)):
         if key == "title":
             out[key] = _text(value, "title", MAX_TITLE, required=True)
         elif key == "description":
