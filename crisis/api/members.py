@@ -5,6 +5,7 @@ Staff routes are tenant-scoped (404 outside the community) and role-checked; the
 route needs no token and shows only what was written for members."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -18,6 +19,7 @@ from crisis.publicstatus import cadence, channels, page, statuspage, updates
 from crisis.webctx import db, rt
 
 bp = Blueprint("api_members", __name__)
+_bodies = page.RenderCache()  # the public JSON, once per page version
 
 
 def channel_json(row: MemberChannel) -> dict[str, Any]:
@@ -165,12 +167,18 @@ def update_public(incident_id: int) -> Response:
 @bp.get("/api/v1/status/<slug>")
 def public_status(slug: str) -> Response:
     """The public status page as JSON: no token, cached like the page."""
-    view = page.load(db(), slug, now=rt().clock.now())
-    if view is None:
+    now = rt().clock.now()
+    found = page.index(db(), slug, now=now)
+    if found is None:
         abort(404, "not_found", f"no status page {slug!r}")
-    digest = view.digest("json")
+    digest = found.digest("json")
     if httpcache.fresh(digest):
         return httpcache.not_modified(digest)
-    resp = jsonify(page.to_json(view))
+    key = ("json", slug, digest)
+    body = _bodies.get(key)
+    if body is None:
+        body = json.dumps(page.to_json(page.view(db(), found, now=now)), ensure_ascii=False)
+        _bodies.put(key, body)
+    resp = Response(body, mimetype="application/json")
     resp.headers["Access-Control-Allow-Origin"] = "*"  # public data: a community's own site may show it
     return httpcache.apply(resp, digest)

@@ -2,8 +2,9 @@
 and those resolved in the last week. Built from the public tables and each incident's
 status and times only; the internal title, notes, evidence and severity are never read.
 
-The digest names what the page shows, so the view answers a revalidation (If-None-Match)
-without rendering, and renders each distinct page once per process (RenderCache)."""
+The index names the page's version from two small queries, so a revalidation
+(If-None-Match) is answered without reading the updates or rendering, and each version is
+rendered once per process (RenderCache)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,12 +15,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crisis.clock import isoformat
-from crisis.models import Community, Incident, PublicIncident, PublicUpdate
-from crisis.publicstatus import statuspage
+from crisis.models import Community, Incident, PublicIncident, PublicUpdate, StatusPage
 from crisis.publicstatus.states import phase
 
 RESOLVED_FOR = timedelta(days=7)
@@ -51,40 +51,90 @@ class View:
     open: tuple[Entry, ...] = ()
     resolved: tuple[Entry, ...] = field(default_factory=tuple)
 
+
+@dataclass(frozen=True)
+class Shown:
+    """One public incident on the page, as the index reads it (plain columns, no ORM object)."""
+
+    id: int
+    incident_id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    status: str
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Index:
+    """What decides the page, read in three small queries: its settings, the public incidents
+    shown with their status, and the newest update. Updates never change once posted, so
+    this names the page's version without reading them."""
+
+    community_id: int
+    slug: str
+    name: str
+    about: str
+    settings_at: datetime
+    rows: tuple[Shown, ...]
+    latest_update: int
+
     def digest(self, lang: str) -> str:
-        raw = json.dumps({"lang": lang, **to_json(self)}, sort_keys=True, ensure_ascii=False)
+        key = [lang, self.slug, self.name, self.about, isoformat(self.settings_at), self.latest_update,
+               [(r.id, r.title, isoformat(r.updated_at), r.status, isoformat(r.resolved_at) if r.resolved_at else None)
+                for r in self.rows]]
+        raw = json.dumps(key, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def load(session: Session, slug: str, *, now: datetime) -> View | None:
-    """The page, or None when there is no such community or its page is off (the same 404)."""
-    community = session.scalar(select(Community).where(Community.slug == slug))
-    if community is None:
+# Built once: under a crowd of reloads, building the statements cost more than running them.
+_PAGE = (select(Community.id, Community.slug, Community.name, StatusPage.name, StatusPage.about,
+                StatusPage.updated_at)
+         .join(StatusPage, StatusPage.community_id == Community.id)
+         .where(Community.slug == bindparam("slug"), StatusPage.enabled.is_(True)))
+_ROWS = (select(PublicIncident.id, PublicIncident.incident_id, PublicIncident.title, PublicIncident.created_at,
+                PublicIncident.updated_at, Incident.status, Incident.resolved_at)
+         .join(Incident, Incident.id == PublicIncident.incident_id)
+         .where(PublicIncident.community_id == bindparam("cid"), PublicIncident.hidden.is_(False))
+         .where((Incident.status != "resolved") | (Incident.resolved_at >= bindparam("since")))
+         .order_by(PublicIncident.last_update_at.desc(), PublicIncident.id.desc()))
+_LATEST = select(func.max(PublicUpdate.id)).where(PublicUpdate.community_id == bindparam("cid"))
+
+
+def index(session: Session, slug: str, *, now: datetime) -> Index | None:
+    """None when there is no such community or its page is off (the same 404)."""
+    found = session.execute(_PAGE, {"slug": slug}).first()
+    if found is None:
         return None
-    settings = statuspage.settings_for(session, community.id)
-    if settings is None or not settings.enabled:
-        return None
-    rows = session.execute(
-        select(PublicIncident, Incident.status, Incident.resolved_at)
-        .join(Incident, Incident.id == PublicIncident.incident_id)
-        .where(PublicIncident.community_id == community.id, PublicIncident.hidden.is_(False))
-        .where((Incident.status != "resolved") | (Incident.resolved_at >= now - RESOLVED_FOR))
-        .order_by(PublicIncident.last_update_at.desc(), PublicIncident.id.desc())).all()
-    entries = [_entry(session, public, status, resolved_at) for public, status, resolved_at in rows]
-    return View(slug=community.slug, name=statuspage.public_name(community, settings), about=settings.about,
+    cid, slug, community_name, page_name, about, settings_at = found
+    rows = tuple(Shown(*row) for row in session.execute(_ROWS, {"cid": cid, "since": now - RESOLVED_FOR}))
+    latest = session.scalar(_LATEST, {"cid": cid})
+    return Index(cid, slug, page_name or community_name, about, settings_at, rows, int(latest or 0))
+
+
+def view(session: Session, found: Index, *, now: datetime) -> View:
+    """The page itself: every shown incident's updates, newest first, in one query."""
+    ids = [r.incident_id for r in found.rows]
+    updates: dict[int, list[Update]] = {i: [] for i in ids}
+    if ids:
+        for incident_id, ph, body, at in session.execute(
+                select(PublicUpdate.incident_id, PublicUpdate.phase, PublicUpdate.body, PublicUpdate.posted_at)
+                .where(PublicUpdate.incident_id.in_(ids))
+                .order_by(PublicUpdate.posted_at.desc(), PublicUpdate.id.desc())):
+            if len(updates[incident_id]) < UPDATES_SHOWN:
+                updates[incident_id].append(Update(ph, body, at))
+    entries = [Entry(id=r.id, title=r.title, phase=phase(r.status), started_at=r.created_at,
+                     resolved_at=r.resolved_at if r.status == "resolved" else None,
+                     updates=tuple(updates[r.incident_id])) for r in found.rows]
+    return View(slug=found.slug, name=found.name, about=found.about,
                 open=tuple(e for e in entries if e.phase != "resolved"),
                 resolved=tuple(sorted((e for e in entries if e.phase == "resolved"),
                                       key=lambda e: e.resolved_at or now, reverse=True)))
 
 
-def _entry(session: Session, public: PublicIncident, status: str, resolved_at: datetime | None) -> Entry:
-    updates = session.execute(select(PublicUpdate.phase, PublicUpdate.body, PublicUpdate.posted_at)
-                              .where(PublicUpdate.incident_id == public.incident_id)
-                              .order_by(PublicUpdate.posted_at.desc(), PublicUpdate.id.desc())
-                              .limit(UPDATES_SHOWN)).all()
-    return Entry(id=public.id, title=public.title, phase=phase(status), started_at=public.created_at,
-                 resolved_at=resolved_at if status == "resolved" else None,
-                 updates=tuple(Update(p, b, at) for p, b, at in updates))
+def load(session: Session, slug: str, *, now: datetime) -> View | None:
+    found = index(session, slug, now=now)
+    return None if found is None else view(session, found, now=now)
 
 
 def _jsonable(value: Any) -> Any:

@@ -47,17 +47,18 @@ def phase_labels() -> dict[str, str]:
 @bp.get("/status/<slug>")
 def status(slug: str) -> Response:
     locale = _locale()
-    view = page.load(db(), slug, now=rt().clock.now())
-    if view is None:
+    now = rt().clock.now()
+    found = page.index(db(), slug, now=now)
+    if found is None:
         return _not_found(locale)
-    digest = view.digest(locale)
+    digest = found.digest(locale)
     if httpcache.fresh(digest):
         return httpcache.not_modified(digest, vary=VARY)
     key = (slug, locale, digest)
     html = _rendered.get(key)
     if html is None:
         with force_locale(locale):
-            html = render_template("public/status.html", view=view, phases=phase_labels(),
+            html = render_template("public/status.html", view=page.view(db(), found, now=now), phases=phase_labels(),
                                    lang="zh-Hans" if locale == "zh_Hans" else "en", locale=locale)
         _rendered.put(key, html)
     return httpcache.apply(Response(html, mimetype="text/html"), digest, vary=VARY)
