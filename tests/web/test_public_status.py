@@ -53,6 +53,7 @@ def test_a_public_update_reaches_the_page_and_nothing_internal_does(
           public_title="Spam in the general channel")
     panel = client.get(f"/c/lantern/incidents/{incident.id}").get_data(as_text=True)
     assert 'class="public-title">Spam in the general channel<' in panel
+    assert panel.count('class="badge to-members"') == 1  # the public update, not the staff-only one
 
     anonymous = client.application.test_client()
     resp = anonymous.get("/status/lantern")
