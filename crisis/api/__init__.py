@@ -20,14 +20,17 @@ def init_app(app: Flask) -> None:
         integrations,
         links,
         matrix,
+        members,
         oncall,
         openapi,
         penalties,
         playbooks,
+        risks,
         rules,
     )
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment, audit, data, rules, penalties, cases):
+                   links, alerts, integrations, containment, audit, data, rules, penalties, cases, risks,
+                   members):
         app.register_blueprint(module.bp)

@@ -137,13 +137,15 @@ def add_note(incident_id: int) -> tuple[Response, int]:
 @bp.post("/api/v1/incidents/<int:incident_id>/updates")
 def post_update(incident_id: int) -> tuple[Response, int]:
     incident = _incident(incident_id, Role.RESPONDER, "posting a status update")
+    body = json_body()
+    public = field(body, "public", bool, required=False, default=False)
     try:
-        result = lifecycle.post_update(db(), incident, field(json_body(), "text", str), actor=_actor(),
-                                       clock=rt().clock)
+        result = lifecycle.post_update(db(), incident, field(body, "text", str), actor=_actor(), clock=rt().clock,
+                                       public=public, public_title=field(body, "public_title", str, required=False))
     except lifecycle.LifecycleError as exc:
         unprocessable(str(exc))
     db().commit()
-    return jsonify({"recipients": result.labels, "skipped": result.skipped,
+    return jsonify({"recipients": result.labels, "skipped": result.skipped, "public": public,
                     "notifications": [serialize.notification(n) for n in result.notifications]}), 201
 
 

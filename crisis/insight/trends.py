@@ -248,6 +248,52 @@ def incident_activity(session: Session, incident: Incident, *, before: int = 45,
                           index if 0 <= index < length else None, "evidence")
 
 
+def onset(incident: Incident) -> datetime:
+    """The first minute of the anomaly: walk back from the opening while a series stays
+    above twice its expected rate. The opening itself when the evidence cannot tell."""
+    evidence = incident.evidence or {}
+    baselines = _baselines(evidence)
+    opened = utc(incident.opened_at)
+    best = 0
+    for key, etype in _EVIDENCE_SERIES.items():
+        series = evidence.get(key)
+        if not isinstance(series, list) or etype not in baselines:
+            continue
+        limit = max(2 * baselines[etype], baselines[etype] + 2)
+        run = 0
+        for value in reversed(series):
+            if value <= limit:
+                break
+            run += 1
+        best = max(best, run)
+    return opened - timedelta(minutes=max(best - 1, 0))
+
+
+def _seconds(a: datetime | None, b: datetime | None) -> int | None:
+    return int((b - a).total_seconds()) if a is not None and b is not None else None
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """Seconds, as postmortems state them: detect from the onset to the incident being
+    written; acknowledge and resolve from then. None where it has not happened."""
+
+    time_to_detect: int | None
+    time_to_acknowledge: int | None
+    time_to_resolve: int | None
+
+
+def response_times(incident: Incident) -> ResponseTimes:
+    return ResponseTimes(_seconds(onset(incident), incident.created_at),
+                         _seconds(incident.created_at, incident.acknowledged_at),
+                         _seconds(incident.created_at, incident.resolved_at))
+
+
+def median_seconds(values: list[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return int(statistics.median(known)) if known else None
+
+
 def counts_by_status(session: Session, community_ids: list[int]) -> Counter[str]:
     rows = session.execute(select(Incident.status, func.count()).where(Incident.community_id.in_(community_ids))
                            .group_by(Incident.status)).all()

@@ -14,7 +14,9 @@ from crisis.containment import executors, runner
 from crisis.db import session_scope
 from crisis.erasure import service as erasure
 from crisis.jobs import names, sweeper
+from crisis.notify import rooms
 from crisis.notify.deliver import deliver
+from crisis.publicstatus import cadence
 from crisis.response import drain, escalation
 from crisis.retention import enforce
 
@@ -65,7 +67,7 @@ def deliver_notification(notification_id: int) -> str:
     (the sweeper re-rings it too, should that job be lost)."""
     rt = runtime.current()
     rt.jobs.answered(names.notify_bell(notification_id))
-    result = deliver(rt.sessions, notification_id, clock=rt.clock)
+    result = deliver(rt.sessions, notification_id, clock=rt.clock, rooms=rooms.sender(rt.config.secret_key))
     if result.outcome == "retry" and result.retry_at is not None:
         try:
             rt.jobs.enqueue_in(names.DELIVER_NOTIFICATION, max(result.retry_at - rt.clock.now(), _ZERO),
@@ -125,6 +127,13 @@ def send_member_message(message_id: int) -> str:
 def fire_escalations() -> int:
     rt = runtime.current()
     return escalation.fire_due(rt.sessions, clock=rt.clock)
+
+
+def remind_member_updates() -> int:
+    """Remind the liaisons of incidents whose members are owed an update (idempotent: each
+    due timer is claimed once, whoever runs first, this job or the sweeper)."""
+    rt = runtime.current()
+    return cadence.remind_due(rt.sessions, clock=rt.clock)
 
 
 def sweep() -> dict[str, int]:

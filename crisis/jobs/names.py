@@ -32,8 +32,11 @@ RUN_ERASURE = Job("crisis.jobs.entrypoints.run_erasure", DEFAULT_QUEUE, 300)
 # Answers to members through the bridge (a complainant's case, a penalty and its appeal).
 SEND_MEMBER_MESSAGE = Job("crisis.jobs.entrypoints.send_member_message", NOTIFY_QUEUE, 120)
 
+# Scheduled at a member-update timer's due time (crisis.publicstatus.cadence).
+REMIND_MEMBER_UPDATES = Job("crisis.jobs.entrypoints.remind_member_updates", DEFAULT_QUEUE, 300)
+
 ALL = (DETECT, DELIVER_NOTIFICATION, FIRE_ESCALATIONS, SWEEP, RUN_CONTAINMENT, ENFORCE_RETENTION, RUN_ERASURE,
-       SEND_MEMBER_MESSAGE)
+       SEND_MEMBER_MESSAGE, REMIND_MEMBER_UPDATES)
 
 # Paths that jobs queued by crisis before 2026-12 carry: crisis.jobs resolves them to the
 # entry points above, so an upgrade with jobs in flight loses none.

@@ -1,7 +1,7 @@
 """Ring Redis only after the database has committed the work.
 
 Engine code notes what it created on the session (`note_notification`, `note_escalation`,
-`note_detect`);
+`note_detect`, `note_containment`, `note_member_update`);
 the session's after-commit hook (crisis.db.after_commit) rings the doorbells, and a
 rollback forgets them. If Redis is down the rows are still there, and the sweeper finds
 them within one interval."""
@@ -27,6 +27,7 @@ class _Pending:
     detect: set[int] = field(default_factory=set)
     containment: list[tuple[int, datetime | None]] = field(default_factory=list)
     member_messages: list[int] = field(default_factory=list)
+    member_updates: list[datetime] = field(default_factory=list)
 
 
 def _pending(session: Session) -> _Pending:
@@ -56,6 +57,11 @@ def note_member_message(session: Session, message_id: int) -> None:
     _pending(session).member_messages.append(message_id)
 
 
+def note_member_update(session: Session, due_at: datetime) -> None:
+    """A member-update timer is due at `due_at`: wake its reminder job then."""
+    _pending(session).member_updates.append(due_at)
+
+
 def _ring(pending: _Pending) -> None:
     jobs = runtime.current().jobs
     try:
@@ -72,5 +78,7 @@ def _ring(pending: _Pending) -> None:
                 jobs.enqueue_at(names.RUN_CONTAINMENT, at, action_id)
         for mid in pending.member_messages:
             jobs.ring(names.SEND_MEMBER_MESSAGE, names.member_message_bell(mid), mid)
+        for due in sorted(set(pending.member_updates)):
+            jobs.enqueue_at(names.REMIND_MEMBER_UPDATES, due)
     except Exception:  # noqa: BLE001
         log.warning("could not ring Redis; the sweeper will pick the work up", exc_info=True)

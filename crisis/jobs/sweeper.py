@@ -1,6 +1,7 @@
 """The sweeper: recovers whatever Redis lost, from the database, which holds the work.
 
-Pending events, due escalations, overdue tasks and action items, notifications due for
+Pending events, due escalations, overdue tasks and action items, members owed an update
+(crisis.publicstatus.cadence), notifications due for
 (re)delivery and deliveries abandoned mid-send, containment actions due or abandoned
 mid-action, retention runs due, erasures waiting or abandoned, penalties whose time is up,
 overdue cases and moderation tasks, messages to members due or abandoned mid-send. Each part
@@ -30,6 +31,7 @@ from crisis.moderation import penalties
 from crisis.moderation import tasks as moderation_tasks
 from crisis.notify import routing, unreached
 from crisis.notify.states import NOTIFICATION, NotificationStatus
+from crisis.publicstatus import cadence
 from crisis.response import escalation, postmortems, steps
 from crisis.retention import enforce as retention
 from crisis.runtime import Runtime
@@ -73,6 +75,7 @@ def _sweep(rt: Runtime) -> dict[str, int]:
         ("tasks", lambda: {"tasks_overdue": steps.notify_overdue(rt.sessions, clock=rt.clock)}),
         ("action_items", lambda: {"action_items_overdue": postmortems.notify_overdue_actions(rt.sessions,
                                                                                               clock=rt.clock)}),
+        ("member_updates", lambda: {"member_updates_reminded": cadence.remind_due(rt.sessions, clock=rt.clock)}),
         ("notifications", lambda: _sweep_notifications(rt)),
         ("unreached", lambda: {"unreached_marked": sweep_rows(rt.sessions, unreached.candidates, unreached.sweep_one,
                                                               now=rt.clock.now(), limit=SWEEP_LIMIT)}),

@@ -14,13 +14,16 @@ from crisis.models.moderation import Appeal, ModerationTask, Penalty, RulebookVe
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
 from crisis.models.playbook import PlaybookVersion
 from crisis.models.postmortem import ActionItem, Postmortem  # noqa: F401 -- registers the tables
+from crisis.models.publicstatus import MemberChannel, MemberUpdateTimer, PublicIncident, PublicUpdate, StatusPage
 from crisis.models.response import EscalationTimer, Notification, Responder, Task
+from crisis.models.risk import Risk, RiskChange
 
 __all__ = [
     "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "Appeal", "AuditEntry",
     "BridgeTransaction", "Case", "CaseEvent", "Channel", "Community", "ContactMethod", "ContainmentAction",
     "ContainmentMove", "DetectorState", "Erasure", "EscalationTimer", "EventBatch", "EventId", "Incident",
-    "MemberMessage", "Membership", "ModerationTask", "Notification", "Override", "Penalty", "PlatformAccount",
-    "PlatformLink", "PlaybookVersion", "Responder", "RetentionState", "Role", "Rotation", "RulebookVersion",
-    "Schedule", "Signal", "Task", "TimelineEntry", "User",
+    "MemberChannel", "MemberMessage", "MemberUpdateTimer", "Membership", "ModerationTask", "Notification", "Override",
+    "Penalty", "PlatformAccount", "PlatformLink", "PlaybookVersion", "PublicIncident", "PublicUpdate", "Responder",
+    "RetentionState", "Risk", "RiskChange", "Role", "Rotation", "RulebookVersion", "Schedule", "Signal", "StatusPage",
+    "Task", "TimelineEntry", "User",
 ]

@@ -93,11 +93,14 @@ class Notification(Base):
                                                     nullable=True, index=True)
     event: Mapped[str] = mapped_column(String(32))  # opened, escalated, task_overdue, status_update, ...
     cause: Mapped[str] = mapped_column(String(200))
-    destination: Mapped[str] = mapped_column(String(32))  # "cm:<id>" or "ch:<id>"
+    destination: Mapped[str] = mapped_column(String(32))  # "cm:<id>", "ch:<id>" or "mc:<id>"
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     contact_method_id: Mapped[int | None] = mapped_column(ForeignKey("contact_methods.id", ondelete="SET NULL"),
                                                           nullable=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), nullable=True)
+    # Announcements to members go to member channels only (crisis.publicstatus), never staff ones.
+    member_channel_id: Mapped[int | None] = mapped_column(ForeignKey("member_channels.id", ondelete="SET NULL"),
+                                                          nullable=True)
     recipient_label: Mapped[str] = mapped_column(String(300), default="")
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)

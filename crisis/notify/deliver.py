@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crisis.clock import Clock
 from crisis.db import session_scope
-from crisis.models import Channel, ContactMethod, Incident, Notification
+from crisis.models import Channel, ContactMethod, Incident, MemberChannel, Notification, PlatformLink
 from crisis.notify import routing, unreached
 from crisis.notify.outbox import NOTIFY_TYPES
+from crisis.notify.rooms import RoomSender, RoomTarget
 from crisis.notify.states import NOTIFICATION, NotificationStatus
 from crisis.notify.transport import Transport, TransportError, send
 from crisis.timeline import add_timeline
@@ -44,7 +45,17 @@ def _claim(session: Session, notification_id: int, now: datetime) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]  # -- an UPDATE's Result is a CursorResult
 
 
-def _url(session: Session, row: Notification) -> str | None:
+def _url(session: Session, row: Notification) -> str | RoomTarget | None:
+    """Where the row goes: an apprise URL, a platform room (a member channel of kind bridge),
+    or None when the destination was removed or disabled."""
+    if row.member_channel_id is not None:
+        member = session.get(MemberChannel, row.member_channel_id)
+        if member is None or member.disabled:
+            return None
+        if member.kind == "apprise":
+            return member.url
+        link = session.get(PlatformLink, member.link_id) if member.link_id else None
+        return RoomTarget.of(link, member.room_id, f"crisis-n{row.id}") if link and not link.disabled else None
     if row.contact_method_id is not None:
         method = session.get(ContactMethod, row.contact_method_id)
         return method.url if method is not None and not method.disabled else None
@@ -55,22 +66,28 @@ def _url(session: Session, row: Notification) -> str | None:
 
 
 def deliver(sessions: sessionmaker[Session], notification_id: int, *, clock: Clock,
-            transport: Transport = send) -> Delivery:
+            transport: Transport = send, rooms: RoomSender | None = None) -> Delivery:
     with session_scope(sessions) as session:
         if not _claim(session, notification_id, clock.now()):
             return Delivery("skipped")
     with session_scope(sessions) as session:
         row = session.get(Notification, notification_id)
         assert row is not None
-        url = _url(session, row)
+        target = _url(session, row)
         title, body, event = row.title, row.body, row.event
     started = time.monotonic()
     error: TransportError | None = None
-    if url is None:
+    if target is None:
         error = TransportError("the destination was removed or disabled", permanent=True)
+    elif isinstance(target, RoomTarget) and rooms is None:
+        error = TransportError("this process cannot post into platform rooms", permanent=True)
     else:
         try:
-            transport(url, title, body, notify_type=NOTIFY_TYPES.get(event, "info"))
+            if isinstance(target, RoomTarget):
+                assert rooms is not None
+                rooms(target, title, body)
+            else:
+                transport(target, title, body, notify_type=NOTIFY_TYPES.get(event, "info"))
         except TransportError as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 -- a bug in a plugin must not wedge the row in 'sending'
@@ -108,6 +125,7 @@ def _record(session: Session, notification_id: int, error: TransportError | None
             if row.cause.startswith(unreached.escalation_cause_prefix(incident.id)):
                 session.flush()
                 unreached.check(session, incident, now=now)  # was it the last page that could have landed?
+        _member_channel_error(session, row, row.last_error)
         return Delivery("failed", error=row.last_error, seconds=seconds)
     delay = routing.load().backoff(row.attempts)
     row.status = NOTIFICATION.move(row.status, N.PENDING).value
@@ -124,3 +142,11 @@ def _channel_ok(session: Session, row: Notification) -> None:
     if row.channel_id is not None:
         session.execute(update(Channel).where(Channel.id == row.channel_id).values(last_error=""),
                         execution_options={"synchronize_session": False})
+    _member_channel_error(session, row, "")
+
+
+def _member_channel_error(session: Session, row: Notification, error: str) -> None:
+    """The member channel's last delivery error (cleared by a success), shown where staff manage it."""
+    if row.member_channel_id is not None:
+        session.execute(update(MemberChannel).where(MemberChannel.id == row.member_channel_id)
+                        .values(last_error=error[:500]), execution_options={"synchronize_session": False})

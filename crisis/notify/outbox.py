@@ -23,6 +23,7 @@ ACK_EVENTS = frozenset({"opened", "escalated", "reopened", "severity_raised", "u
 NOTIFY_TYPES = {"opened": "failure", "escalated": "failure", "reopened": "failure", "severity_raised": "failure",
                 "unreached": "failure",
                 "task_overdue": "warning", "case_overdue": "warning", "moderation_task_overdue": "warning",
+                "member_update_due": "warning", "public_update": "info",
                 "resolved": "success", "mitigated": "success", "acknowledged": "info"}
 
 

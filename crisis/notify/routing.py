@@ -14,7 +14,8 @@ from crisis.response.states import SEVERITIES
 
 ALERTS_DIR = ROOT / "alerts"
 EVENTS = ("opened", "escalated", "acknowledged", "mitigated", "resolved", "reopened", "severity_raised",
-          "task_overdue", "status_update", "postmortem_review", "case_overdue", "moderation_task_overdue")
+          "task_overdue", "status_update", "postmortem_review", "case_overdue", "moderation_task_overdue",
+          "member_update_due")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ _DURATION_RE = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_LEVELS = 10
 MAX_REPEAT = 5  # Grafana OnCall's cap: more repeats only page tired people again
+# Members told less often than daily are not kept informed; more often than every minute is noise.
+MEMBER_EVERY = (timedelta(minutes=1), timedelta(hours=24))
 
 
 class PlaybookError(ValueError):
@@ -104,7 +106,7 @@ def validate(data: object, source: str = "<playbook>") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PlaybookError(source, ["the document must be a mapping with name, version, title, ..."])
     known = {"name", "version", "title", "description", "applies_to", "roles", "steps", "escalation",
-             "notify", "postmortem"}
+             "notify", "postmortem", "member_updates"}
     for key in sorted(set(data) - known):
         c.add(str(key), f"unknown field (known: {', '.join(sorted(known))})")
     name = c.string(data, "name", "")
@@ -124,6 +126,10 @@ def validate(data: object, source: str = "<playbook>") -> dict[str, Any]:
     spec["escalation"] = _escalation(c, data.get("escalation"), role_names)
     spec["notify"] = _notify(c, data.get("notify"), role_names)
     spec["postmortem"] = _postmortem(c, data.get("postmortem"))
+    # Only playbooks that ask for a cadence get the key, so older playbooks hash as before.
+    if "member_updates" in data:
+        spec["member_updates"] = _member_updates(c, data["member_updates"], role_names,
+                                                 spec["applies_to"]["severities"])
     if c.problems:
         raise PlaybookError(source, c.problems)
     return spec
@@ -341,6 +347,34 @@ def _postmortem(c: _Checker, raw: object) -> dict[str, Any]:
         sections = []
     return {"required_for": required_for, "due": c.duration(raw.get("due", "7d"), "postmortem.due"),
             "sections": sections}
+
+
+def _member_updates(c: _Checker, raw: object, roles: set[str], applies: list[str]) -> dict[str, Any]:
+    """{every: 30m, severities: [sev1]}: while such an incident is open, members hear from
+    the liaison at least this often, or the liaison is reminded."""
+    where = "member_updates"
+    if not isinstance(raw, dict):
+        c.add(where, "must be {every: 30m, severities: [sev1]}")
+        return {"every": "30m", "severities": []}
+    for key in sorted(set(raw) - {"every", "severities"}, key=str):
+        c.add(f"{where}.{key}", "unknown field (every, severities)")
+    if "every" not in raw:
+        c.add(f"{where}.every", "is required: how often members hear an update (e.g. 30m)")
+    every = c.duration(raw.get("every", "30m"), f"{where}.every")
+    try:
+        period: timedelta | None = parse_duration(raw.get("every", "30m"))
+    except ValueError:
+        period = None  # reported by c.duration
+    low, high = MEMBER_EVERY
+    if period is not None and not low <= period <= high:
+        c.add(f"{where}.every", "must be from 1m to 24h")
+    severities = raw.get("severities", applies)
+    if not isinstance(severities, list) or not severities or any(s not in SEVERITIES for s in severities):
+        c.add(f"{where}.severities", f"must list some of {', '.join(SEVERITIES)}")
+        severities = []
+    if "liaison" not in roles:
+        c.add(where, "a missed update reminds the incident's liaison: declare a liaison role under roles")
+    return {"every": every, "severities": list(severities)}
 
 
 def load_text(text: str, source: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from crisis.clock import Clock
 from crisis.containment import service as containment
 from crisis.models import Community, Incident, PlaybookVersion, Responder, User
 from crisis.notify import outbox
+from crisis.publicstatus import cadence, updates
 from crisis.response import escalation, postmortems, steps
 from crisis.response.states import SEVERITIES, IncidentStatus, check_transition, more_severe
 from crisis.timeline import add_timeline
@@ -73,6 +74,7 @@ def start(session: Session, incident: Incident, *, now: datetime,
     # Before the page goes out, so the level-1 alert can carry the action's one-click link.
     containment.from_playbook(session, incident, spec, now=now)
     escalation.arm(session, incident, spec["escalation"], now=now, reason="incident opened")
+    cadence.sync(session, incident, spec, now=now)
     _route(session, incident, "opened", spec, cause=f"inc{incident.id}:opened", now=now)
     return version
 
@@ -95,6 +97,7 @@ def severity_raised(session: Session, incident: Incident, *, previous: str, now:
     spec = pinned_spec(session, incident)
     if spec is not None and incident.status != S.RESOLVED.value:
         containment.from_playbook(session, incident, spec, now=now)
+    cadence.sync(session, incident, spec, now=now)
     if incident.status == S.RESOLVED.value:
         holders: list[dict[str, Any]] = []
     elif incident.status == S.TRIGGERED.value:
@@ -170,6 +173,7 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
                          data={"from": old, "to": target.value, "via": actor.via, "note": note})
     session.flush()
     spec = pinned_spec(session, incident)
+    cadence.sync(session, incident, spec, now=now)
     if target == S.TRIGGERED:
         if spec is not None:
             escalation.arm(session, incident, spec["escalation"], now=now, reason="incident reopened",
@@ -202,18 +206,32 @@ def add_note(session: Session, incident: Incident, text: str, *, actor: Actor, c
     add_timeline(session, incident, "note", text, at=clock.now(), actor=actor.label, actor_user_id=actor.user_id)
 
 
-def post_update(session: Session, incident: Incident, text: str, *, actor: Actor, clock: Clock) -> outbox.Outcome:
-    """A status update for stakeholders: on the timeline and through the notification path."""
+def post_update(session: Session, incident: Incident, text: str, *, actor: Actor, clock: Clock,
+                public: bool = False, public_title: str | None = None) -> outbox.Outcome:
+    """A status update for stakeholders: on the timeline and through the notification path.
+    Marked public, it also goes to members (crisis.publicstatus.updates): their channels and
+    the status page, under the incident's public title."""
     text = (text or "").strip()
     if not text or len(text) > 4000:
         raise LifecycleError("text: a status update must be 1 to 4000 characters")
     now = clock.now()
+    published = None
+    if public:
+        try:
+            published = updates.publish(session, incident, text, public_title=public_title,
+                                        actor_user_id=actor.user_id, actor_label=actor.label, now=now)
+        except updates.PublicError as exc:
+            raise LifecycleError(str(exc)) from None
     entry = add_timeline(session, incident, "status_update", text, at=now, actor=actor.label,
                          actor_user_id=actor.user_id)
     session.flush()
     result = _route(session, incident, "status_update", pinned_spec(session, incident),
                     cause=f"inc{incident.id}:update:{entry.id}", now=now, extra={"update": text, "actor": actor.label})
     entry.data = {"recipients": result.labels, "skipped": result.skipped}
+    if published is not None:
+        entry.data = {**entry.data, "public": True, "public_update_id": published.update.id,
+                      "public_title": published.public.title, "members": published.labels}
+        result.notifications.extend(published.notifications)
     return result
 
 
@@ -240,8 +258,9 @@ def set_severity(session: Session, incident: Incident, severity: str, *, actor: 
                  at=clock.now(), actor=actor.label, actor_user_id=actor.user_id,
                  data={"from": incident.severity, "to": severity})
     previous, incident.severity = incident.severity, severity
-    if more_severe(severity, previous) and incident.status != S.RESOLVED.value:
-        spec = pinned_spec(session, incident)
-        if spec is not None:  # a person's raise may meet a playbook's auto approval, as a detector's does
-            containment.from_playbook(session, incident, spec, now=clock.now())
+    spec = pinned_spec(session, incident)
+    if more_severe(severity, previous) and incident.status != S.RESOLVED.value and spec is not None:
+        # a person's raise may meet a playbook's auto approval, as a detector's does
+        containment.from_playbook(session, incident, spec, now=clock.now())
+    cadence.sync(session, incident, spec, now=clock.now())
     return True

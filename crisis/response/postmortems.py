@@ -8,14 +8,14 @@ Overdue action items notify their owners once, through the engine's notification
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crisis import playbooks
-from crisis.clock import Clock, isoformat, utc
+from crisis.clock import Clock, isoformat
 from crisis.containment import report as containment_report
 from crisis.db import sweep
 from crisis.insight import trends
@@ -120,24 +120,7 @@ def _seconds(a: datetime | None, b: datetime | None) -> int | None:
 
 
 def _onset(incident: Incident) -> datetime:
-    """The first minute of the anomaly: walk back from the opening while a series stays
-    above twice its expected rate. The opening itself when the evidence cannot tell."""
-    evidence = incident.evidence or {}
-    baselines = trends._baselines(evidence)  # noqa: SLF001 -- same module family, one definition
-    opened = utc(incident.opened_at)
-    best = 0
-    for key, etype in trends._EVIDENCE_SERIES.items():  # noqa: SLF001
-        series = evidence.get(key)
-        if not isinstance(series, list) or etype not in baselines:
-            continue
-        limit = max(2 * baselines[etype], baselines[etype] + 2)
-        run = 0
-        for value in reversed(series):
-            if value <= limit:
-                break
-            run += 1
-        best = max(best, run)
-    return opened - timedelta(minutes=max(best - 1, 0))
+    return trends.onset(incident)
 
 
 def _facts(session: Session, incident: Incident) -> dict[str, Any]:

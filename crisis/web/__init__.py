@@ -24,12 +24,15 @@ def init_app(app: Flask) -> None:
         insights,
         manage,
         markup,
+        members,
         moderation,
         pages,
         postmortem_views,
         public,
+        risks,
         security_headers,
         sessions,
+        status_page,
         tokens,
     )
 
@@ -43,10 +46,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["in_lang"] = i18n.in_lang
     # Page blueprints render their own errors; the API's JSON error handler stays app-wide.
     for module in (auth, pages, incidents, postmortem_views, manage, insights, audit_views, tokens, data_views,
-                   moderation, cases, public):
+                   moderation, cases, public, risks, members, status_page):
         if not module.bp._got_registered_once:  # noqa: SLF001 -- tests build many apps
             module.bp.register_error_handler(HTTPException, _page_error)
         app.register_blueprint(module.bp)
     # The acknowledge pages render their own small pages and errors (no login, no layout).
     app.register_blueprint(acklinks.bp)
     app.register_blueprint(containlinks.bp)
+    # The public status page: no login, no session, its own small layout and errors.
+    app.register_blueprint(public.bp)

@@ -23,7 +23,7 @@ from crisis.playbooks import parse_duration
 from crisis.response import lifecycle, postmortems, steps
 from crisis.response.states import ACTIONS, SEVERITIES, TRANSITIONS, IncidentStatus, InvalidTransition
 from crisis.tenancy.communities import communities_of
-from crisis.web import charts, moderation
+from crisis.web import charts, members, moderation
 from crisis.web.access import actor, community_scope, incident_scope
 from crisis.web.auth import login_required
 from crisis.web.outcome import commit_or_flash
@@ -104,7 +104,8 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                 containment=containment.for_incident(session, incident.id),
                 in_force=containment.in_force(session, incident.id), kinds=containment_kinds.KINDS,
                 kind_labels=kind_labels(), unreached=unreached.banner(session, incident.id),
-                task_by_id={t.id: t for t in task_rows}, **_cases_context(incident))
+                task_by_id={t.id: t for t in task_rows}, members_panel=members.incident_panel(incident),
+                **_cases_context(incident))
 
 
 def _cases_context(incident: Incident) -> dict[str, Any]:
@@ -200,8 +201,10 @@ def note(slug: str, incident_id: int) -> Response:
 @login_required
 def status_update(slug: str, incident_id: int) -> Response:
     _scope, incident = incident_scope(slug, incident_id, Role.RESPONDER)
+    public = bool(request.form.get("public"))
     with commit_or_flash(lifecycle.LifecycleError) as done:
-        result = lifecycle.post_update(db(), incident, request.form.get("text", ""), actor=actor(), clock=rt().clock)
+        result = lifecycle.post_update(db(), incident, request.form.get("text", ""), actor=actor(), clock=rt().clock,
+                                       public=public, public_title=request.form.get("public_title") or None)
     if not done.ok:
         return _back(slug, incident_id, "update")
     flash(_("Status update posted; notified: %(who)s", who=", ".join(result.labels) or _("nobody")), "info")

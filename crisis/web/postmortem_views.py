@@ -13,6 +13,7 @@ from crisis.models import Incident, Membership, Role, User
 from crisis.models.postmortem import ActionItem, Postmortem
 from crisis.response import postmortems
 from crisis.web import charts
+from crisis.web import risks as risk_views
 from crisis.web.access import incident_scope
 from crisis.web.auth import login_required
 from crisis.web.outcome import commit_or_flash
@@ -42,7 +43,8 @@ def _context(scope: Any, incident: Incident, pm: Postmortem, **extra: Any) -> di
     return dict(scope=scope, community=scope.community, incident=incident, pm=pm, staff=staff,
                 names={u.id: (u.display_name or u.email) for u in staff}, chart=chart, others=others,
                 missing=postmortems.missing(pm), duration=postmortems.duration, now=rt().clock.now(),
-                verdicts=postmortems.VERDICTS, action_statuses=postmortems.ACTION_STATUSES, Role=Role, **extra)
+                verdicts=postmortems.VERDICTS, action_statuses=postmortems.ACTION_STATUSES, Role=Role,
+                risk_panel=risk_views.panel(incident, pm), **extra)
 
 
 @bp.get("/c/<slug>/incidents/<int:incident_id>/postmortem")

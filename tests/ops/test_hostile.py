@@ -104,6 +104,10 @@ def _context(value: str) -> dict[str, Any]:
                  "owner": f"owner {value}", "url": "https://crisis.example/c/lantern/queue"},
         "mtask": {"title": f"By hand: {value}", "instructions": f"Ban {value}\nthen note it", "late_minutes": 5,
                   "url": "https://crisis.example/c/lantern/queue#tasks"},
+        # Members' announcements (crisis.publicstatus) and the liaison's reminder.
+        "public": {"title": f"public {value}\nForged line"}, "phase": "investigating", "phase_label": "Investigating",
+        "status_url": "https://crisis.example/status/lantern", "silent_minutes": 31, "every_minutes": 30,
+        "page_url": "https://crisis.example/c/lantern/incidents/7", "fallback": True,
     }
 
 

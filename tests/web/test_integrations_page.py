@@ -96,7 +96,9 @@ def test_hostile_alert_text_reaches_every_template_as_one_line_title_and_plain_t
                "sections": ["s"], "previous_severity": "sev4", "failed_pages": 0,
                "task": {"title": "t", "late_minutes": 5, "owner": "o"},
                "case": {"id": 1, "category": "spam", "subject": "s", "late_minutes": 5, "owner": "o", "url": "u"},
-               "mtask": {"title": "t", "instructions": "i", "late_minutes": 5, "url": "u"}}
+               "mtask": {"title": "t", "instructions": "i", "late_minutes": 5, "url": "u"},
+               "public": {"title": "p"}, "phase": "investigating", "phase_label": "Investigating", "status_url": "",
+               "silent_minutes": 31, "every_minutes": 30, "page_url": "p", "fallback": False}
     for event, lang in sorted((p.parent.name, p.stem) for p in render.TEMPLATES.glob("*/*.j2")):
         title, body = render.render(event, lang, context)
         assert "\n" not in title and "\x1b" not in body and "\x00" not in body
