@@ -46,7 +46,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["in_lang"] = i18n.in_lang
     # Page blueprints render their own errors; the API's JSON error handler stays app-wide.
     for module in (auth, pages, incidents, postmortem_views, manage, insights, audit_views, tokens, data_views,
-                   moderation, cases, public, risks, members, status_page):
+                   moderation, cases, public, risks, members):
         if not module.bp._got_registered_once:  # noqa: SLF001 -- tests build many apps
             module.bp.register_error_handler(HTTPException, _page_error)
         app.register_blueprint(module.bp)
@@ -54,4 +54,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(acklinks.bp)
     app.register_blueprint(containlinks.bp)
     # The public status page: no login, no session, its own small layout and errors.
-    app.register_blueprint(public.bp)
+    app.register_blueprint(status_page.bp)

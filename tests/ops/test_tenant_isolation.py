@@ -14,7 +14,17 @@ from werkzeug.routing import AnyConverter, Rule
 from crisis.alert_intake import integrations
 from crisis.cases import service as cases
 from crisis.clock import FixedClock
-from crisis.models import Channel, ContactMethod, ContainmentAction, Erasure, Incident, ModerationTask, Schedule, Task
+from crisis.models import (
+    Channel,
+    ContactMethod,
+    ContainmentAction,
+    Erasure,
+    Incident,
+    ModerationTask,
+    Risk,
+    Schedule,
+    Task,
+)
 from crisis.moderation import appeals, penalties, rulebook
 from crisis.tenancy import communities
 from tests.conftest import Factory
@@ -66,12 +76,15 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
                                                                  subject_member="@x:hs"), now=now)
     mtask = ModerationTask(community_id=b.community.id, title="B's task", due_at=now, created_at=now)
     session.add(mtask)
+    risk = Risk(community_id=b.community.id, title="B's risk", likelihood=3, impact=4, review_at=now,
+                created_at=now, updated_at=now)
+    session.add(risk)
     session.commit()
     return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
                              "token_id": token.id, "channel_id": channel.id, "method_id": method.id, "item_id": 1,
                              "integration_id": integration.id, "action_id": action.id, "erasure_id": erasure.id,
                              "penalty_id": penalty.id, "appeal_id": appeal.id, "case_id": case.id,
-                             "mtask_id": mtask.id})
+                             "mtask_id": mtask.id, "risk_id": risk.id})
 
 
 def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
