@@ -77,12 +77,14 @@ def login() -> Any:
             session["user_id"] = user.id
             return redirect(_safe_next(request.args.get("next")))
         else:
+            why = "no such user"
             if user is not None:
                 user.failed_logins += 1
+                why = "wrong password"
                 if user.failed_logins >= MAX_FAILURES:
                     user.locked_until = now + LOCKOUT
-            _audit_failure(email, user, "locked out now" if user is not None and user.locked_until
-                           and user.locked_until > now else "wrong password" if user is not None else "no such user")
+                    why = "wrong password; locked out now"
+            _audit_failure(email, user, why)
             session_db.commit()
             error = "Wrong email or password."
     return render_template("login.html", error=error), (401 if error else 200)
