@@ -7,6 +7,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from crisis.api import (
         alerts,
+        campaigns,
         channels,
         community_settings,
         containment,
@@ -24,5 +25,5 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
-                   links, alerts, integrations, containment):
+                   links, alerts, integrations, containment, campaigns):
         app.register_blueprint(module.bp)

@@ -1,5 +1,5 @@
 """Per-community detector settings: validated at the edge, stored on the community,
-read by the detectors on every batch (crisis.response.drain.settings_for)."""
+read by the detectors on every batch (crisis.response.drain.effective_settings)."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +12,10 @@ from crisis.models import Community
 
 KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
 LEVELS = ("low", "normal", "high")
-FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds")
+FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds",
+          "campaign_boost")
+# Written by crisis.campaigns.boosts (in its own table), never through the settings.
+SERVICE_FIELDS = ("campaign_windows",)
 MAX_LIST = 1000
 MAX_WINDOWS = 50
 
@@ -30,6 +33,8 @@ def defaults() -> dict[str, Any]:
 def public(settings: DetectorSettings) -> dict[str, Any]:
     data = settings.to_dict()
     data["surge_windows"] = [dict(w) for w in data["surge_windows"]]
+    for name in SERVICE_FIELDS:
+        data.pop(name, None)
     return data
 
 
@@ -76,7 +81,9 @@ def _windows(errors: list[FieldError], value: Any) -> None:
 def validate(body: dict[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
     for key in body:
-        if key not in FIELDS:
+        if key in SERVICE_FIELDS:
+            errors.append(FieldError(0, key, "is set by crisis while a campaign is active, not through the settings"))
+        elif key not in FIELDS:
             errors.append(FieldError(0, key, f"is not a setting (settings: {', '.join(FIELDS)})"))
     if "sensitivity" in body:
         value = body["sensitivity"]
@@ -90,6 +97,11 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
         errors.append(FieldError(0, "ignore_bots", "must be true or false"))
     if "surge_windows" in body:
         _windows(errors, body["surge_windows"])
+    if "campaign_boost" in body:
+        value = body["campaign_boost"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1.0 <= value <= 2.0:
+            errors.append(FieldError(0, "campaign_boost", "must be a number from 1.0 (off) to 2.0: the factor on the "
+                                     "raid sensitivity while a campaign that hit a sibling community is active"))
     if "enabled_kinds" in body:
         value = body["enabled_kinds"]
         if not isinstance(value, list) or any(k not in KINDS for k in value):

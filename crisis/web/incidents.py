@@ -9,13 +9,24 @@ from flask_babel import ngettext
 from sqlalchemy import case, select
 from werkzeug.wrappers import Response
 
+from crisis.campaigns import boosts, visibility
 from crisis.containment import kinds as containment_kinds
 from crisis.containment import service as containment
 from crisis.containment.kinds import DEFAULT_TARGETS
 from crisis.insight import trends
-from crisis.models import ContainmentAction, Incident, Membership, Notification, Responder, Role, Task, User
+from crisis.models import (
+    ContainmentAction,
+    Incident,
+    IncidentEpisode,
+    Membership,
+    Notification,
+    Responder,
+    Role,
+    Task,
+    User,
+)
 from crisis.playbooks import parse_duration
-from crisis.response import lifecycle, postmortems, steps
+from crisis.response import episodes, lifecycle, postmortems, signals, steps
 from crisis.response.states import ACTIONS, SEVERITIES, TRANSITIONS, IncidentStatus, InvalidTransition
 from crisis.tenancy.communities import communities_of
 from crisis.web import charts
@@ -99,7 +110,22 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                 containment=containment.for_incident(session, incident.id),
                 in_force=containment.in_force(session, incident.id), kinds=containment_kinds.KINDS,
                 kind_labels=kind_labels(),
-                task_by_id={t.id: t for t in task_rows})
+                task_by_id={t.id: t for t in task_rows},
+                open_episodes=episodes.open_episodes(session, incident),
+                incident_kinds=signals.kinds_of(session, incident),
+                related=list(session.scalars(select(IncidentEpisode).where(IncidentEpisode.incident_id == incident.id)
+                                             .order_by(IncidentEpisode.id))),
+                campaign=visibility.for_incident(session, incident.id, viewer_id=g.user.id, now=rt().clock.now()),
+                boost=boost_shown(session, scope.community))
+
+
+def boost_shown(session: Any, community: Any) -> dict[str, Any] | None:
+    """The campaign boost in force now, when the community opted in: for the page to say so."""
+    factor = (community.settings or {}).get("campaign_boost", 1.0)
+    if not isinstance(factor, (int, float)) or factor <= 1.0:
+        return None
+    window = boosts.active_window(session, community.id, rt().clock.now())
+    return {"factor": factor, "end": window["end"], "campaign_id": window["campaign_id"]} if window else None
 
 
 def _accounts(raw: str) -> list[str] | None:
@@ -148,7 +174,8 @@ def move(slug: str, incident_id: int, action: str) -> Response:
     try:
         who = actor()
         lifecycle.transition(session, incident.id, ACTIONS[action], actor=who, clock=rt().clock,
-                             note=request.form.get("note", "").strip())
+                             note=request.form.get("note", "").strip(),
+                             confirm=bool(request.form.get("confirm_active")))
         if action == "resolve" and request.form.get("revert_actions"):
             # Same transaction as the resolution: both happen, or neither.
             undone = containment.undo_in_force(db(), incident, actor=who.label, actor_user_id=who.user_id,
@@ -156,6 +183,11 @@ def move(slug: str, incident_id: int, action: str) -> Response:
             if undone:
                 flash(ngettext("Undoing %(num)s containment action still in force.",
                                "Undoing %(num)s containment actions still in force.", len(undone)), "info")
+    except lifecycle.EpisodeStillActive as exc:
+        session.rollback()
+        flash(_("Not resolved: the detector still sees this crisis (%(what)s). Tick “Resolve although the detector "
+                "still sees it” to resolve it anyway.", what=", ".join(e.kind for e in exc.episodes)), "error")
+        return _back(slug, incident_id, "incident-header")
     except (InvalidTransition, lifecycle.ConcurrentTransition) as exc:
         session.rollback()
         flash(_("Could not %(action)s: %(reason)s", action=action, reason=str(exc)), "error")
