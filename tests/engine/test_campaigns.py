@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import playbooks
+from crisis import migrate, playbooks
 from crisis.campaigns import match
 from crisis.clock import FixedClock
 from crisis.db import make_engine, make_sessionmaker
@@ -26,6 +26,7 @@ from crisis.tenancy import communities
 from tests.conftest import CURRENT_TIME, Factory
 from tests.detection.streams import Stream
 from tests.engine.openapi_check import check
+from tests.servers import PostgresServer
 
 START = (CURRENT_TIME - timedelta(hours=8)).timestamp()  # event time, before the fixed clock
 RAID = START + 3 * 3600
@@ -203,10 +204,9 @@ def test_the_small_raid_alone_is_not_caught_even_when_opted_in(session: Session,
     assert by_community(session) == {}
 
 
-def _fresh_replay(template: Path, path: Path, clock: FixedClock) -> tuple[Any, ...]:
+def _fresh_replay(url: str, clock: FixedClock) -> tuple[Any, ...]:
     """The three streams in a database of their own, with the operator and the opt-in."""
-    shutil.copy(template, path)
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as s:
             playbooks.sync(s, clock=clock)
@@ -226,11 +226,24 @@ def _fresh_replay(template: Path, path: Path, clock: FixedClock) -> tuple[Any, .
         engine.dispose()
 
 
+def _sqlite(template: Path, path: Path) -> str:
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
 def test_a_replay_builds_the_same_incidents_campaign_and_windows_again(
         migrated_template: Path, tmp_path: Path, clock: FixedClock) -> None:
-    first = _fresh_replay(migrated_template, tmp_path / "a.db", clock)
+    first = _fresh_replay(_sqlite(migrated_template, tmp_path / "a.db"), clock)
     assert len(first[0]) == 3 and first[1]  # the campaign, its windows and the small raid it caught
-    assert _fresh_replay(migrated_template, tmp_path / "b.db", clock) == first
+    assert _fresh_replay(_sqlite(migrated_template, tmp_path / "b.db"), clock) == first
+
+
+@pytest.mark.postgres
+def test_postgresql_builds_the_same_campaign_as_sqlite(migrated_template: Path, tmp_path: Path, clock: FixedClock,
+                                                       postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database("campaigns")
+    migrate.upgrade(url)
+    assert _fresh_replay(url, clock) == _fresh_replay(_sqlite(migrated_template, tmp_path / "a.db"), clock)
 
 
 def test_the_live_drain_reads_the_window_at_the_next_batch(client: FlaskClient, session: Session,
