@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
         alerts,
         audit,
         cases,
+        campaigns,
         channels,
         community_settings,
         containment,
@@ -32,5 +33,5 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     for module in (health, ingest, openapi, community_settings, incidents, playbooks, oncall, channels, matrix,
                    links, alerts, integrations, containment, audit, data, rules, penalties, cases, risks,
-                   members):
+                   members, campaigns):
         app.register_blueprint(module.bp)

@@ -35,6 +35,10 @@ def _incident(incident_id: int, minimum: Role = Role.MODERATOR, what: str = "thi
     return community_row(Incident, incident_id, "incident", minimum, what)
 
 
+def _detail(incident: Incident) -> dict[str, object]:
+    return serialize.incident_detail(db(), incident, viewer_id=current_user().id, now=rt().clock.now())
+
+
 def _actor() -> lifecycle.Actor:
     return lifecycle.Actor.of(current_user())
 
@@ -81,12 +85,12 @@ def open_incident() -> tuple[Response, int]:
     except lifecycle.LifecycleError as exc:
         unprocessable(str(exc))
     db().commit()
-    return jsonify(serialize.incident_detail(db(), incident)), 201
+    return jsonify(_detail(incident)), 201
 
 
 @bp.get("/api/v1/incidents/<int:incident_id>")
 def get_incident(incident_id: int) -> Response:
-    return jsonify(serialize.incident_detail(db(), _incident(incident_id)))
+    return jsonify(_detail(_incident(incident_id)))
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/<any(acknowledge, mitigate, resolve, reopen):action>")
@@ -96,8 +100,10 @@ def move(incident_id: int, action: str) -> Response:
     note = field(body, "note", str, required=False, default="")
     revert = field(body, "revert_actions", bool, required=False, default=False)
     close = field(body, "close_cases", dict, required=False, default=None)
+    confirm = field(body, "confirm", bool, required=False, default=False)
     try:
-        lifecycle.transition(db(), incident.id, ACTIONS[action], actor=_actor(), clock=rt().clock, note=note)
+        lifecycle.transition(db(), incident.id, ACTIONS[action], actor=_actor(), clock=rt().clock, note=note,
+                             confirm=confirm)
         if revert and action == "resolve":
             containment.undo_in_force(db(), incident, actor=_actor().label, actor_user_id=_actor().user_id,
                                       now=rt().clock.now())
@@ -119,8 +125,13 @@ def move(incident_id: int, action: str) -> Response:
     except lifecycle.ConcurrentTransition as exc:
         db().rollback()
         abort(409, "conflict", f"{exc}; reload and try again")
+    except lifecycle.EpisodeStillActive as exc:
+        db().rollback()
+        abort(409, "episode_active", f"{exc}; send \"confirm\": true to resolve it anyway",
+              field="confirm", episodes=[{"kind": e.kind, "opened_at": serialize.ts(e.opened_at),
+                                          "last_signal_at": serialize.ts(e.last_signal_at)} for e in exc.episodes])
     db().commit()
-    return jsonify(serialize.incident_detail(db(), incident))
+    return jsonify(_detail(incident))
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/notes")
@@ -131,7 +142,7 @@ def add_note(incident_id: int) -> tuple[Response, int]:
     except lifecycle.LifecycleError as exc:
         unprocessable(str(exc))
     db().commit()
-    return jsonify(serialize.incident_detail(db(), incident)), 201
+    return jsonify(_detail(incident)), 201
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/updates")
@@ -164,7 +175,7 @@ def assign(incident_id: int) -> Response:
     except lifecycle.LifecycleError as exc:
         unprocessable(str(exc))
     db().commit()
-    return jsonify(serialize.incident_detail(db(), incident))
+    return jsonify(_detail(incident))
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/severity")
@@ -175,7 +186,7 @@ def severity(incident_id: int) -> Response:
     except lifecycle.LifecycleError as exc:
         unprocessable(str(exc))
     db().commit()
-    return jsonify(serialize.incident_detail(db(), incident))
+    return jsonify(_detail(incident))
 
 
 @bp.get("/api/v1/incidents/<int:incident_id>/tasks")

@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.campaigns import visibility
 from crisis.clock import isoformat
 from crisis.models import (
     Channel,
     Community,
     ContactMethod,
     Incident,
+    IncidentEpisode,
     Notification,
     PlaybookVersion,
     Responder,
@@ -23,6 +25,7 @@ from crisis.models import (
     TimelineEntry,
     User,
 )
+from crisis.response import episodes
 from crisis.tenancy import oncall
 
 
@@ -61,8 +64,21 @@ def timeline_entry(row: TimelineEntry) -> dict[str, Any]:
             "message": row.message, "data": row.data or {}}
 
 
-def incident_detail(session: Session, incident: Incident) -> dict[str, Any]:
+def incident_detail(session: Session, incident: Incident, *, viewer_id: int | None = None,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """The incident with its people, evidence, signals, related episodes, tasks and
+    timeline; with a viewer, its campaign as that viewer may see it (campaigns.visibility)."""
     out = incident_summary(session, incident)
+    joined = list(session.scalars(select(IncidentEpisode).where(IncidentEpisode.incident_id == incident.id)
+                                  .order_by(IncidentEpisode.id)))
+    out["kinds"] = list(dict.fromkeys([incident.kind, *(e.kind for e in joined)]))
+    out["related_episodes"] = [{"kind": e.kind, "scope": e.scope, "reason": e.reason, "detail": e.detail or {},
+                                "opened_at": ts(e.opened_at), "last_signal_at": ts(e.last_signal_at),
+                                "closed_at": ts(e.closed_at)} for e in joined]
+    out["detector_active"] = bool(episodes.open_episodes(session, incident))
+    view = visibility.for_incident(session, incident.id, viewer_id=viewer_id, now=now) \
+        if viewer_id is not None and now is not None else None
+    out["campaign"] = visibility.serialize(view) if view is not None else None
     responders = session.scalars(select(Responder).where(Responder.incident_id == incident.id).order_by(Responder.id))
     out["responders"] = [{"role": r.role, "user": person(session, r.user_id)} for r in responders]
     out["evidence"] = incident.evidence or {}

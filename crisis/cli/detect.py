@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from crisis.detection.scoring import format_table, score
-from crisis.response.replay import replay
+from crisis.response.replay import replay, replay_views
 
 
 def register(cli: click.Group) -> None:
@@ -43,13 +43,27 @@ def replay_cmd(files: tuple[str, ...], out: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--out", default=None, help="Also write the incidents as JSON lines.")
 def backtest_cmd(file: str, labels_path: str, as_json: bool, out: str | None) -> None:
-    """Replay a labeled stream and score the incidents: recall, delays, false alarms, duplicates."""
+    """Replay a labeled stream and score the incidents: recall, delays, false alarms, duplicates.
+
+    Two views: the incidents opened (a related episode that joined an open incident opens
+    none, crisis.response.related), and every episode the detectors opened; when an
+    episode joined an incident the second table is printed too, so a duplicate on the
+    detector's side shows even where the response layer folded it into one incident."""
     labels = json.loads(Path(labels_path).read_text())
     try:
-        lines = replay([file])
+        result = replay_views([file])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if out:
-        _write_lines(lines, out)
-    report = score(labels, lines)
-    click.echo(json.dumps(report, indent=2, sort_keys=True) if as_json else format_table(report))
+        _write_lines(result.incidents, out)
+    report = score(labels, result.incidents)
+    report["detector_view"] = score(labels, result.episodes) if result.joined else None
+    report["joined_episodes"] = len(result.joined)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    click.echo(format_table(report))
+    click.echo(f"detector episodes: {len(result.episodes)} opened, {len(result.joined)} joined an open incident")
+    if result.joined:
+        click.echo("detector view (every episode, joined ones included):")
+        click.echo(format_table(report["detector_view"]))

@@ -160,7 +160,7 @@ class RaidDetector:
                 and _band(len(cl["authors"])) <= _band(self.last_full_n.get(fired, 0)):
             self.suspects[author] = ts  # known wave, evidence fresh: just keep it open
             return [Detection(fired, self.community, "community", 4, 0.0, ts, "", {}, sustain_only=True)]
-        s = self.settings.s
+        s = self.settings.raid_sensitivity(ts)  # raised while an opted-in campaign window is open
         surge = self.settings.surge_factor(ts)
         authors = cl["authors"]
         n_new = cl["n_new"]
@@ -192,7 +192,8 @@ class RaidDetector:
             if len(posters) < 1000:
                 posters[e.actor] = e.ts
             n_new = len(posters)  # only newcomers are recorded; idle domains expire after 15 min
-            k = (K_PLAIN if d == "@mass" else K_LINK) * self.settings.surge_factor(e.ts) / self.settings.s
+            k = (K_PLAIN if d == "@mass" else K_LINK) * self.settings.surge_factor(e.ts) \
+                / self.settings.raid_sensitivity(e.ts)
             # the same target from a few newcomers is a raid only if it is what
             # newcomers are posting, not a link some of a promotion's crowd share
             if n_new >= k and n_new >= 0.3 * len(self.new_posters):

@@ -5,11 +5,12 @@ from crisis.models.activity import ActivityCount, DetectorState, EventBatch, Eve
 from crisis.models.alert import AlertGroup, AlertInstance, AlertIntegration
 from crisis.models.audit import AuditEntry
 from crisis.models.bridge import BridgeTransaction, PlatformAccount, PlatformLink
+from crisis.models.campaign import Campaign, CampaignIncident, DetectorBoost
 from crisis.models.cases import Case, CaseEvent, MemberMessage
 from crisis.models.community import ApiToken, Community, Membership, Role, User
 from crisis.models.containment import ContainmentAction, ContainmentMove
 from crisis.models.governance import Erasure, RetentionState
-from crisis.models.incident import Incident, Signal, TimelineEntry
+from crisis.models.incident import Incident, IncidentEpisode, Signal, TimelineEntry
 from crisis.models.moderation import Appeal, ModerationTask, Penalty, RulebookVersion
 from crisis.models.oncall import Channel, ContactMethod, Override, Rotation, Schedule
 from crisis.models.playbook import PlaybookVersion
@@ -20,10 +21,10 @@ from crisis.models.risk import Risk, RiskChange
 
 __all__ = [
     "ActivityCount", "AlertGroup", "AlertInstance", "AlertIntegration", "ApiToken", "Appeal", "AuditEntry",
-    "BridgeTransaction", "Case", "CaseEvent", "Channel", "Community", "ContactMethod", "ContainmentAction",
-    "ContainmentMove", "DetectorState", "Erasure", "EscalationTimer", "EventBatch", "EventId", "Incident",
-    "MemberChannel", "MemberMessage", "MemberUpdateTimer", "Membership", "ModerationTask", "Notification", "Override",
-    "Penalty", "PlatformAccount", "PlatformLink", "PlaybookVersion", "PublicIncident", "PublicUpdate", "Responder",
-    "RetentionState", "Risk", "RiskChange", "Role", "Rotation", "RulebookVersion", "Schedule", "Signal", "StatusPage",
-    "Task", "TimelineEntry", "User",
+    "BridgeTransaction", "Campaign", "CampaignIncident", "Case", "CaseEvent", "Channel", "Community", "ContactMethod",
+    "ContainmentAction", "ContainmentMove", "DetectorBoost", "DetectorState", "Erasure", "EscalationTimer",
+    "EventBatch", "EventId", "Incident", "IncidentEpisode", "MemberChannel", "MemberMessage", "MemberUpdateTimer",
+    "Membership", "ModerationTask", "Notification", "Override", "Penalty", "PlatformAccount", "PlatformLink",
+    "PlaybookVersion", "PublicIncident", "PublicUpdate", "Responder", "RetentionState", "Risk", "RiskChange", "Role",
+    "Rotation", "RulebookVersion", "Schedule", "Signal", "StatusPage", "Task", "TimelineEntry", "User",
 ]

@@ -1,4 +1,4 @@
-"""Incidents, the detector signals behind them, and their timeline."""
+"""Incidents, the detector signals and episodes behind them, and their timeline."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,6 +16,8 @@ class Incident(Base):
         # One incident per detector episode: a replayed or redelivered open is a no-op.
         UniqueConstraint("community_id", "episode_key"),
         Index("ix_incidents_community_status", "community_id", "status"),
+        # Raids of other communities near a given time (crisis.campaigns.service).
+        Index("ix_incidents_kind_last_signal_at", "kind", "last_signal_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,6 +61,30 @@ class Signal(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     incident: Mapped[Incident] = relationship(back_populates="signals")
+
+
+class IncidentEpisode(Base):
+    """A detector episode that joined an incident opened by another episode: a related
+    signal (a second raid wave, the mass leave a raid provokes; crisis.response.related
+    says which). Its later updates and its close reach the same incident; the incident's
+    detector activity lasts while its own episode or any of these is open."""
+
+    __tablename__ = "incident_episodes"
+    # One incident per episode, as Incident's own (community_id, episode_key) promises.
+    __table_args__ = (UniqueConstraint("community_id", "episode_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    episode_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(300), default="")
+    reason: Mapped[str] = mapped_column(String(32))  # accounts | channel | follows
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what matched, as counts
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)  # event time of the episode's opening
+    last_signal_at: Mapped[datetime] = mapped_column(UTCDateTime)  # event time
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # event time
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class TimelineEntry(Base):

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from crisis.campaigns import boosts
+from crisis.campaigns import service as campaigns
 from crisis.cases import intake as case_intake
 from crisis.cases import links as case_links
 from crisis.clock import Clock
@@ -31,7 +33,7 @@ from crisis.ingest.store import decode_batch
 from crisis.ingest.validate import parse_rfc3339
 from crisis.insight import activity, metrics
 from crisis.models import Community, DetectorState, EventBatch, Incident
-from crisis.response import signals
+from crisis.response import related, signals
 
 # Batch-log rows per read: at the usual 100-500 events per ingest request, up to a few
 # thousand events handed to the detectors at once.
@@ -51,6 +53,11 @@ class BatchOutcome:
     signals: list[tuple[str, str]] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
+    # New episodes that joined an open incident instead of opening one (crisis.response.related):
+    # (incident id, episode key). The detector opened them; `opened` counts incidents.
+    attached: list[tuple[int, str]] = field(default_factory=list)
+    # Communities whose campaign windows a campaign change rewrote (crisis.campaigns.boosts).
+    boosted: set[int] = field(default_factory=set)
     # The detectors as this drain left them and the checkpoint version it wrote: what a
     # DetectorCache keeps once the drain has committed.
     detector: CommunityDetector | None = None
@@ -64,8 +71,20 @@ class Checkpoint:
     last_seq: int
 
 
-def settings_for(community: Community) -> DetectorSettings:
-    return DetectorSettings.from_dict(community.settings or {})
+def effective_settings(session: Session, community: Community) -> dict[str, Any]:
+    """The stored settings, plus the campaign windows when the community opted in to
+    the campaign boost (one small read then; none for the others)."""
+    stored = community.settings or {}
+    boost = stored.get("campaign_boost", 1.0)
+    if isinstance(boost, (int, float)) and boost > 1.0:
+        windows = boosts.windows_of(session, community.id)
+        if windows:
+            return {**stored, "campaign_windows": windows}
+    return stored
+
+
+def settings_for(session: Session, community: Community) -> DetectorSettings:
+    return DetectorSettings.from_dict(effective_settings(session, community))
 
 
 def read_checkpoint(session: Session, community_id: int) -> Checkpoint:
@@ -75,12 +94,15 @@ def read_checkpoint(session: Session, community_id: int) -> Checkpoint:
 
 
 def load_detector(session: Session, community: Community, checkpoint: Checkpoint,
-                  cache: DetectorCache | None = None) -> CommunityDetector:
+                  cache: DetectorCache | None = None, effective: dict[str, Any] | None = None) -> CommunityDetector:
+    """The community's detectors at the checkpoint, running with `effective` settings
+    (effective_settings when not given)."""
+    effective = effective_settings(session, community) if effective is None else effective
     if cache is not None:
-        cached = cache.take(community.id, checkpoint.version, community.settings or {})
+        cached = cache.take(community.id, checkpoint.version, effective)
         if cached is not None:
             return cached
-    settings = settings_for(community)
+    settings = DetectorSettings.from_dict(effective)
     state = session.scalar(select(DetectorState.state).where(DetectorState.community_id == community.id))
     if state is None:
         return CommunityDetector(community.slug, settings)
@@ -106,36 +128,56 @@ def with_permalinks(evidence: dict[str, Any], events: list[Any]) -> dict[str, An
 
 def apply_actions(session: Session, community: Community, actions: Iterable[Any], *, clock: Clock,
                   outcome: BatchOutcome, events: list[Any] | None = None) -> None:
-    """Turn detector episode actions into incident rows (idempotent per episode key)."""
+    """Turn detector episode actions into incident rows (idempotent per episode key): a
+    new episode opens an incident or joins the related open one; updates and closes
+    reach the incident their episode feeds. Raid incidents touched are then looked at
+    for campaigns across communities (crisis.campaigns)."""
     events = events or []
+    attacks: dict[int, Any] = {}
     for action in actions:
         kind = action.action
         key = action.episode_key
         at = _when(action)
         if kind in ("open", "update"):
             outcome.signals.append((str(action.kind), str(action.severity)))
+        score = float(getattr(action, "score", 0.0) or 0.0)
+        scope = str(getattr(action, "scope", "") or "")
         if kind == "open":
-            incident = signals.open_detected(
+            found = signals.detected(
                 session, community, episode_key=key, kind=action.kind, severity=action.severity,
                 title=action.title, opened_at=at, evidence=with_permalinks(action.evidence, events),
-                score=float(getattr(action, "score", 0.0) or 0.0), scope=str(getattr(action, "scope", "") or ""),
-                clock=clock)
-            if incident is not None:
-                outcome.opened.append(incident.id)
+                score=score, scope=scope, clock=clock)
+            if found is None:
+                continue
+            if found.opened:
+                outcome.opened.append(found.incident.id)
                 outcome.opened_kinds.append((str(action.kind), str(action.severity)))
+            else:
+                outcome.attached.append((found.incident.id, key))
+            _note_attack(attacks, found.incident)
             continue
-        existing = signals.find_by_episode(session, community.id, key)
-        if existing is None:
+        located = signals.locate(session, community.id, key)
+        if located is None:
             continue
+        existing = located.incident
         if kind == "update":
             signals.update_detected(
                 session, existing, severity=action.severity, title=action.title, observed_at=at,
-                evidence=with_permalinks(action.evidence, events), score=float(getattr(action, "score", 0.0) or 0.0),
-                scope=str(getattr(action, "scope", "") or ""), clock=clock)
+                evidence=with_permalinks(action.evidence, events), score=score, scope=scope, clock=clock,
+                episode=located.episode)
             outcome.updated.append(existing.id)
         elif kind == "close":
-            signals.close_episode(session, existing, at=at, clock=clock)
+            signals.close_episode(session, existing, at=at, clock=clock, episode=located.episode,
+                                  evidence=getattr(action, "evidence", None))
             outcome.closed.append(existing.id)
+        _note_attack(attacks, existing)
+    for incident in attacks.values():
+        outcome.boosted |= campaigns.consider(session, incident, clock=clock)
+
+
+def _note_attack(attacks: dict[int, Any], incident: Any) -> None:
+    if incident.kind in related.ATTACKS:
+        attacks[incident.id] = incident
 
 
 # Events' ts is already a float (crisis.detection.event); attrgetter sorts without a
@@ -195,6 +237,7 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
     started = time.monotonic()
     checkpoint = read_checkpoint(session, community_id)
     detector: CommunityDetector | None = None
+    effective: dict[str, Any] = {}
     # (arrival, events) per batch row: lags are observed per batch, not per event.
     arrivals: list[tuple[datetime, int]] = []
     consumed = 0
@@ -211,7 +254,9 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
             continue
         batches += 1
         if detector is None:
-            detector = load_detector(session, community, checkpoint, cache)
+            # Read once per drain: campaign windows this drain writes reach the next one.
+            effective = effective_settings(session, community)
+            detector = load_detector(session, community, checkpoint, cache, effective)
         parsed = []
         for row in rows:
             # row.count is the column: SQLAlchemy's Row resolves the clash with Sequence.count.
@@ -227,10 +272,10 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
         # Members' reports become cases in this transaction, before the detectors may open
         # the complaint incident that gathers them.
         case_intake.from_events(session, community, parsed, now=clock.now())
-        writes_before = len(outcome.opened) + len(outcome.updated) + len(outcome.closed)
+        writes_before = _writes(outcome)
         apply_actions(session, community, detector.process(parsed), clock=clock, outcome=outcome, events=parsed)
         after = rows[-1].seq
-        if len(outcome.opened) + len(outcome.updated) + len(outcome.closed) != writes_before:
+        if _writes(outcome) != writes_before:
             break
         if time.monotonic() - started >= max_seconds:
             break
@@ -243,10 +288,14 @@ def drain(session: Session, community_id: int, *, clock: Clock, limit: int = BAT
     activity.record(session, community_id, per_minute)
     outcome.version = _save_state(session, community_id, checkpoint, detector, last_seq=after, now=clock.now())
     outcome.detector = detector
-    outcome.settings = community.settings or {}  # DetectorCache.put keeps its own copy
+    outcome.settings = effective  # the settings the detector ran with; DetectorCache.put keeps its own copy
     outcome.events = consumed
     _count_after_commit(session, community.slug, arrivals, outcome, clock)
     return outcome
+
+
+def _writes(outcome: BatchOutcome) -> int:
+    return len(outcome.opened) + len(outcome.updated) + len(outcome.closed) + len(outcome.attached)
 
 
 def _count_after_commit(session: Session, slug: str, arrivals: list[tuple[datetime, int]], outcome: BatchOutcome,

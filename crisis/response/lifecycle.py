@@ -18,7 +18,7 @@ from crisis.containment import service as containment
 from crisis.models import Community, Incident, PlaybookVersion, Responder, User
 from crisis.notify import outbox
 from crisis.publicstatus import cadence, updates
-from crisis.response import escalation, postmortems, steps
+from crisis.response import episodes, escalation, postmortems, steps
 from crisis.response.states import SEVERITIES, IncidentStatus, check_transition, more_severe
 from crisis.timeline import add_timeline
 
@@ -33,6 +33,15 @@ class ConcurrentTransition(RuntimeError):
 
 class LifecycleError(ValueError):
     """Bad input for a lifecycle change; the message names the field."""
+
+
+class EpisodeStillActive(RuntimeError):
+    """A resolution asked for while the detector still sees the crisis: it needs `confirm`."""
+
+    def __init__(self, incident_id: int, open_episodes: list[episodes.OpenEpisode]) -> None:
+        super().__init__(f"incident {incident_id}: the detector still sees its crisis "
+                         f"({episodes.describe(open_episodes)})")
+        self.episodes = open_episodes
 
 
 @dataclass(frozen=True)
@@ -142,10 +151,12 @@ def open_manual(session: Session, community: Community, *, kind: str, severity: 
 
 
 def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor: Actor, clock: Clock,
-               note: str = "") -> Incident:
+               note: str = "", confirm: bool = False) -> Incident:
     """Move an incident to `new`.
 
     1. check the move against the transition table (InvalidTransition: nothing changes);
+       a resolution while a detector episode of the incident is still open needs `confirm`
+       (EpisodeStillActive: nothing changes), as the raid may not be over;
     2. compare-and-set the status (ConcurrentTransition if it moved under us);
     3. set the status time, stop or re-arm escalation, append the timeline entry;
     4. write the notification rows the pinned playbook and routing rules ask for."""
@@ -154,6 +165,9 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
         raise LookupError(f"incident {incident_id} does not exist")
     old = incident.status
     target = check_transition(old, new)
+    still_open = episodes.open_episodes(session, incident) if target == S.RESOLVED else []
+    if still_open and not confirm:
+        raise EpisodeStillActive(incident.id, still_open)
     now = clock.now()
     values: dict[str, Any] = {"status": target.value}
     if target in TIMESTAMP:
@@ -168,9 +182,11 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
     if target == S.ACKNOWLEDGED and incident.owner_id is None and actor.user_id is not None:
         incident.owner_id = actor.user_id  # whoever takes an unowned incident commands it
     entry = add_timeline(session, incident, "status", f"{actor.label} moved the incident {old} → {target.value}"
-                         + (f" via {actor.via}" if actor.via not in ("api",) else "") + (f": {note}" if note else ""),
+                         + (f" via {actor.via}" if actor.via not in ("api",) else "") + (f": {note}" if note else "")
+                         + (" (confirmed while the detector still saw the crisis)" if still_open else ""),
                          at=now, actor=actor.label, actor_user_id=actor.user_id,
-                         data={"from": old, "to": target.value, "via": actor.via, "note": note})
+                         data={"from": old, "to": target.value, "via": actor.via, "note": note,
+                               **({"detector_active": episodes.describe(still_open)} if still_open else {})})
     session.flush()
     spec = pinned_spec(session, incident)
     cadence.sync(session, incident, spec, now=now)

@@ -26,11 +26,15 @@ from crisis.clock import Clock, SystemClock, isoformat
 from crisis.db import make_engine, make_sessionmaker
 from crisis.detection import CommunityDetector, DetectorSettings, parse_event
 from crisis.detection.dedup import RecentIds
-from crisis.models import Community, Incident
+from crisis.models import Community, Incident, IncidentEpisode
 from crisis.response import drain
 from crisis.tenancy import communities
 
 FLUSH_EVERY = 512
+# A community's buffer is also flushed once the stream is this far (event time) past its
+# oldest pending event, as a live feed is drained within seconds: state one community's
+# incidents give another (campaign windows) then reaches it at the point a live run would.
+FLUSH_LAG = 60.0
 
 
 @dataclass
@@ -114,6 +118,8 @@ class ReplayRun:
         # Ingest would refuse a repeated id; a replay of files drops it here.
         self.recent: dict[str, RecentIds] = {}
         self.outcome = drain.BatchOutcome()
+        self.oldest: dict[str, float] = {}  # event time of each community's oldest pending event
+        self.head = float("-inf")  # event time at the last lag check
 
     def _community(self, slug: str) -> Community:
         found = self.communities.get(slug)
@@ -122,7 +128,10 @@ class ReplayRun:
             if found is None:
                 found, _ = communities.create_community(self.session, slug, name=slug, clock=self.clock)
             self.communities[slug] = found
-            self.detectors[slug] = CommunityDetector(slug, self.settings.get(slug))
+            # Settings given win; otherwise a community already stored runs with its own.
+            given = self.settings.get(slug)
+            self.detectors[slug] = CommunityDetector(
+                slug, given if given is not None else drain.settings_for(self.session, found))
             self.pending[slug] = []
             self.recent[slug] = RecentIds()
         return found
@@ -133,29 +142,54 @@ class ReplayRun:
         if not self.recent[event.community].first_time(event.id, event.ts):
             return
         buf = self.pending[event.community]
+        if not buf:
+            self.oldest[event.community] = event.ts
         buf.append(event)
         if len(buf) >= FLUSH_EVERY:
             self._flush(event.community)
+        if event.ts >= self.head + FLUSH_LAG:
+            self.head = event.ts
+            for slug, first in list(self.oldest.items()):
+                if self.pending[slug] and event.ts - first >= FLUSH_LAG:
+                    self._flush(slug)
 
     def _flush(self, slug: str) -> None:
         batch = sorted(self.pending[slug], key=lambda e: e.ts)
         self.pending[slug] = []
+        self.oldest.pop(slug, None)
         actions = self.detectors[slug].process(batch)
         if actions:
-            drain.apply_actions(self.session, self.communities[slug], actions, clock=self.clock,
-                                   outcome=self.outcome)
+            self._apply(slug, actions)
+
+    def _apply(self, slug: str, actions: list[Any]) -> None:
+        before = set(self.outcome.boosted)
+        drain.apply_actions(self.session, self.communities[slug], actions, clock=self.clock, outcome=self.outcome)
+        changed = self.outcome.boosted - before
+        self.outcome.boosted = set()
+        if changed:  # campaign windows moved: those detectors run with them from their next batch
+            for other, community in self.communities.items():
+                if community.id in changed and other not in self.settings:
+                    self.detectors[other].settings.campaign_windows = \
+                        drain.settings_for(self.session, community).campaign_windows
 
     def finish(self) -> list[Incident]:
         for slug in self.detectors:
             self._flush(slug)
         end = max((d.clock for d in self.detectors.values()), default=0.0)
         for slug, detector in self.detectors.items():
-            drain.apply_actions(self.session, self.communities[slug], detector.advance_to(end + 86400.0),
-                                   clock=self.clock, outcome=self.outcome)
+            self._apply(slug, detector.advance_to(end + 86400.0))
         self.session.flush()
         ids = self.outcome.opened
         rows = self.session.scalars(select(Incident).where(Incident.id.in_(ids))).all() if ids else []
         return sorted(rows, key=lambda i: (i.opened_at, i.id))
+
+    def joined(self) -> list[IncidentEpisode]:
+        """Episodes the detectors opened that joined an open incident instead of opening one."""
+        keys = [key for _incident, key in self.outcome.attached]
+        if not keys:
+            return []
+        rows = self.session.scalars(select(IncidentEpisode).where(IncidentEpisode.episode_key.in_(keys))).all()
+        return sorted(rows, key=lambda e: (e.opened_at, e.id))
 
 
 def incident_line(incident: Incident, slug: str) -> dict[str, Any]:
@@ -163,9 +197,34 @@ def incident_line(incident: Incident, slug: str) -> dict[str, Any]:
             "severity": incident.severity, "title": incident.title, "evidence": incident.evidence}
 
 
+def episode_line(episode: IncidentEpisode, slug: str) -> dict[str, Any]:
+    return {"id": episode.episode_key, "kind": episode.kind, "community": slug,
+            "opened_at": isoformat(episode.opened_at), "joined_incident": episode.incident_id,
+            "reason": episode.reason}
+
+
+@dataclass
+class Replayed:
+    """Both views of a replay: the incidents opened (what people are paged for) and every
+    episode the detectors opened, those that joined an open incident included."""
+
+    incidents: list[dict[str, Any]]
+    joined: list[dict[str, Any]]
+
+    @property
+    def episodes(self) -> list[dict[str, Any]]:
+        return sorted(self.incidents + self.joined, key=lambda line: line["opened_at"])
+
+
 def replay(paths: list[str], *, progress: bool = True, database_url: str | None = None,
            settings: dict[str, DetectorSettings] | None = None) -> list[dict[str, Any]]:
     """Replay files and return one dict per incident opened, in opening order."""
+    return replay_views(paths, progress=progress, database_url=database_url, settings=settings).incidents
+
+
+def replay_views(paths: list[str], *, progress: bool = True, database_url: str | None = None,
+                 settings: dict[str, DetectorSettings] | None = None) -> Replayed:
+    """Replay files: the incidents opened and the episodes that joined one (Replayed)."""
     with tempfile.TemporaryDirectory(prefix="crisis-replay-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'replay.db'}"
         migrate.upgrade(url)
@@ -179,7 +238,8 @@ def replay(paths: list[str], *, progress: bool = True, database_url: str | None 
                 incidents = run.finish()
                 slugs = {c.id: c.slug for c in run.communities.values()}
                 lines = [incident_line(i, slugs[i.community_id]) for i in incidents]
+                joined = [episode_line(e, slugs[e.community_id]) for e in run.joined()]
                 session.commit()
         finally:
             engine.dispose()
-    return lines
+    return Replayed(lines, joined)

@@ -1,4 +1,4 @@
-"""Per-community settings: the detectors' (read on every batch, crisis.response.drain.settings_for)
+"""Per-community settings: the detectors' (read on every batch, crisis.response.drain.effective_settings)
 and retention's (crisis.retention.policy), validated at the edge and stored on the community."""
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from crisis.retention import policy as retention
 KINDS = ("raid", "complaint_spike", "dispute", "spam_wave", "mass_leave", "report_backlog")
 LEVELS = ("low", "normal", "high")
 DETECTOR_FIELDS = ("sensitivity", "allow_users", "allow_roles", "ignore_bots", "surge_windows", "enabled_kinds",
-                   "hostile_terms", "friendly_terms", case_settings.KEY)
+                   "hostile_terms", "friendly_terms", case_settings.KEY, "campaign_boost")
 # Retention is data governance: changing it needs the admin role (ADMIN_FIELDS).
 ADMIN_FIELDS = retention.FIELDS
 FIELDS = DETECTOR_FIELDS + ADMIN_FIELDS
+# Written by crisis.campaigns.boosts (in its own table), never through the settings.
+SERVICE_FIELDS = ("campaign_windows",)
 MAX_LIST = 1000
 MAX_WINDOWS = 50
 
@@ -38,6 +40,8 @@ def defaults() -> dict[str, Any]:
 def public(settings: DetectorSettings) -> dict[str, Any]:
     data = settings.to_dict()
     data["surge_windows"] = [dict(w) for w in data["surge_windows"]]
+    for name in SERVICE_FIELDS:
+        data.pop(name, None)
     return data
 
 
@@ -86,7 +90,9 @@ def _windows(errors: list[FieldError], value: Any) -> None:
 def validate(body: dict[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
     for key in body:
-        if key not in FIELDS:
+        if key in SERVICE_FIELDS:
+            errors.append(FieldError(0, key, "is set by crisis while a campaign is active, not through the settings"))
+        elif key not in FIELDS:
             errors.append(FieldError(0, key, f"is not a setting (settings: {', '.join(FIELDS)})"))
     if "sensitivity" in body:
         value = body["sensitivity"]
@@ -100,6 +106,11 @@ def validate(body: dict[str, Any]) -> list[FieldError]:
         errors.append(FieldError(0, "ignore_bots", "must be true or false"))
     if "surge_windows" in body:
         _windows(errors, body["surge_windows"])
+    if "campaign_boost" in body:
+        value = body["campaign_boost"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1.0 <= value <= 2.0:
+            errors.append(FieldError(0, "campaign_boost", "must be a number from 1.0 (off) to 2.0: the factor on the "
+                                     "raid sensitivity while a campaign that hit a sibling community is active"))
     if "enabled_kinds" in body:
         value = body["enabled_kinds"]
         if not isinstance(value, list) or any(k not in KINDS for k in value):

@@ -13,14 +13,25 @@ from crisis.cases import links as case_links
 from crisis.cases import review, scoring
 from crisis.cases import service as case_service
 from crisis.cases.states import OPEN_VALUES
+from crisis.campaigns import boosts, visibility
 from crisis.containment import kinds as containment_kinds
 from crisis.containment import service as containment
 from crisis.containment.kinds import DEFAULT_TARGETS
 from crisis.insight import trends
-from crisis.models import ContainmentAction, Incident, Membership, Notification, Responder, Role, Task, User
+from crisis.models import (
+    ContainmentAction,
+    Incident,
+    IncidentEpisode,
+    Membership,
+    Notification,
+    Responder,
+    Role,
+    Task,
+    User,
+)
 from crisis.notify import unreached
 from crisis.playbooks import parse_duration
-from crisis.response import lifecycle, postmortems, steps
+from crisis.response import episodes, lifecycle, postmortems, signals, steps
 from crisis.response.states import ACTIONS, SEVERITIES, TRANSITIONS, IncidentStatus, InvalidTransition
 from crisis.tenancy.communities import communities_of
 from crisis.web import charts, members, moderation
@@ -105,8 +116,13 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                 in_force=containment.in_force(session, incident.id), kinds=containment_kinds.KINDS,
                 kind_labels=kind_labels(), unreached=unreached.banner(session, incident.id),
                 task_by_id={t.id: t for t in task_rows}, members_panel=members.incident_panel(incident),
+                open_episodes=episodes.open_episodes(session, incident),
+                incident_kinds=signals.kinds_of(session, incident),
+                related=list(session.scalars(select(IncidentEpisode).where(IncidentEpisode.incident_id == incident.id)
+                                             .order_by(IncidentEpisode.id))),
+                campaign=visibility.for_incident(session, incident.id, viewer_id=g.user.id, now=rt().clock.now()),
+                boost=boost_shown(session, scope.community),
                 **_cases_context(incident))
-
 
 def _cases_context(incident: Incident) -> dict[str, Any]:
     """The complaint cases the incident gathered, grouped like the review queue."""
@@ -115,6 +131,15 @@ def _cases_context(incident: Incident) -> dict[str, Any]:
     return {"case_items": review.group(linked, weights), "case_top": case_links.most_reported(incident),
             "open_cases": [c for c in linked if c.status in OPEN_VALUES],
             "case_kind": incident.kind in case_links.CASE_KINDS}
+
+
+def boost_shown(session: Any, community: Any) -> dict[str, Any] | None:
+    """The campaign boost in force now, when the community opted in: for the page to say so."""
+    factor = (community.settings or {}).get("campaign_boost", 1.0)
+    if not isinstance(factor, (int, float)) or factor <= 1.0:
+        return None
+    window = boosts.active_window(session, community.id, rt().clock.now())
+    return {"factor": factor, "end": window["end"], "campaign_id": window["campaign_id"]} if window else None
 
 
 def _accounts(raw: str) -> list[str] | None:
@@ -164,7 +189,8 @@ def move(slug: str, incident_id: int, action: str) -> Response:
     try:
         who = actor()
         lifecycle.transition(session, incident.id, ACTIONS[action], actor=who, clock=rt().clock,
-                             note=request.form.get("note", "").strip())
+                             note=request.form.get("note", "").strip(),
+                             confirm=bool(request.form.get("confirm_active")))
         if action == "resolve" and request.form.get("close_cases") in case_service.DECISIONS:
             # Same transaction as the resolution: the incident and its cases close together.
             closed = case_service.close_for_incident(
@@ -180,6 +206,11 @@ def move(slug: str, incident_id: int, action: str) -> Response:
             if undone:
                 flash(ngettext("Undoing %(num)s containment action still in force.",
                                "Undoing %(num)s containment actions still in force.", len(undone)), "info")
+    except lifecycle.EpisodeStillActive as exc:
+        session.rollback()
+        flash(_("Not resolved: the detector still sees this crisis (%(what)s). Tick “Resolve although the detector "
+                "still sees it” to resolve it anyway.", what=", ".join(e.kind for e in exc.episodes)), "error")
+        return _back(slug, incident_id, "incident-header")
     except (InvalidTransition, lifecycle.ConcurrentTransition, case_service.CaseError) as exc:
         session.rollback()
         flash(_("Could not %(action)s: %(reason)s", action=action, reason=str(exc)), "error")

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from crisis.bridges import health as bridge_health
 from crisis.bridges import links as bridge_links
+from crisis.campaigns import visibility
 from crisis.containment import report as containment_report
 from crisis.insight import activity, trends
 from crisis.models import Role
@@ -76,4 +77,6 @@ def dashboard() -> str:
         failures=charts.bar_chart(failures.weeks, {"failed": failures.series["failed"]},
                                   label=_("Failed notifications per week")),
         failures_table=failures, latest_failures=latest_failures,
-        status_counts=trends.counts_by_status(session, ids), containment=containment_report.counts(session, ids))
+        status_counts=trends.counts_by_status(session, ids), containment=containment_report.counts(session, ids),
+        campaigns=[visibility.view(session, c, viewer_id=g.user.id, now=now)
+                   for c in visibility.visible_campaigns(session, ids, limit=20)])

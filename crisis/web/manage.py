@@ -209,10 +209,15 @@ def _settings_from_form() -> dict[str, Any]:
         if len(parts) > 3:
             window["label"] = ",".join(parts[3:])
         windows.append(window)
+    raw_boost = form.get("campaign_boost", "1.0").strip()
+    try:
+        boost: float | str = float(raw_boost)
+    except ValueError:
+        boost = raw_boost  # the validator names the field
     changes: dict[str, Any] = {
         "sensitivity": sensitivity, "allow_users": lines("allow_users"), "allow_roles": lines("allow_roles"),
         "ignore_bots": form.get("ignore_bots") == "on", "surge_windows": windows,
-        "enabled_kinds": form.getlist("enabled_kinds")}
+        "enabled_kinds": form.getlist("enabled_kinds"), "campaign_boost": boost}
     response = {c: form[f"case_response.{c}"].strip() for c in CATEGORIES if form.get(f"case_response.{c}", "").strip()}
     if response:
         changes[case_settings.KEY] = response

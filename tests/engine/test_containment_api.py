@@ -153,7 +153,9 @@ def test_resolving_with_revert_actions_undoes_what_is_still_applied(
     incident = _raid(session, world, clock)
     lockdown = _by_step(session, incident, "contain")
     call(client, "POST", f"/api/v1/incidents/{incident.id}/actions/{lockdown.id}/approve", "bob", world, {}, 200)
-    call(client, "POST", f"/api/v1/incidents/{incident.id}/resolve", "bob", world, {"revert_actions": True}, 200)
+    # The raid's detector episode is still open: resolving it needs the confirmation.
+    call(client, "POST", f"/api/v1/incidents/{incident.id}/resolve", "bob", world,
+         {"revert_actions": True, "confirm": True}, 200)
     lockdown = _by_step(session, incident, "contain")
     assert lockdown.status == "reverted" and lockdown.reverted_by == "Bob"
     undo = session.get(Task, lockdown.task_id)

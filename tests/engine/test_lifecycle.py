@@ -90,7 +90,8 @@ def test_it_stops_escalating_on_acknowledge(session: Session, rt: Runtime, world
 def test_it_rearms_escalation_on_reopen(session: Session, rt: Runtime, world: World, clock: FixedClock,
                                         receiver: HttpReceiver) -> None:
     incident = open_raid(session, world, clock)
-    lifecycle.transition(session, incident.id, S.RESOLVED, actor=lifecycle.Actor.of(world.alice), clock=clock)
+    lifecycle.transition(session, incident.id, S.RESOLVED, actor=lifecycle.Actor.of(world.alice), clock=clock,
+                         confirm=True)  # its detector episode is still open
     session.commit()
     clock.advance(timedelta(hours=1))
     lifecycle.transition(session, incident.id, S.TRIGGERED, actor=lifecycle.Actor.of(world.alice), clock=clock)
@@ -116,7 +117,8 @@ def test_it_refuses_an_illegal_move_and_changes_nothing(session: Session, world:
 def test_it_requires_a_postmortem_for_serious_incidents(session: Session, world: World, clock: FixedClock,
                                                         receiver: HttpReceiver) -> None:
     incident = open_raid(session, world, clock, severity="sev1")
-    lifecycle.transition(session, incident.id, S.RESOLVED, actor=lifecycle.Actor.of(world.alice), clock=clock)
+    lifecycle.transition(session, incident.id, S.RESOLVED, actor=lifecycle.Actor.of(world.alice), clock=clock,
+                         confirm=True)  # its detector episode is still open
     session.commit()
     task = session.scalar(select(Task).where(Task.incident_id == incident.id, Task.step_id == "postmortem"))
     assert task is not None and "## Impact on members" in task.instructions

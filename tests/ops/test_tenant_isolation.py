@@ -15,6 +15,8 @@ from crisis.alert_intake import integrations
 from crisis.cases import service as cases
 from crisis.clock import FixedClock
 from crisis.models import (
+    Campaign,
+    CampaignIncident,
     Channel,
     ContactMethod,
     ContainmentAction,
@@ -79,12 +81,18 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
     risk = Risk(community_id=b.community.id, title="B's risk", likelihood=3, impact=4, review_at=now,
                 created_at=now, updated_at=now)
     session.add(risk)
+    campaign = Campaign(first_seen_at=now, last_signal_at=now, created_at=now, updated_at=now)
+    session.add(campaign)
+    session.flush()
+    session.add(CampaignIncident(campaign_id=campaign.id, incident_id=incident.id, community_id=b.community.id,
+                                 matched={"accounts": 5}, linked_at=now))
     session.commit()
     return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
                              "token_id": token.id, "channel_id": channel.id, "method_id": method.id, "item_id": 1,
                              "integration_id": integration.id, "action_id": action.id, "erasure_id": erasure.id,
                              "penalty_id": penalty.id, "appeal_id": appeal.id, "case_id": case.id,
-                             "mtask_id": mtask.id, "risk_id": risk.id})
+                             "mtask_id": mtask.id, "risk_id": risk.id,
+                             "campaign_id": campaign.id})
 
 
 def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
