@@ -8,8 +8,8 @@ def init_app(app: Flask) -> None:
     from crisis.api import (
         alerts,
         audit,
-        cases,
         campaigns,
+        cases,
         channels,
         community_settings,
         containment,

@@ -9,11 +9,11 @@ from flask_babel import ngettext
 from sqlalchemy import case, select
 from werkzeug.wrappers import Response
 
+from crisis.campaigns import boosts, visibility
 from crisis.cases import links as case_links
 from crisis.cases import review, scoring
 from crisis.cases import service as case_service
 from crisis.cases.states import OPEN_VALUES
-from crisis.campaigns import boosts, visibility
 from crisis.containment import kinds as containment_kinds
 from crisis.containment import service as containment
 from crisis.containment.kinds import DEFAULT_TARGETS
