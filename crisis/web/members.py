@@ -35,7 +35,7 @@ def _recent(community_id: int) -> list[tuple[PublicUpdate, PublicIncident]]:
         .order_by(PublicUpdate.posted_at.desc(), PublicUpdate.id.desc()).limit(RECENT)).all()]
 
 
-@bp.get("/c/<slug>/members")
+@bp.get("/c/<slug>/member-updates")
 @login_required
 def page(slug: str) -> str:
     scope = community_scope(slug)
@@ -55,7 +55,7 @@ def _back(slug: str, anchor: str) -> Response:
     return redirect(url_for("members.page", slug=slug) + f"#{anchor}", code=303)
 
 
-@bp.post("/c/<slug>/members/status-page")
+@bp.post("/c/<slug>/member-updates/status-page")
 @login_required
 def save_status_page(slug: str) -> Response:
     scope = community_scope(slug, Role.MANAGER)
@@ -68,7 +68,7 @@ def save_status_page(slug: str) -> Response:
     return _back(slug, "status-page")
 
 
-@bp.post("/c/<slug>/members/channels")
+@bp.post("/c/<slug>/member-updates/channels")
 @login_required
 def add_channel(slug: str) -> Response:
     scope = community_scope(slug, Role.MANAGER)
@@ -81,7 +81,7 @@ def add_channel(slug: str) -> Response:
     return _back(slug, "channels")
 
 
-@bp.post("/c/<slug>/members/bridge-rooms")
+@bp.post("/c/<slug>/member-updates/bridge-rooms")
 @login_required
 def add_bridge_room(slug: str) -> Response:
     scope = community_scope(slug, Role.MANAGER)
@@ -95,7 +95,7 @@ def add_bridge_room(slug: str) -> Response:
     return _back(slug, "channels")
 
 
-@bp.post("/c/<slug>/members/channels/<int:channel_id>/<any(test, pause, resume, remove):verb>")
+@bp.post("/c/<slug>/member-updates/channels/<int:channel_id>/<any(test, pause, resume, remove):verb>")
 @login_required
 def channel_verb(slug: str, channel_id: int, verb: str) -> Response:
     scope = community_scope(slug, Role.MANAGER)

@@ -103,7 +103,7 @@ def test_hostile_public_text_stays_inert(client: FlaskClient, team: Team, incide
 def test_the_members_page_takes_member_channels_from_managers_only(client: FlaskClient, team: Team,
                                                                    incident: Incident, factory: Factory) -> None:
     as_user(client, team.manager)
-    page = "/c/lantern/members"
+    page = "/c/lantern/member-updates"
     resp = post(client, f"{page}/channels", {"name": "announcements", "url": "json://127.0.0.1:9/members"}, page=page)
     assert resp.status_code == 303
     bad = post(client, f"{page}/channels", {"name": "mail", "url": "mailto://a@example.test"}, page=page)
