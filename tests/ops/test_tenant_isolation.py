@@ -13,7 +13,7 @@ from werkzeug.routing import AnyConverter, Rule
 
 from crisis.alert_intake import integrations
 from crisis.clock import FixedClock
-from crisis.models import Channel, ContactMethod, ContainmentAction, Incident, Risk, Schedule, Task
+from crisis.models import Channel, ContactMethod, ContainmentAction, Incident, Schedule, Task
 from tests.conftest import Factory
 
 # Arguments that do not name a community's object: global playbooks, signed ack links, files.
@@ -52,14 +52,10 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
                                                                                       "state": "pending"}],
                                created_at=now, updated_at=now)
     session.add(action)
-    risk = Risk(community_id=b.community.id, title="B's risk", likelihood=3, impact=3, detectors=["raid"],
-                playbooks=[], review_at=now, created_at=now, updated_at=now)
-    session.add(risk)
     session.commit()
     return Victim("harbor", {"incident_id": incident.id, "task_id": task.id, "schedule_id": schedule.id,
                              "channel_id": channel.id, "method_id": method.id, "item_id": 1,
-                             "integration_id": integration.id, "action_id": action.id,
-                             "risk_id": risk.id})
+                             "integration_id": integration.id, "action_id": action.id})
 
 
 def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
