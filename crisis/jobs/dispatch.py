@@ -60,6 +60,10 @@ class RedisJobs:
         bells.enqueue(self.redis, job, *args)
 
     def enqueue_at(self, job: Job, when: datetime, *args: Any) -> None:
+        # rq scores scheduled jobs in whole seconds, truncated: a timer due at :12.7 would run
+        # at :12, find nothing due yet, and leave its step to the next sweep. Round up instead.
+        if when.microsecond:
+            when = when.replace(microsecond=0) + timedelta(seconds=1)
         bells.queue(self.redis, job.queue).enqueue_at(when, job.path, *args, job_timeout=job.timeout, result_ttl=60)
 
     def enqueue_in(self, job: Job, delay: timedelta, *args: Any) -> None:

@@ -132,11 +132,6 @@ def view(session: Session, found: Index, *, now: datetime) -> View:
                                       key=lambda e: e.resolved_at or now, reverse=True)))
 
 
-def load(session: Session, slug: str, *, now: datetime) -> View | None:
-    found = index(session, slug, now=now)
-    return None if found is None else view(session, found, now=now)
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return isoformat(value)
