@@ -81,18 +81,9 @@ def notify(session: Session, incident: Incident, event: str, targets: list[dict[
                                                    hours=policy.ack_link_hours, verb=verb)
                 ctx["lockdown_url" if verb == "approve" else "undo_lockdown_url"] = link
                 ctx["lockdown_hours"] = f"{(lockdown.expires_after_s or 0) / 3600:g}"
-        title, body = render.render(event, lang, ctx)
-        row = Notification(community_id=community.id, incident_id=incident.id, event=event, cause=cause[:200],
-                           destination=dest.key, recipient_user_id=dest.user_id,
-                           contact_method_id=dest.contact_method_id, channel_id=dest.channel_id,
-                           recipient_label=dest.label[:300], title=title, body=body, status="pending",
-                           attempts=0, max_attempts=policy.max_attempts, next_attempt_at=now, created_at=now)
-        session.add(row)
-        outcome.notifications.append(row)
-    session.flush()
-    for row in outcome.notifications:
-        ringer.note_notification(session, row.id)
-    return outcome
+        outcome.notifications.append(_pending_row(session, community, incident.id, event, cause, dest,
+                                                  render.render(event, lang, ctx), policy.max_attempts, now))
+    return _ring(session, outcome)
 
 
 def notify_community(session: Session, community: Community, event: str, targets: list[dict[str, str]], *,
@@ -105,14 +96,26 @@ def notify_community(session: Session, community: Community, event: str, targets
     outcome = Outcome(skipped=skipped)
     for dest in destinations:
         ctx = {**context, "community": {"slug": community.slug, "name": community.name}, "recipient": dest.label}
-        title, body = render.render(event, lang, ctx)
-        row = Notification(community_id=community.id, incident_id=None, event=event, cause=cause[:200],
-                           destination=dest.key, recipient_user_id=dest.user_id,
-                           contact_method_id=dest.contact_method_id, channel_id=dest.channel_id,
-                           recipient_label=dest.label[:300], title=title, body=body, status="pending",
-                           attempts=0, max_attempts=policy.max_attempts, next_attempt_at=now, created_at=now)
-        session.add(row)
-        outcome.notifications.append(row)
+        outcome.notifications.append(_pending_row(session, community, None, event, cause, dest,
+                                                  render.render(event, lang, ctx), policy.max_attempts, now))
+    return _ring(session, outcome)
+
+
+def _pending_row(session: Session, community: Community, incident_id: int | None, event: str, cause: str,
+                 dest: recipients.Destination, rendered: tuple[str, str], max_attempts: int,
+                 now: datetime) -> Notification:
+    title, body = rendered
+    row = Notification(community_id=community.id, incident_id=incident_id, event=event, cause=cause[:200],
+                       destination=dest.key, recipient_user_id=dest.user_id,
+                       contact_method_id=dest.contact_method_id, channel_id=dest.channel_id,
+                       recipient_label=dest.label[:300], title=title, body=body, status="pending",
+                       attempts=0, max_attempts=max_attempts, next_attempt_at=now, created_at=now)
+    session.add(row)
+    return row
+
+
+def _ring(session: Session, outcome: Outcome) -> Outcome:
+    """Ids first (flush), then one doorbell per row, rung after the commit."""
     session.flush()
     for row in outcome.notifications:
         ringer.note_notification(session, row.id)
