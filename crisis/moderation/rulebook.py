@@ -7,7 +7,6 @@ what a community with neither a file nor a stored version starts with."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from crisis.clock import Clock
 from crisis.config import ROOT
 from crisis.models import Community, RulebookVersion
 from crisis.moderation.rules import RulebookError, content_hash, load_text, validate
+from crisis.versioned import SyncReport
 
 RULES_DIR = ROOT / "rules"
 DEFAULT = "default"
@@ -26,13 +26,6 @@ DEFAULT = "default"
 
 class VersionConflict(ValueError):
     """A changed rules file kept its version number, or went behind the stored versions."""
-
-
-@dataclass
-class SyncReport:
-    created: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
 
 
 def latest(session: Session, community_id: int) -> RulebookVersion | None:

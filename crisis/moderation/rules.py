@@ -19,16 +19,13 @@ normalised rules (defaults filled in) whose canonical JSON is hashed, so a versi
 identified by what it says, not how it is formatted."""
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from datetime import timedelta
 from typing import Any
 
-import yaml
-
 from crisis.cases.categories import CATEGORIES
 from crisis.playbooks import parse_duration
+from crisis.versioned import canonical_hash, parse_yaml
 
 PENALTIES = ("warn", "mute", "remove", "ban")  # mildest first: a ladder never steps down
 ACTIONS = {"warn": ("none",), "mute": ("mute", "none"), "remove": ("kick", "none"), "ban": ("ban", "none")}
@@ -182,19 +179,14 @@ def validate(data: object, source: str = "<rules>") -> dict[str, Any]:
 
 
 def load_text(text: str, source: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise RulebookError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    data, problem = parse_yaml(text)
+    if problem is not None:
+        raise RulebookError(source, [problem])
     return validate(data, source)
 
 
 def content_hash(spec: dict[str, Any]) -> str:
-    body = {k: v for k, v in spec.items() if k != "version"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical_hash({k: v for k, v in spec.items() if k != "version"})
 
 
 def find(spec: dict[str, Any], rule_id: str) -> dict[str, Any] | None:

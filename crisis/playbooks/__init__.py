@@ -4,7 +4,6 @@ from __future__ import annotations
 from crisis.playbooks.spec import PlaybookError, content_hash, load_text, parse_duration, validate
 from crisis.playbooks.store import (
     PLAYBOOK_DIR,
-    SyncReport,
     VersionConflict,
     create_version,
     diff,
@@ -15,6 +14,7 @@ from crisis.playbooks.store import (
     select_for,
     sync,
 )
+from crisis.versioned import SyncReport
 
 __all__ = [
     "PLAYBOOK_DIR", "PlaybookError", "SyncReport", "VersionConflict", "content_hash", "create_version",

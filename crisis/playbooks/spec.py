@@ -5,17 +5,14 @@ whose canonical JSON is hashed, so a version is identified by what it says, not 
 is formatted."""
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import yaml
-
 from crisis.containment import kinds
 from crisis.response.states import SEVERITIES
+from crisis.versioned import canonical_hash, parse_yaml
 
 COMMUNITY_ROLES = ("moderator", "responder", "manager", "admin")
 TARGET_KINDS = ("user", "schedule", "role", "channel", "channel_purpose", "incident_role")
@@ -378,18 +375,14 @@ def _member_updates(c: _Checker, raw: object, roles: set[str], applies: list[str
 
 
 def load_text(text: str, source: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise PlaybookError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    data, problem = parse_yaml(text)
+    if problem is not None:
+        raise PlaybookError(source, [problem])
     return validate(data, source)
 
 
 def content_hash(spec: dict[str, Any]) -> str:
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical_hash(spec)
 
 
 def matches(spec: dict[str, Any], kind: str, severity: str) -> int:

@@ -5,7 +5,6 @@ later versions only affect incidents opened after them."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from crisis.clock import Clock
 from crisis.config import ROOT
 from crisis.models import PlaybookVersion
 from crisis.playbooks.spec import PlaybookError, content_hash, load_text, matches, validate
+from crisis.versioned import SyncReport
 
 PLAYBOOK_DIR = ROOT / "playbooks"
 FALLBACK = "default"
@@ -25,13 +25,6 @@ FALLBACK = "default"
 
 class VersionConflict(ValueError):
     """A changed playbook kept its version number, or went backwards."""
-
-
-@dataclass
-class SyncReport:
-    created: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
 
 
 def load_dir(directory: Path = PLAYBOOK_DIR) -> tuple[list[tuple[Path, dict[str, Any], str]], list[PlaybookError]]:
