@@ -30,8 +30,11 @@ def normalize(value: str | None) -> str | None:
 def select_locale() -> str:
     user = g.get("user")
     chosen = normalize(user.locale if user is not None else None) or normalize(session.get("locale"))
-    if chosen:
-        return chosen
+    return chosen or browser_locale()
+
+
+def browser_locale() -> str:
+    """The first language of the request's Accept-Language we have, else English."""
     for lang, _quality in request.accept_languages:
         found = normalize(lang)
         if found:

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from crisis import httpcache
 from crisis.publicstatus import page
-from crisis.web.i18n import normalize
+from crisis.web.i18n import browser_locale, normalize
 from crisis.webctx import db, rt
 
 bp = Blueprint("status_page", __name__)
@@ -21,14 +21,7 @@ VARY = "Accept-Language"
 
 
 def _locale() -> str:
-    chosen = normalize(request.args.get("lang"))
-    if chosen:
-        return chosen
-    for lang, _quality in request.accept_languages:
-        found = normalize(lang)
-        if found:
-            return found
-    return "en"
+    return normalize(request.args.get("lang")) or browser_locale()
 
 
 def _not_found(locale: str) -> Response:
