@@ -32,7 +32,7 @@ from crisis.models import ContainmentMove, PlatformLink
 from tests.conftest import Factory
 from tests.live import WorkerProcess, wait_for
 from tests.synapse import MatrixUser, Synapse
-from tests.test_matrix_bridge import Crisis, _baseline, _link, _pending, _raid, _raiders
+from tests.test_matrix_bridge import Crisis, _baseline, _link, _pending
 from tests.test_matrix_bridge import synapse as synapse  # noqa: F401  -- the module's one Synapse
 from tests.web.conftest import login
 
@@ -222,10 +222,51 @@ def _world(synapse: Synapse, config: Config, factory: Factory, tmp: Path, *, bot
         runtime.reset()
 
 
+def _join_until_locked_out(world: World, users: list[MatrixUser]) -> tuple[list[MatrixUser], list[MatrixUser]]:
+    """Fresh accounts join one after another; once the playbook's lockdown is in force the
+    homeserver refuses the rest (403), which is the lockdown working, not a failure."""
+    joined: list[MatrixUser] = []
+    refused: list[MatrixUser] = []
+    for user in users:
+        try:
+            user.join(world.room)
+        except MatrixError as exc:
+            if exc.status != 403:
+                raise
+            refused.append(user)
+        else:
+            assert not refused, "a join got in after the homeserver had refused one: the lockdown lapsed"
+            joined.append(user)
+    if refused:
+        assert world.join_rule() == "knock", "joins refused while the room was not locked down"
+    print(f"{len(joined)} raiders joined, {len(refused)} kept out by the lockdown")
+    return joined, refused
+
+
+def _post_raid(world: World, raiders: list[MatrixUser]) -> list[MatrixUser]:
+    """Each raider posts the spam; the raiders who could. A join that raced the lockdown's
+    join-rule change can be accepted and then lose state resolution (the power event wins),
+    so such a raider is not in the room after all: kept out as well."""
+    posted = []
+    for i, user in enumerate(raiders):
+        try:
+            user.say(world.room, f"FREE NITRO for everyone, claim now https://nitro-gift.example/claim?c={i % 3} hurry")
+        except MatrixError as exc:
+            if exc.status != 403 or world.join_rule() != "knock":
+                raise
+            continue
+        posted.append(user)
+    if len(posted) < len(raiders):
+        print(f"{len(raiders) - len(posted)} joins lost to the lockdown in state resolution")
+    return posted
+
+
 def _raid_incident(world: World, n: int = 40) -> tuple[list[MatrixUser], int, float]:
-    raiders = _raiders(world.synapse, world.room, n, f"raid{world.slug}_")
+    """The raiders who got in, the raid incident, and when their joins began."""
+    users = [world.synapse.register(f"raid{world.slug}_{i}") for i in range(n)]
     sent = time.time()
-    _raid(raiders, world.room)
+    raiders, _refused = _join_until_locked_out(world, users)
+    raiders = _post_raid(world, raiders)
     opened = wait_for(lambda: world.api("GET", f"/api/v1/incidents?community={world.slug}")["incidents"],
                       timeout=60, message=f"a raid incident; worker log:\n{world.worker.log()[-3000:]}")
     assert [i["kind"] for i in opened] == ["raid"], opened
@@ -233,9 +274,9 @@ def _raid_incident(world: World, n: int = 40) -> tuple[list[MatrixUser], int, fl
 
 
 # ---- 1. the raid, end to end --------------------------------------------------------------------
-# 60 fresh accounts join, then post: the join surge alone makes the raid sev1 when it opens
-# (RaidDetector: log p < -20 with >= 50 joins), so the playbook's lockdown is approved by
-# itself on opening. (A 40-account burst opens at sev2 and is raised to sev1 as it grows: see below.)
+# 60 fresh accounts join, then post. Their join burst opens the raid within the first few
+# joins; at 25 accounts in the wave it is sev1 and the playbook locks the room down by itself,
+# so the homeserver refuses the raiders still joining.
 RAIDERS = 60
 
 

@@ -75,7 +75,7 @@ def incident_detail(session: Session, incident: Incident, *, viewer_id: int | No
     out["related_episodes"] = [{"kind": e.kind, "scope": e.scope, "reason": e.reason, "detail": e.detail or {},
                                 "opened_at": ts(e.opened_at), "last_signal_at": ts(e.last_signal_at),
                                 "closed_at": ts(e.closed_at)} for e in joined]
-    out["detector_active"] = bool(episodes.open_episodes(session, incident))
+    out["detector_active"] = now is not None and bool(episodes.open_episodes(session, incident, now=now))
     view = visibility.for_incident(session, incident.id, viewer_id=viewer_id, now=now) \
         if viewer_id is not None and now is not None else None
     out["campaign"] = visibility.serialize(view) if view is not None else None

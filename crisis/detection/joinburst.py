@@ -35,6 +35,26 @@ MIN_JOINS = 5
 QUIET_S = 900.0  # a wave ends after this long without a fresh join
 FRESH_PRIOR_SHARE = 0.25  # cold start: a quarter of the joins prior comes from fresh accounts
 MAX_WAVE = 1000
+SPLIT_ALPHA = 1e-3  # chance of a quiet gap inside one burst that splits off what came before
+
+
+def burst_start(joins: list[tuple[float, str]]) -> int:
+    """Index of the first join of the burst in a window's joins (oldest first).
+
+    The window that fired may also hold a few fresh members who joined a minute before the
+    raid and are chatting normally: naming them would propose banning them. The burst starts
+    after a gap its own pace makes improbable: with the rate λ of the joins after a gap (from
+    their intervals, timestamps floored to a second), a quiet gap of g seconds has chance
+    exp(-λg), and over the window's n gaps a split needs n·exp(-λg) < SPLIT_ALPHA. Without such
+    a gap every join in the window is the burst's."""
+    n = len(joins)
+    best, best_k = math.log(n / SPLIT_ALPHA), 0
+    for k in range(1, n - 1):  # at least two joins after the gap, to measure their pace
+        pace = (n - k - 1) / max(joins[-1][0] - joins[k][0], 1.0)
+        score = pace * (joins[k][0] - joins[k - 1][0])
+        if score > best:
+            best, best_k = score, k
+    return best_k
 
 
 class FreshJoinBurst:
@@ -62,7 +82,8 @@ class FreshJoinBurst:
         best = self._test(ts, surge)
         if best[0] < math.log(ALPHA) / sensitivity and best[2] >= MIN_JOINS / sensitivity:
             if not self.wave:
-                self.wave = {a: t for t, a in recent if t > ts - best[1]}
+                inside = [(t, a) for t, a in recent if t > ts - best[1]]
+                self.wave = {a: t for t, a in inside[burst_start(inside):]}
             self.last_fire = ts
             return best
         return None

@@ -165,10 +165,10 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
         raise LookupError(f"incident {incident_id} does not exist")
     old = incident.status
     target = check_transition(old, new)
-    still_open = episodes.open_episodes(session, incident) if target == S.RESOLVED else []
+    now = clock.now()
+    still_open = episodes.open_episodes(session, incident, now=now) if target == S.RESOLVED else []
     if still_open and not confirm:
         raise EpisodeStillActive(incident.id, still_open)
-    now = clock.now()
     values: dict[str, Any] = {"status": target.value}
     if target in TIMESTAMP:
         values[TIMESTAMP[target]] = now

@@ -116,7 +116,7 @@ def _page_context(slug: str, incident_id: int) -> dict[str, Any]:
                 in_force=containment.in_force(session, incident.id), kinds=containment_kinds.KINDS,
                 kind_labels=kind_labels(), unreached=unreached.banner(session, incident.id),
                 task_by_id={t.id: t for t in task_rows}, members_panel=members.incident_panel(incident),
-                open_episodes=episodes.open_episodes(session, incident),
+                open_episodes=episodes.open_episodes(session, incident, now=rt().clock.now()),
                 incident_kinds=signals.kinds_of(session, incident),
                 related=list(session.scalars(select(IncidentEpisode).where(IncidentEpisode.incident_id == incident.id)
                                              .order_by(IncidentEpisode.id))),

@@ -75,6 +75,7 @@ def test_it_approves_and_undoes_a_ban_from_the_incident_page(site: Site, new_pag
     box = page.locator("#incident-header input[name=revert_actions]")
     assert box.is_checked()
     assert "Also undo the containment still in force (1 action)" in page.inner_text("#incident-header")
+    page.check("#incident-header input[name=confirm_active]")  # the raid signalled moments ago
     page.click("button[data-action=resolve]")
     page.locator("#incident-header .status-resolved").wait_for()
     page.locator("#containment li.caction[data-kind=lockdown][data-status=reverted]").wait_for()

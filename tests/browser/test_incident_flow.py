@@ -52,6 +52,11 @@ def test_it_takes_a_raid_from_detection_to_a_published_postmortem(site: Site, ne
     page.click("#update button[type=submit]")
     page.locator(".timeline .tl-status_update", has_text="do not click links").wait_for()
 
+    # The raid signalled moments ago: resolving asks to confirm over the detector first.
+    page.click("button[data-action=resolve]")
+    page.locator(".flash", has_text="the detector still sees this crisis (raid)").wait_for()
+    assert page.locator("#incident-header .status-resolved").count() == 0
+    page.check("#incident-header input[name=confirm_active]")
     page.click("button[data-action=resolve]")
     page.locator("#incident-header .status-resolved").wait_for()
 

@@ -50,7 +50,7 @@ def test_a_public_update_reaches_the_status_page_and_a_matrix_room(site: Site, n
     manager = new_page()
     log_in(manager, site.url, site.users["manager"])
     manager.goto(f"{site.url}/c/{site.slug}")
-    manager.click("nav.subnav a[href$='/members']")
+    manager.click("nav.subnav a[href$='/member-updates']")
     form = manager.locator("#add-member-channel")
     form.locator("input[name=name]").fill("lantern-news")
     form.locator("input[name=url]").fill(f"matrix://lantern_announcer:announce-pw-0123@127.0.0.1:{port}/"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from crisis.detection import CommunityDetector, DetectorSettings, parse_event
 from crisis.detection.event import parse_ts
+from crisis.detection.joinburst import burst_start
 
 from .streams import COMM, T0, Stream, incidents, iso, kinds, latest_evidence
 
@@ -25,6 +26,17 @@ def test_a_burst_of_fresh_accounts_opens_a_raid_before_anyone_posts() -> None:
     ev = incs[0]["evidence"]
     assert ev["signals"] == ["fresh_join_burst"] and ev["fresh_joins"]["observed"] >= 5
     assert ev["fresh_joins"]["log10_p"] < -9
+
+
+def test_fresh_members_who_joined_a_minute_before_the_burst_are_not_named_in_it() -> None:
+    # What a fresh homeserver's window looked like: two new members, then raiders a second apart.
+    window = [(-60.0, "alice"), (-59.0, "bob"), (-2.0, "r1"), (-1.0, "r2"), (0.0, "r3")]
+    assert [a for _t, a in window[burst_start(window):]] == ["r1", "r2", "r3"]
+    # A burst at its own even pace is not cut, not even its first join after the empty start.
+    even = [(0.2 * i, f"r{i}") for i in range(8)]
+    assert burst_start(even) == 0
+    # Nor are joins a few seconds apart at the pace of the joins after them.
+    assert burst_start([(-12.0, "a"), (-8.0, "b"), (-4.0, "c"), (0.0, "d")]) == 0
 
 
 def test_the_same_burst_of_old_accounts_or_a_few_fresh_ones_opens_nothing() -> None:

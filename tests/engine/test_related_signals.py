@@ -232,6 +232,23 @@ def test_resolving_while_an_episode_is_active_needs_confirmation(session: Sessio
     assert moved.endswith("(confirmed while the detector still saw the crisis)")
 
 
+def test_an_open_episode_silent_past_its_quiet_period_no_longer_asks(session: Session, clock: FixedClock,
+                                                                       factory: Factory) -> None:
+    # The room went silent after the raid, so the detector never saw the event that would
+    # close the episode; twenty minutes (the raid's quiet period) later nothing is asked.
+    from crisis.detection.episodes import QUIET
+
+    incident = _open_raid(session, clock, factory.community("lantern").community)
+    actor = lifecycle.Actor(None, "Ray")
+    clock.advance(timedelta(seconds=QUIET["raid"] - 1))
+    with pytest.raises(lifecycle.EpisodeStillActive):
+        lifecycle.transition(session, incident.id, IncidentStatus.RESOLVED, actor=actor, clock=clock)
+    session.rollback()
+    clock.advance(timedelta(seconds=1))
+    lifecycle.transition(session, incident.id, IncidentStatus.RESOLVED, actor=actor, clock=clock)
+    assert incident.status == "resolved" and incident.episode_closed_at is None
+
+
 def test_a_joined_episode_still_open_also_needs_confirmation(session: Session, clock: FixedClock,
                                                              factory: Factory) -> None:
     from crisis.response import signals

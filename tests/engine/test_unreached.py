@@ -130,7 +130,8 @@ def test_reopening_arms_a_new_round_and_the_counter_keeps_counting(session: Sess
     _staff_unreachable(session, world)
     incident = open_raid(session, world, clock)
     actor = lifecycle.Actor(ada.id, "Ada")
-    lifecycle.transition(session, incident.id, IncidentStatus.RESOLVED, actor=actor, clock=clock)
+    # Resolved a moment after the raid's signal, so the responder confirms over the detector.
+    lifecycle.transition(session, incident.id, IncidentStatus.RESOLVED, actor=actor, clock=clock, confirm=True)
     session.commit()
     clock.advance(timedelta(minutes=1))
     lifecycle.transition(session, incident.id, IncidentStatus.TRIGGERED, actor=actor, clock=clock)

@@ -110,7 +110,9 @@ def test_it_leaves_the_member_in_other_communities(sqlite_db: tuple[Engine, sess
     built = world.build(sessions, clock, with_member_elsewhere=True)
     _erase(sessions, clock, built.community_id)
     left = world.find(engine, world.NEEDLES)
-    assert left and all(hit.split(".")[0] in ("event_batches", "event_ids", "detector_states") for hit in left)
+    # Her events, the detectors' memory of them and the cases her reports opened there.
+    assert left and all(hit.split(".")[0] in ("event_batches", "event_ids", "detector_states", "cases", "case_events")
+                        for hit in left)
     with sessions() as s:
         other = [e for row in s.scalars(select(EventBatch).where(EventBatch.community_id == built.other_id))
                  for e in decode_batch(row.body, row.fresh, row.count)]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import JSON
 
 from crisis.clock import FixedClock, isoformat
+from crisis.erasure import tables as erasure_tables
 from crisis.ingest.store import store_events
 from crisis.ingest.validate import validate_batch
 from crisis.models import (
@@ -186,8 +187,13 @@ def find(engine: Engine, needles: tuple[str, ...], *, community_id: int | None =
             if not columns:
                 continue
             query = select(*columns)
-            if community_id is not None and "community_id" in table.c:
-                query = query.where(table.c.community_id == community_id)
+            if community_id is not None:
+                # A table without community_id (a case's events) belongs through its foreign keys.
+                where = table.c.community_id == community_id if "community_id" in table.c \
+                    else erasure_tables.scope(table, community_id)
+                if where is None:
+                    continue  # staff and shared tables: no community's rows
+                query = query.where(where)
             for row in conn.execute(query):
                 for column, value in zip(columns, row, strict=True):
                     for text in _texts(value):
