@@ -3,13 +3,14 @@ detectors have not read, what incidents hold and the per-minute counts stay; evi
 goes once the postmortem is published plus the grace period. SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from crisis import migrate
@@ -242,3 +243,31 @@ def test_activity_counts_are_not_retention_s_to_delete(sqlite_db: tuple[Engine, 
     with sessions() as s:
         assert s.scalar(select(func.sum(ActivityCount.count)).where(ActivityCount.community_id == cid)) == 5
         assert activity.latest_event_time(s, cid) is not None
+
+
+@pytest.mark.postgres
+def test_it_gives_up_on_a_lock_it_waits_for_and_goes_on_later(postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database("retention_lock")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    clock = FixedClock(CURRENT_TIME - 40 * DAY)
+    cid = _community(sessions, clock)
+    _batch(sessions, cid, clock, "old")
+    _consume(sessions, cid, clock)
+    clock.set(CURRENT_TIME)
+    holder = engine.connect()
+    holder.execute(text("SELECT 1 FROM event_ids WHERE event_id = 'old-0' FOR UPDATE"))  # someone else's lock
+    started = time.monotonic()
+    stopped = enforce.run(sessions, cid, clock=clock)
+    waited = time.monotonic() - started
+    assert stopped.claimed and not stopped.finished and stopped.batches == 0
+    assert 1.5 < waited < 10  # lock_timeout, not for ever
+    assert _tags(sessions, cid) == ["old"]  # its transaction rolled back whole
+    holder.rollback()
+    holder.close()
+    with sessions() as s:
+        state = s.get(RetentionState, cid)
+        assert state is not None and state.next_run_at == clock.now()  # due again at once
+    assert enforce.run(sessions, cid, clock=clock).batches == 1
+    engine.dispose()
