@@ -35,7 +35,8 @@ def complaint(e: Event) -> service.Complaint:
         received_at=datetime.fromtimestamp(e.ts, tz=timezone.utc))
 
 
-def from_events(session: Session, community: Community, events: Iterable[Event], *, now: datetime) -> list[Case]:
+def from_events(session: Session, community: Community, events: Iterable[Event], *, now: datetime) -> list[int]:
+    """The ids of the cases opened for the events' reports not seen before."""
     reports = [e for e in events if e.type == REPORT]
     if not reports:
         return []
@@ -44,4 +45,5 @@ def from_events(session: Session, community: Community, events: Iterable[Event],
     for start in range(0, len(ids), 500):
         seen.update(session.scalars(select(Case.source_event_id).where(
             Case.community_id == community.id, Case.source_event_id.in_(ids[start:start + 500]))))
-    return [service.open_case(session, community, complaint(e), now=now) for e in reports if e.id not in seen]
+    fresh = [complaint(e) for e in reports if e.id not in seen]
+    return service.open_cases(session, community, fresh, now=now) if fresh else []

@@ -28,20 +28,24 @@ def window_start(incident: Incident) -> datetime:
 
 def _link(session: Session, case: Case, incident: Incident, now: datetime) -> None:
     case.incident_id, case.updated_at = incident.id, now
-    session.add(CaseEvent(case_id=case.id, at=now, kind="incident", actor="crisis",
-                          note=f"part of incident #{incident.id}: {incident.title}"[:1000],
-                          data={"incident_id": incident.id}))
+    session.add(CaseEvent(**linked_event(case.id, incident, now)))
 
 
-def attach_case(session: Session, case: Case, now: datetime) -> Incident | None:
-    """A new case joins the community's open complaint incident whose window it falls in."""
-    for incident in session.scalars(select(Incident).where(
-            Incident.community_id == case.community_id, Incident.kind.in_(CASE_KINDS),
-            Incident.status != "resolved").order_by(Incident.opened_at.desc())):
-        if case.received_at >= window_start(incident):
-            _link(session, case, incident, now)
-            return incident
-    return None
+def open_incidents(session: Session, community_id: int) -> list[Incident]:
+    """The community's unresolved complaint incidents, newest first."""
+    return list(session.scalars(select(Incident).where(
+        Incident.community_id == community_id, Incident.kind.in_(CASE_KINDS),
+        Incident.status != "resolved").order_by(Incident.opened_at.desc())))
+
+
+def incident_for(incidents: list[Incident], received_at: datetime) -> Incident | None:
+    """The newest of `incidents` (open_incidents) whose window a case received then falls in."""
+    return next((i for i in incidents if received_at >= window_start(i)), None)
+
+
+def linked_event(case_id: int, incident: Incident, now: datetime) -> dict[str, Any]:
+    return {"case_id": case_id, "at": now, "kind": "incident", "actor": "crisis",
+            "note": f"part of incident #{incident.id}: {incident.title}"[:1000], "data": {"incident_id": incident.id}}
 
 
 def attach_incident(session: Session, incident: Incident, now: datetime) -> int:
