@@ -12,6 +12,20 @@ from pathlib import Path
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
+def tool(name: str, package: str) -> str:
+    """The path of a command-line tool a test drives; a missing one skips the test, or fails
+    it under TEST_REQUIRE_SERVERS (make test, CI), where nothing may skip for want of a part."""
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (scripts/system-deps.sh installs the Debian package {package})"
+        if os.environ.get("TEST_REQUIRE_SERVERS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,10 +10,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.cases import service as case_service
 from crisis.clock import FixedClock, isoformat
 from crisis.ingest.store import decode_batch, store_events
 from crisis.ingest.validate import validate_batch
-from crisis.models import AuditEntry, ContainmentAction, EventBatch, Incident
+from crisis.models import AuditEntry, Community, ContainmentAction, EventBatch, Incident
 from tests.conftest import Factory, Tenant
 from tests.engine.openapi_check import check
 
@@ -103,12 +104,22 @@ def test_bad_erasure_requests_say_what_and_where(client: FlaskClient, factory: F
 
 
 def test_the_export_comes_as_a_zip_and_is_audited(client: FlaskClient, factory: Factory, session: Session) -> None:
-    _, tokens = _setup(factory)
+    tenant, tokens = _setup(factory)
+    harbor = session.scalar(select(Community).where(Community.slug == "harbor"))
+    assert harbor is not None
+    for community, text in ((tenant.community, "they keep spamming #general"), (harbor, "harbor's own complaint")):
+        complaint = case_service.Complaint(subject_kind="member", category="spam", subject_member="@spammer:hs.test",
+                                           details=text)
+        case_service.open_case(session, community, complaint, now=factory.clock.now())
+    session.commit()
     resp = client.get("/api/v1/communities/lantern/export", headers=_auth(tokens, "ada"))
     assert resp.status_code == 200 and resp.mimetype == "application/zip"
     check(resp, "/api/v1/communities/lantern/export")
-    names = set(zipfile.ZipFile(io.BytesIO(resp.data)).namelist())
-    assert {"manifest.json", "community.json", "staff.json", "incidents.json", "postmortems.json"} <= names
+    archive = zipfile.ZipFile(io.BytesIO(resp.data))
+    names = set(archive.namelist())
+    assert {"manifest.json", "community.json", "staff.json", "incidents.json", "postmortems.json",
+            "cases.json"} <= names
+    assert [c["details"] for c in json.loads(archive.read("cases.json"))] == ["they keep spamming #general"]
     settings = json.loads(zipfile.ZipFile(io.BytesIO(resp.data)).read("community.json"))["settings"]
     assert settings["retention_days"] == 30 and settings["sensitivity"] == 1.0
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "data.exported")) is not None

@@ -56,7 +56,8 @@ def _gone_everywhere(engine: Engine, sessions: sessionmaker[Session]) -> None:
     tables_before = {hit.split(".")[0] for hit in before}
     assert {"event_batches", "event_ids", "detector_states", "incidents", "signals", "timeline_entries",
             "incident_tasks", "notifications", "containment_actions", "containment_moves", "postmortems",
-            "postmortem_action_items", "platform_accounts", "bridge_transactions", "communities"} <= tables_before
+            "postmortem_action_items", "platform_accounts", "bridge_transactions", "communities",
+            "cases", "case_events", "penalties", "appeals", "member_messages", "public_updates"} <= tables_before
     version, _ = world.detector_state(sessions, built.community_id)
     done = _erase(sessions, clock, built.community_id)
     assert world.find(engine, world.NEEDLES) == []

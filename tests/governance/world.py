@@ -33,7 +33,10 @@ from crisis.models import (
     Task,
     TimelineEntry,
 )
+from crisis.models.cases import Case, CaseEvent, MemberMessage
+from crisis.models.moderation import Appeal, Penalty
 from crisis.models.postmortem import ActionItem, Postmortem
+from crisis.models.publicstatus import PublicUpdate
 from crisis.response import drain
 from crisis.tenancy import communities, community_settings
 
@@ -152,7 +155,37 @@ def _record(s: Session, cid: int, now: Any) -> tuple[int, int]:
     s.add_all([ContainmentMove(action_id=action.id, from_status="applied", to_status="reverted", actor="bob",
                                note=f"released {MEMBER}", at=now),
                ActionItem(postmortem_id=pm.id, title=f"Watch for {NAMES[1]} coming back", created_at=now)])
+    _record_moderation(s, cid, incident.id, link.id, now)
     return incident.id, action.id
+
+
+def _record_moderation(s: Session, cid: int, incident_id: int, link_id: int, now: Any) -> None:
+    """Issue 19's tables: a case she filed and one about her, her penalty, her appeal, the
+    message that told her, and a public update that quotes her."""
+    penalty = Penalty(community_id=cid, member=MEMBER, rulebook_version=1, rule_id="spam",
+                      rule_title={"en": "No spam", "zh": "禁止刷屏"}, kind="mute", note=f"{NAMES[0]}: {MESSAGE}",
+                      applied_by="bob", applied_at=now)
+    s.add(penalty)
+    s.flush()
+    filed = Case(community_id=cid, source="matrix", subject_kind="member", subject_key="member:@u1:hs.test",
+                 subject_member="@u1:hs.test", category="harassment", details=f"{NAMES[1]} says: {MESSAGE}",
+                 reporter=MEMBER, reporter_name=NAMES[1], due_at=now, received_at=now, created_at=now,
+                 updated_at=now, incident_id=incident_id)
+    about = Case(community_id=cid, source="form", subject_kind="member", subject_key=f"member:{MEMBER}",
+                 subject_member=MEMBER, category="spam", details=f"{NAMES[0]} keeps posting", reporter="web:abc",
+                 outcome=f"{NAMES[0]} was muted", due_at=now, received_at=now, created_at=now, updated_at=now,
+                 penalty_id=penalty.id)
+    s.add_all([filed, about])
+    s.flush()
+    s.add_all([CaseEvent(case_id=filed.id, at=now, kind="opened", actor=NAMES[1], note=MESSAGE,
+                         data={"reporter": MEMBER}),
+               Appeal(community_id=cid, penalty_id=penalty.id, text=f"I am {NAMES[0]} and I did not spam",
+                      filed_by="member", filed_at=now),
+               MemberMessage(community_id=cid, link_id=link_id, case_id=filed.id, cause=f"case:{filed.id}:opened",
+                             recipient=MEMBER, body=f"Hello {NAMES[1]}, we got your report", next_attempt_at=now,
+                             created_at=now),
+               PublicUpdate(incident_id=incident_id, community_id=cid, phase="monitoring",
+                            body=f"We muted {NAMES[0]} for spam", posted_at=now)])
 
 
 def _texts(value: Any) -> list[str]:

@@ -1,15 +1,14 @@
 """/metrics in one process: ingest and detection counters, DB-derived families, valid text format."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import timedelta
 
-import pytest
 from flask.testing import FlaskClient
 
 from crisis.clock import FixedClock, isoformat
 from tests.conftest import Factory
+from tests.servers import tool
 
 
 def _events(clock: FixedClock, n: int, prefix: str = "e") -> list[dict[str, object]]:
@@ -57,9 +56,7 @@ def test_it_counts_ingested_rejected_and_detected_events(client: FlaskClient, fa
 
 
 def test_it_serves_text_promtool_accepts(client: FlaskClient, factory: Factory, clock: FixedClock) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (scripts/system-deps.sh installs prometheus)")
+    promtool = tool("promtool", "prometheus")
     tenant = factory.community("lantern")
     client.post("/api/v1/communities/lantern/events", json=_events(clock, 3),
                 headers={"Authorization": f"Bearer {tenant.token}"})
@@ -71,9 +68,7 @@ def test_it_serves_text_promtool_accepts(client: FlaskClient, factory: Factory, 
 def test_it_ships_alerting_rules_promtool_accepts() -> None:
     from crisis.config import ROOT
 
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (scripts/system-deps.sh installs prometheus)")
+    promtool = tool("promtool", "prometheus")
     result = subprocess.run([promtool, "check", "rules", str(ROOT / "docs" / "prometheus-rules.yml")],
                             capture_output=True)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

@@ -4,7 +4,6 @@ and two rq workers give the same incidents as a single-process replay of the str
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -17,6 +16,7 @@ import pytest
 from crisis.response.replay import replay
 from tests.ops import topology
 from tests.ops.test_metrics import _sample
+from tests.servers import tool
 
 pytestmark = pytest.mark.redis
 
@@ -94,8 +94,6 @@ def test_it_exposes_metrics_of_every_process_that_promtool_accepts(
     web_files = list((topo.config.var_dir / "metrics" / "web").glob("counter_*.db"))
     worker_dirs = {p.parent.name for p in (topo.config.var_dir / "metrics").glob("worker-*/counter_*.db")}
     assert len(web_files) == 2 and worker_dirs
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (scripts/system-deps.sh installs prometheus)")
+    promtool = tool("promtool", "prometheus")
     result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
