@@ -24,7 +24,6 @@ BY_ENDPOINT: dict[str, str] = {
     "api_members.get_public": READ_INCIDENTS,
     "api_members.list_channels": READ_INCIDENTS,
     "api_members.get_status_page": READ_INCIDENTS,
-    "api_members.public_status": READ_INCIDENTS,
     "api_penalties.get_penalty": READ_INCIDENTS,
     "api_penalties.member_record": READ_INCIDENTS,
     "api_penalties.open_appeals": READ_INCIDENTS,

@@ -28,7 +28,7 @@ from tests.test_ingest_direct import pg_app, pg_factory, pg_session  # noqa: F40
 
 # Routes no token reaches: probes, the document, and senders that present keys of their own.
 PUBLIC_API = {"openapi.openapi_json", "api_alerts.alertmanager_webhook", "api_alerts.generic_webhook",
-              "api_alerts.enqueue_api"}
+              "api_alerts.enqueue_api", "api_members.public_status"}  # no token: the status page as JSON
 
 
 def _event(clock: FixedClock, eid: str = "e1") -> list[dict[str, object]]:
