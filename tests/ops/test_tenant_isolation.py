@@ -95,14 +95,16 @@ def victim(session: Session, factory: Factory, clock: FixedClock) -> Victim:
                              "campaign_id": campaign.id})
 
 
-def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
+def _fill(rule: Rule, victim: Victim, slug: str | None) -> dict[str, object] | None:
     values: dict[str, object] = {}
+    if slug is not None and not set(rule.arguments) & set(victim.ids):
+        return None  # A's own slug and no object id: A's own page
     for arg in rule.arguments:
         converter = rule._converters.get(arg)  # noqa: SLF001 -- the only way to read a rule's choices
         if arg in NOT_TENANT:
             return None
         if arg == "slug":
-            values[arg] = victim.slug
+            values[arg] = slug or victim.slug
         elif isinstance(converter, AnyConverter):
             values[arg] = sorted(converter.items)[0]
         elif arg in victim.ids:
@@ -114,14 +116,14 @@ def _fill(rule: Rule, victim: Victim) -> dict[str, object] | None:
     return values
 
 
-def _routes(app: Flask, victim: Victim) -> list[tuple[str, str]]:
+def _routes(app: Flask, victim: Victim, slug: str | None = None) -> list[tuple[str, str]]:
     out = []
     for rule in app.url_map.iter_rules():
         # Members' pages are public on purpose (the rules, the complaint form); those naming
         # a case or a penalty carry a signed token, tested in tests/web/test_moderation_pages.py.
         if not rule.arguments or rule.endpoint.startswith("public."):
             continue
-        values = _fill(rule, victim)
+        values = _fill(rule, victim, slug)
         if values is None:
             continue
         path = rule.build(values, append_unknown=False)[1]  # type: ignore[index]
@@ -130,8 +132,11 @@ def _routes(app: Flask, victim: Victim) -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.parametrize("under", ["b_slug", "a_slug"])
 def test_it_refuses_community_a_everything_of_community_b(app: Flask, client: FlaskClient, factory: Factory,
-                                                          victim: Victim) -> None:
+                                                          victim: Victim, under: str) -> None:
+    # b_slug: B's pages and objects by B's slug; a_slug: B's object ids under A's own slug,
+    # where a lookup by id alone would leak.
     a = factory.community("lantern")
     alice = factory.staff("alice@example.test", a.community, "admin")
     personal = factory.personal_token(alice.user)
@@ -139,7 +144,7 @@ def test_it_refuses_community_a_everything_of_community_b(app: Flask, client: Fl
         sess["user_id"] = alice.user.id
         sess["_csrf"] = "csrf-token"
     leaks = []
-    routes = _routes(app, victim)
+    routes = _routes(app, victim, slug="lantern" if under == "a_slug" else None)
     assert len(routes) > 20
     for method, path in routes:
         api = path.startswith("/api/")
