@@ -56,13 +56,15 @@ def add_channel(slug: str) -> tuple[Response, int]:
     name = field(body, "name", str)
     language = field(body, "language", str, required=False, default="")
     now = rt().clock.now()
+    user = current_user()
     try:
         if body.get("link_id") is not None:
             row = channels.add_bridge_room(db(), community, name=name, link_id=field(body, "link_id", int),
-                                           room_id=field(body, "room_id", str), language=language, now=now)
+                                           room_id=field(body, "room_id", str), language=language, now=now,
+                                           actor=user.email, actor_user_id=user.id)
         else:
             row = channels.add_apprise(db(), community, name=name, url=field(body, "url", str), language=language,
-                                       now=now)
+                                       now=now, actor=user.email, actor_user_id=user.id)
     except channels.ChannelError as exc:
         _refused(exc, exc.field)
     db().commit()
@@ -80,7 +82,7 @@ def update_channel(slug: str, channel_id: int) -> Response:
 @bp.delete("/api/v1/communities/<slug>/member-channels/<int:channel_id>")
 def delete_channel(slug: str, channel_id: int) -> tuple[str, int]:
     row = _channel(slug, channel_id, Role.MANAGER, "removing a member channel")
-    db().delete(row)
+    channels.remove(db(), row, actor=current_user().email, actor_user_id=current_user().id)
     db().commit()
     return "", 204
 
@@ -117,7 +119,8 @@ def put_status_page(slug: str) -> Response:
     try:
         statuspage.configure(db(), community, enabled=field(body, "enabled", bool, required=False),
                              name=field(body, "name", str, required=False),
-                             about=field(body, "about", str, required=False), now=rt().clock.now())
+                             about=field(body, "about", str, required=False), now=rt().clock.now(),
+                             actor=current_user().email, actor_user_id=current_user().id)
     except statuspage.StatusPageError as exc:
         db().rollback()
         abort(422, "invalid", str(exc), field=str(exc).split(":", 1)[0])

@@ -40,10 +40,10 @@ def publish(slug: str) -> tuple[Response, int]:
     try:
         if source is not None:
             row = rulebook.create_from_text(db(), community, source, clock=rt().clock, user_id=current_user().id,
-                                            origin="api", comment=comment)
+                                            origin="api", comment=comment, actor=current_user().email)
         else:
             row = rulebook.create_version(db(), community, doc, clock=rt().clock, user_id=current_user().id,
-                                          origin="api", comment=comment)
+                                          origin="api", comment=comment, actor=current_user().email)
     except RulebookError as exc:
         db().rollback()
         abort(422, "invalid_rules", f"{len(exc.problems)} problem(s) found; nothing was changed",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from crisis.cli.common import emit_json, unit_of_work
+from crisis.cli.common import cli_actor, emit_json, unit_of_work
 from crisis.moderation import rulebook
 
 
@@ -42,7 +42,7 @@ def validate(directory: Path) -> None:
 def sync(directory: Path, as_json: bool) -> None:
     """Store each community's file as an immutable version (default.yaml for those with none)."""
     with unit_of_work() as (rt, session):
-        report, bad = rulebook.sync(session, clock=rt.clock, directory=directory)
+        report, bad = rulebook.sync(session, clock=rt.clock, directory=directory, actor=cli_actor())
     if as_json:
         emit_json({"created": report.created, "unchanged": report.unchanged, "refused": report.refused,
                    "invalid": [str(e) for e in bad]})

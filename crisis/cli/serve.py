@@ -152,7 +152,7 @@ def _sync_playbooks(rt: runtime.Runtime) -> None:
 def _sync_rules(rt: runtime.Runtime) -> None:
     """Communities' rules files as versions; the default rules for communities with none."""
     with session_scope(rt.sessions) as session:
-        report, bad = rulebook.sync(session, clock=rt.clock)
+        report, bad = rulebook.sync(session, clock=rt.clock, actor="crisis run")
     for label in report.created:
         click.echo(f"rules stored: {label}")
     for problem in [*report.refused, *map(str, bad)]:

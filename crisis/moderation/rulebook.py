@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import record
 from crisis.clock import Clock
 from crisis.config import ROOT
 from crisis.models import Community, RulebookVersion
@@ -48,8 +49,17 @@ def _next_number(session: Session, community_id: int) -> int:
     return (top or 0) + 1
 
 
+def _audit(session: Session, row: RulebookVersion, actor: str, actor_user_id: int | None) -> None:
+    record(session, community_id=row.community_id, actor=actor, actor_user_id=actor_user_id,
+           action="rulebook.version", target=f"rules v{row.version}", at=row.created_at,
+           before={"version": row.version - 1} if row.version > 1 else None,
+           after={"version": row.version, "origin": row.origin, "content_hash": row.content_hash,
+                  "comment": row.comment or ""})
+
+
 def create_version(session: Session, community: Community, data: object, *, clock: Clock, user_id: int | None,
-                   origin: str = "web", comment: str = "", source_text: str = "") -> RulebookVersion:
+                   origin: str = "web", comment: str = "", source_text: str = "",
+                   actor: str = "system") -> RulebookVersion:
     """A staff edit: always version N+1 (whatever the document says); RulebookError when invalid."""
     number = _next_number(session, community.id)
     if isinstance(data, dict):
@@ -63,18 +73,19 @@ def create_version(session: Session, community: Community, data: object, *, cloc
                           origin=origin, comment=comment[:500], created_by_id=user_id, created_at=clock.now())
     session.add(row)
     session.flush()  # two racing edits collide on (community, version) here
+    _audit(session, row, actor, user_id)
     return row
 
 
 def create_from_text(session: Session, community: Community, text: str, *, clock: Clock, user_id: int | None,
-                     origin: str = "web", comment: str = "") -> RulebookVersion:
+                     origin: str = "web", comment: str = "", actor: str = "system") -> RulebookVersion:
     spec = load_text(text, f"rules of {community.slug}")
     return create_version(session, community, spec, clock=clock, user_id=user_id, origin=origin, comment=comment,
-                          source_text=text)
+                          source_text=text, actor=actor)
 
 
 def _store_file(session: Session, community: Community, spec: dict[str, Any], text: str, origin: str,
-                clock: Clock) -> bool:
+                clock: Clock, actor: str) -> bool:
     digest = content_hash(spec)
     if origin == "default":  # the starting rules: only for a community that has none
         if latest(session, community.id) is not None:
@@ -90,9 +101,11 @@ def _store_file(session: Session, community: Community, spec: dict[str, Any], te
     if newest is not None and spec["version"] < newest.version:
         raise VersionConflict(f"{community.slug}: version {spec['version']} is older than the stored version "
                               f"{newest.version}; set version: {newest.version + 1}")
-    session.add(RulebookVersion(community_id=community.id, version=spec["version"], content_hash=digest, spec=spec,
-                                source_text=text, origin=origin, created_at=clock.now()))
+    row = RulebookVersion(community_id=community.id, version=spec["version"], content_hash=digest, spec=spec,
+                          source_text=text, origin=origin, comment="", created_at=clock.now())
+    session.add(row)
     session.flush()
+    _audit(session, row, actor, None)
     return True
 
 
@@ -109,7 +122,8 @@ def load_dir(directory: Path = RULES_DIR) -> tuple[dict[str, tuple[dict[str, Any
     return good, bad
 
 
-def sync(session: Session, *, clock: Clock, directory: Path = RULES_DIR) -> tuple[SyncReport, list[RulebookError]]:
+def sync(session: Session, *, clock: Clock, directory: Path = RULES_DIR,
+         actor: str = "system") -> tuple[SyncReport, list[RulebookError]]:
     """Store each community's file as a version; give default.yaml to communities with no rules."""
     report = SyncReport()
     files, bad = load_dir(directory)
@@ -120,7 +134,7 @@ def sync(session: Session, *, clock: Clock, directory: Path = RULES_DIR) -> tupl
         spec, text = files[name]
         origin = "file" if name == community.slug else "default"
         try:
-            created = _store_file(session, community, spec, text, origin, clock)
+            created = _store_file(session, community, spec, text, origin, clock, actor)
         except VersionConflict as exc:
             report.refused.append(str(exc))
             continue

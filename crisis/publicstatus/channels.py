@@ -10,12 +10,15 @@ Staff routing never reaches these: they are not Channels, and only crisis.public
 writes notifications to them."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
 import apprise
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.audit.log import record
 from crisis.jobs import ringer
 from crisis.models import Community, MemberChannel, Notification, PlatformLink, User
 from crisis.notify.transport import check_url
@@ -23,6 +26,9 @@ from crisis.notify.transport import check_url
 KINDS = ("apprise", "bridge")
 SCHEMES = ("matrix", "matrixs", "discord", "tgram", "json", "jsons")
 LANGUAGES = ("", "en", "zh")
+# A host shown in a masked URL must look like one: an apprise URL may put a token or a
+# password where a parser would look for the host.
+_HOST = re.compile(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?|localhost(:\d+)?|[\d.]+(:\d+)?")
 
 
 class ChannelError(ValueError):
@@ -77,8 +83,23 @@ def _language(language: str) -> str:
     return language
 
 
+def _audit_fields(row: MemberChannel) -> dict[str, Any]:
+    # masked(), never the URL: an apprise URL can hold a password or a bot token.
+    fields: dict[str, Any] = {"name": row.name, "kind": row.kind, "destination": masked(row),
+                              "language": row.language}
+    if row.kind == "bridge":
+        fields["link_id"] = row.link_id
+    return fields
+
+
+def _created(session: Session, row: MemberChannel, actor: str, actor_user_id: int | None) -> None:
+    record(session, community_id=row.community_id, actor=actor, actor_user_id=actor_user_id,
+           action="member_channel.create", target=f"member channel {row.id} ({row.name})",
+           after=_audit_fields(row), at=row.created_at)
+
+
 def add_apprise(session: Session, community: Community, *, name: str, url: str, language: str = "",
-                now: datetime) -> MemberChannel:
+                now: datetime, actor: str = "system", actor_user_id: int | None = None) -> MemberChannel:
     problem = check_member_url(url) if isinstance(url, str) else "must be an apprise URL"
     if problem:
         raise ChannelError(f"url: {problem}")
@@ -87,11 +108,13 @@ def add_apprise(session: Session, community: Community, *, name: str, url: str, 
                         created_at=now)
     session.add(row)
     session.flush()
+    _created(session, row, actor, actor_user_id)
     return row
 
 
 def add_bridge_room(session: Session, community: Community, *, name: str, link_id: int, room_id: str,
-                    language: str = "", now: datetime) -> MemberChannel:
+                    language: str = "", now: datetime, actor: str = "system",
+                    actor_user_id: int | None = None) -> MemberChannel:
     link = session.get(PlatformLink, link_id)
     if link is None or link.community_id != community.id:
         raise ChannelError(f"link_id: this community has no platform link {link_id}")
@@ -105,7 +128,15 @@ def add_bridge_room(session: Session, community: Community, *, name: str, link_i
                         last_error="", created_at=now)
     session.add(row)
     session.flush()
+    _created(session, row, actor, actor_user_id)
     return row
+
+
+def remove(session: Session, row: MemberChannel, *, actor: str, actor_user_id: int | None = None) -> None:
+    record(session, community_id=row.community_id, actor=actor, actor_user_id=actor_user_id,
+           action="member_channel.delete", target=f"member channel {row.id} ({row.name})",
+           before=_audit_fields(row))
+    session.delete(row)
 
 
 def of(session: Session, community_id: int, *, enabled_only: bool = False) -> list[MemberChannel]:
@@ -126,9 +157,10 @@ def masked(row: MemberChannel) -> str:
     if row.kind == "bridge":
         return f"bridge room {row.room_id}"
     scheme, _, rest = row.url.partition("://")
-    host = rest.split("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
-    if scheme.lower() in ("discord", "tgram"):
-        host = "…"  # their "host" is the webhook id or the bot token
+    # The host is after the authority's last "@" (a password may hold one itself).
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    if scheme.lower() in ("discord", "tgram") or not _HOST.fullmatch(host):
+        host = "…"  # discord's and telegram's "host" is the webhook id or the bot token
     return f"{scheme}://{host}/…"
 
 

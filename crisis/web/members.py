@@ -62,7 +62,7 @@ def save_status_page(slug: str) -> Response:
     with commit_or_flash(statuspage.StatusPageError) as done:
         statuspage.configure(db(), scope.community, enabled=bool(request.form.get("enabled")),
                              name=request.form.get("name", ""), about=request.form.get("about", ""),
-                             now=rt().clock.now())
+                             now=rt().clock.now(), actor=g.user.email, actor_user_id=g.user.id)
     if done.ok:
         flash(_("Status page saved."), "info")
     return _back(slug, "status-page")
@@ -75,7 +75,7 @@ def add_channel(slug: str) -> Response:
     with commit_or_flash(channels.ChannelError) as done:
         channels.add_apprise(db(), scope.community, name=request.form.get("name", ""),
                              url=request.form.get("url", ""), language=request.form.get("language", ""),
-                             now=rt().clock.now())
+                             now=rt().clock.now(), actor=g.user.email, actor_user_id=g.user.id)
     if done.ok:
         flash(_("Member channel added."), "info")
     return _back(slug, "channels")
@@ -89,7 +89,8 @@ def add_bridge_room(slug: str) -> Response:
     with commit_or_flash(channels.ChannelError) as done:
         channels.add_bridge_room(db(), scope.community, name=request.form.get("name", ""),
                                  link_id=int(link_id) if link_id.isdigit() else 0, room_id=room,
-                                 language=request.form.get("language", ""), now=rt().clock.now())
+                                 language=request.form.get("language", ""), now=rt().clock.now(),
+                                 actor=g.user.email, actor_user_id=g.user.id)
     if done.ok:
         flash(_("Member channel added."), "info")
     return _back(slug, "channels")
@@ -106,7 +107,7 @@ def channel_verb(slug: str, channel_id: int, verb: str) -> Response:
         channels.send_test(db(), scope.community, row, requested_by=g.user, now=rt().clock.now())
         flash(_("Test announcement sent to %(name)s.", name=row.name), "info")
     elif verb == "remove":
-        db().delete(row)
+        channels.remove(db(), row, actor=g.user.email, actor_user_id=g.user.id)
     else:
         channels.set_disabled(row, verb == "pause")
     db().commit()

@@ -59,7 +59,7 @@ def save_rules(slug: str) -> Any:
     text, comment = request.form.get("source", ""), request.form.get("comment", "").strip()[:500]
     try:
         row = rulebook.create_from_text(db(), scope.community, text, clock=rt().clock, user_id=g.user.id,
-                                        origin="web", comment=comment)
+                                        origin="web", comment=comment, actor=g.user.email)
     except RulebookError as exc:
         db().rollback()
         return _rules_page(scope, text=text, problems=exc.problems, comment=comment, status=422)
