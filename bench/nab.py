@@ -13,7 +13,8 @@ neither) and the record rule for single-row surprises (recent.py; --no-record):
 a record must beat the last MEMORY rows' maximum by 5 % of it (RECORD_MARGIN,
 the range rule's tolerance). Both judge the last MEMORY rows. Also on: the day-shape novelty test
 (block_novelty.py; --no-block-novelty): the means of 3-hour blocks of event time,
-a day of them to a window, against the nearest past days. Also on: the range rule (range_rule.py;
+a day of them to a window, against the nearest past days; a block pages only if its
+surprise beats those of the 7 blocks before it, whose windows overlap it. Also on: the range rule (range_rule.py;
 --no-range-rule): after 100 rows, a value beyond the minimum or maximum seen so
 far by more than 5 % of that range pages at once. Off unless asked for: CAD OSE's
 context detector (contexts.py; --contexts), a separate channel with its own rest
