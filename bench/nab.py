@@ -9,10 +9,12 @@ p < 1e-5. Alarms are paged once per episode, as in the incident pipeline: after
 an alarm, rows stay at 0 until the surprise has been quiet (p > 1e-2) for
 QUIET rows. On by default: the window-shape novelty test (window_novelty.py;
 --novelty context|both|none for the symbol-sequence test of novelty.py, both or
-neither) and the record rule for single-row surprises (recent.py; --no-record).
-Both judge the last MEMORY rows. Also on: the day-shape novelty test
+neither) and the record rule for single-row surprises (recent.py; --no-record):
+a record must beat the last MEMORY rows' maximum by 5 % of it (RECORD_MARGIN,
+the range rule's tolerance). Both judge the last MEMORY rows. Also on: the day-shape novelty test
 (block_novelty.py; --no-block-novelty): the means of 3-hour blocks of event time,
-a day of them to a window, against the nearest past days. Also on: the range rule (range_rule.py;
+a day of them to a window, against the nearest past days; a block pages only if its
+surprise beats those of the 7 blocks before it, whose windows overlap it. Also on: the range rule (range_rule.py;
 --no-range-rule): after 100 rows, a value beyond the minimum or maximum seen so
 far by more than 5 % of that range pages at once. Off unless asked for: CAD OSE's
 context detector (contexts.py; --contexts), a separate channel with its own rest
@@ -43,6 +45,7 @@ FIXED_THRESHOLD = 0.5  # chosen before scoring: p < 1e-5
 QUIET = 15  # rows of calm before a new episode may page again
 CONTEXT_ALARM = 0.75  # CAD OSE's own alarm level (its baseThreshold)
 MEMORY = 1000  # rows of "recent past" for the window novelty test and the record rule
+RECORD_MARGIN = 0.05  # a record beats the old maximum by 5 % of it: the range rule's tolerance
 
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
@@ -57,7 +60,7 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
     if block:
         rate.enable_block_novelty()
     if record:
-        rate.enable_record_rule(memory=MEMORY)
+        rate.enable_record_rule(memory=MEMORY, margin=RECORD_MARGIN)
     if contexts:
         rate.enable_contexts()
     if range_rule:

@@ -100,3 +100,33 @@ def test_it_counts_in_the_bonferroni_factor_only_on_rows_that_end_a_block() -> N
     inside = [p for i, p in enumerate(pairs) if i % per_block]
     assert all(a == b for a, b in inside)
     assert any(a < 0.0 for a, _ in inside)  # the comparison is not between zeros
+
+
+def _paging_blocks(xs: list[float], overlap_rule: bool) -> list[int]:
+    nov = BlockNovelty(overlap_rule=overlap_rule)
+    return [i for i, x in enumerate(xs) if nov.observe(T0 + STEP * i, x) < PAGE]
+
+
+def test_it_pages_a_flat_day_once_not_through_every_window_that_overlaps_it() -> None:
+    xs = _daily(40, seed=1, missing_peak_day=30)
+    assert len(_paging_blocks(xs, overlap_rule=False)) > 1  # the overlapping windows page too
+    paged = _paging_blocks(xs, overlap_rule=True)
+    assert len(paged) == 1 and paged[0] // DAY == 30
+
+
+def test_it_still_pages_a_second_anomaly_once_the_first_has_left_the_window() -> None:
+    xs = _daily(40, seed=1, missing_peak_day=25)
+    for i in range(33 * DAY, 34 * DAY):
+        xs[i] += 25.0  # eight days later, a day lifted by 25: a different anomaly
+    assert sorted({i // DAY for i in _paging_blocks(xs, overlap_rule=True)}) == [25, 33]
+
+
+def test_it_resumes_the_overlap_rule_from_a_checkpoint_and_reads_older_checkpoints() -> None:
+    nov = BlockNovelty()
+    for i, x in enumerate(_daily(5, seed=2)):
+        nov.observe(T0 + STEP * i, x)
+    st = json.loads(json.dumps(nov.to_state()))
+    resumed = BlockNovelty.from_state(st)
+    assert (resumed.overlap_rule, resumed.n_blocks, resumed.surprises) == (True, nov.n_blocks, nov.surprises)
+    del st["overlap_rule"]  # a checkpoint written before the rule scores as it did then
+    assert BlockNovelty.from_state(st).overlap_rule is False

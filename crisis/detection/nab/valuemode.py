@@ -49,6 +49,7 @@ class ValueMode:
         self.v_regime = 10  # rows in the regime-change mean (value mode)
         self.v_slow_rate = 0.01  # EWMA rate of the slow level it is compared with
         self.v_record = 0  # rows of the record rule (enable_record_rule); 0: off
+        self.v_record_margin = 0.0  # share of the previous maximum a record must beat it by
         # Opt-in tests, off by default (bench/nab.py turns them on).
         self.novelty: ContextNovelty | None = None
         self.novelty_lik: NoveltyLikelihood | None = None
@@ -103,7 +104,8 @@ class ValueMode:
             # Residuals from before the scales have averaged 1/rate rows are not
             # comparable with later ones: they enter the record queue as 0.
             warm = v["n"] * self.v_rates[1] >= 1.0
-            single = push_record(v.setdefault("peaks", []), v["n"], peak if warm else 0.0, self.v_record)
+            single = push_record(v.setdefault("peaks", []), v["n"], peak if warm else 0.0, self.v_record,
+                                 self.v_record_margin)
         hist = v["hist"]
         hist.append(raw)
         if len(hist) > max(self.v_windows):
@@ -173,12 +175,14 @@ class ValueMode:
         other alarm, so it pages once per episode."""
         self.range_rule = RangeRule(warmup=warmup, tolerance=tolerance)
 
-    def enable_record_rule(self, memory: int = 1000) -> None:
+    def enable_record_rule(self, memory: int = 1000, margin: float = 0.0) -> None:
         """A single-row residual surprise may page only when it beats every residual of
-        the last `memory` rows (recent.py): a restless series that spikes every few hours
-        pages for a bigger spike, not for each one. The 10-row window and the novelty
-        tests are not restricted."""
+        the last `memory` rows (recent.py), by more than `margin` of their maximum: a
+        restless series that spikes every few hours pages for a bigger spike, not for
+        each one (nor for one a hair bigger). The 10-row window and the novelty tests
+        are not restricted."""
         self.v_record = memory
+        self.v_record_margin = margin
 
     def _learn_value(self, m: int, x: float, seas: float, raw: float) -> None:
         v = self.v
@@ -208,6 +212,8 @@ class ValueMode:
             st["block_novelty"] = self.block_nov.to_state()
         if self.v_record:
             st["v_record"] = self.v_record
+            if self.v_record_margin:
+                st["v_record_margin"] = self.v_record_margin
         if self.contexts is not None:
             st["contexts"] = self.contexts.to_state()
         if self.range_rule is not None:
@@ -229,6 +235,7 @@ class ValueMode:
             self.block_nov = BlockNovelty.from_state(st["block_novelty"])
         if "v_record" in st:
             self.v_record = int(st["v_record"])
+            self.v_record_margin = float(st.get("v_record_margin", 0.0))
         if "contexts" in st:
             self.contexts = ContextDetector.from_state(st["contexts"])
         if "range_rule" in st:
