@@ -67,17 +67,19 @@ class DisputeDetector:
     def _h(self, content: str) -> float:
         return self.settings.hostility.score(content)
 
-    def on_message(self, e: Event) -> list[Detection]:
+    def on_message(self, e: Event) -> list[Detection] | None:
         """Every message: remember it as a possible parent; replies are examined.
 
         The memory is a (ts, text) pair per author in a dict per channel, not the Event:
         holding the Event kept its whole wire dict alive for the window, and freeing those
         long-lived dicts (cold in cache by then) cost more than the pair's allocation.
+        None, not an empty list, when there is no signal: most messages are not replies,
+        and a fresh list for each of them showed in the profile.
         """
         x = e.actor
         ch = e.channel or ""
         y = e.target_user
-        out = self._reply(e, x, y, ch, e.content or "") if y and y != x else []
+        out = self._reply(e, x, y, ch, e.content or "") if y and y != x else None
         chd = self.recent.get(ch)
         if chd is None:
             chd = self.recent[ch] = {}
