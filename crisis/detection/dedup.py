@@ -23,18 +23,22 @@ class RecentIds:
         self.seen: set[str] = set()
         self.prev: set[str] = set()
         self.epoch = 0
+        # Where the next generation begins: one float comparison per event instead of the
+        # epoch's floor division (ts // H > epoch exactly when ts >= (epoch + 1) * H).
+        self.next_epoch_at = DEDUP_HORIZON
 
     def first_time(self, event_id: str, ts: float) -> bool:
         """True the first time an id is offered within the horizon (and remembers it)."""
         seen = self.seen
         if event_id in seen or event_id in self.prev:
             return False
-        epoch = int(ts // DEDUP_HORIZON)
-        if epoch > self.epoch or len(seen) >= MAX_SEEN:
+        if ts >= self.next_epoch_at or len(seen) >= MAX_SEEN:
+            epoch = int(ts // DEDUP_HORIZON)
             # An old event (epoch behind) does not turn the generations back.
             self.prev = seen if epoch == self.epoch + 1 or len(seen) >= MAX_SEEN else set()
             seen = self.seen = set()
             self.epoch = max(epoch, self.epoch)
+            self.next_epoch_at = (self.epoch + 1) * DEDUP_HORIZON
         seen.add(event_id)
         return True
 

@@ -26,7 +26,7 @@ import math
 from typing import Any
 
 from crisis.detection.episodes import Detection
-from crisis.detection.event import Event, parse_event
+from crisis.detection.event import Event
 from crisis.detection.hostile_rate import HostileRate
 from crisis.detection.settings import DetectorSettings
 from crisis.detection.tails import binom_logsf
@@ -51,10 +51,10 @@ class DisputeDetector:
         self.settings = settings
         # (channel, from, to) -> [ts, content, recorded?]; insertion-ordered for expiry
         self.replies: dict[tuple[str, str, str], list[Any]] = {}
-        # channel -> author -> the member's last message there, which a reply to them most
-        # likely answers; (channel, author) -> (that message's ts, hostility, logged?) once
-        # scored (replies and the messages they answer)
-        self.recent: dict[str, dict[str, Event]] = {}
+        # channel -> author -> (ts, text) of the member's last message there, which a reply
+        # to them most likely answers; (channel, author) -> (that message's ts, hostility,
+        # logged?) once scored (replies and the messages they answer)
+        self.recent: dict[str, dict[str, tuple[float, str | None]]] = {}
         self.prune_at: dict[str, int] = {}
         self.scored: dict[tuple[str, str], tuple[float, float, bool]] = {}
         # channel -> list of [ts, speaker, target, hostility, content]
@@ -67,30 +67,33 @@ class DisputeDetector:
     def _h(self, content: str) -> float:
         return self.settings.hostility.score(content)
 
-    def on_message(self, e: Event) -> list[Detection]:
+    def on_message(self, e: Event) -> list[Detection] | None:
         """Every message: remember it as a possible parent; replies are examined.
 
-        The memory holds the Event itself in a dict per channel: no allocation per message
-        (building a key or a record for each one doubled the cost of this detector).
+        The memory is a (ts, text) pair per author in a dict per channel, not the Event:
+        holding the Event kept its whole wire dict alive for the window, and freeing those
+        long-lived dicts (cold in cache by then) cost more than the pair's allocation.
+        None, not an empty list, when there is no signal: most messages are not replies,
+        and a fresh list for each of them showed in the profile.
         """
         x = e.actor
         ch = e.channel or ""
         y = e.target_user
-        out = self._reply(e, x, y, ch, e.content or "") if y and y != x else []
+        out = self._reply(e, x, y, ch, e.content or "") if y and y != x else None
         chd = self.recent.get(ch)
         if chd is None:
             chd = self.recent[ch] = {}
         elif len(chd) >= 256 and len(chd) >= self.prune_at.get(ch, 256):
             chd = self._prune(ch, e.ts)
-        chd[x] = e
+        chd[x] = (e.ts, e.content)
         return out
 
-    def _prune(self, ch: str, now: float) -> dict[str, Event]:
+    def _prune(self, ch: str, now: float) -> dict[str, tuple[float, str | None]]:
         """Forget a channel's messages older than the window, when its memory has doubled
         since the last time (amortized O(1) a message; lookups check the age anyway)."""
-        keep = {a: m for a, m in self.recent[ch].items() if now - m.ts <= WINDOW}
+        keep = {a: m for a, m in self.recent[ch].items() if now - m[0] <= WINDOW}
         if len(keep) > MAX_RECENT:
-            keep = dict(sorted(keep.items(), key=lambda kv: kv[1].ts)[-MAX_RECENT // 2:])
+            keep = dict(sorted(keep.items(), key=lambda kv: kv[1][0])[-MAX_RECENT // 2:])
         self.recent[ch] = keep
         self.prune_at[ch] = max(256, 2 * len(keep))
         return keep
@@ -100,16 +103,17 @@ class DisputeDetector:
         it is old or already logged: (ts, hostility, text)."""
         chd = self.recent.get(ch)
         m = chd.get(y) if chd else None
-        if m is None or now - m.ts > WINDOW:
+        if m is None or now - m[0] > WINDOW:
             return None
+        mts, text = m[0], m[1] or ""
         cached = self.scored.get((ch, y))
-        if cached is not None and cached[0] == m.ts:
+        if cached is not None and cached[0] == mts:
             if cached[2]:
                 return None  # already in the log
-            return m.ts, cached[1], m.content or ""
-        h = self._h(m.content or "")
-        self.scored[(ch, y)] = (m.ts, h, False)
-        return m.ts, h, m.content or ""
+            return mts, cached[1], text
+        h = self._h(text)
+        self.scored[(ch, y)] = (mts, h, False)
+        return mts, h, text
 
     def _reply(self, e: Event, x: str, y: str, ch: str, content: str) -> list[Detection]:
         replies = self.replies
@@ -267,7 +271,7 @@ class DisputeDetector:
 
     def to_state(self) -> dict[str, Any]:
         return {"replies": [[list(k), v] for k, v in self.replies.items()],
-                "recent": {ch: {a: [m.ts, m.content] for a, m in d.items()} for ch, d in self.recent.items()},
+                "recent": {ch: {a: list(m) for a, m in d.items()} for ch, d in self.recent.items()},
                 "prune_at": self.prune_at,
                 "scored": [[list(k), list(v)] for k, v in self.scored.items()],
                 "logs": self.logs,
@@ -278,7 +282,7 @@ class DisputeDetector:
     def load_state(self, st: dict[str, Any]) -> None:
         self.replies = {tuple(k): list(v) for k, v in st["replies"]}
         # absent from checkpoints before 2026-12-07: start with no parents and no learned share
-        self.recent = {ch: {a: _message(self.community, ch, a, ts, text) for a, (ts, text) in d.items()}
+        self.recent = {ch: {a: (float(ts), text) for a, (ts, text) in d.items()}
                        for ch, d in st.get("recent", {}).items()}
         self.prune_at = dict(st.get("prune_at", {}))
         self.scored = {(k[0], k[1]): (v[0], v[1], v[2]) for k, v in st.get("scored", [])}
@@ -289,8 +293,3 @@ class DisputeDetector:
             self.n_replies = int(st["n_replies"])
         self.last_sweep = float(st["last_sweep"])
 
-
-def _message(community: str, channel: str, author: str, ts: float, content: str | None) -> Event:
-    """A remembered message rebuilt from a checkpoint (only its time and text are read)."""
-    return parse_event({"id": None, "ts": ts, "type": "message.create", "actor": {"id": author},
-                        "channel": channel, "content": content}, community)

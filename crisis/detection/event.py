@@ -46,7 +46,8 @@ class Event:
     event would cost as much as the JSON parsing itself.
     """
 
-    __slots__ = ("id", "community", "type", "ts", "actor", "content", "target_user", "extra", "_w", "_a")
+    __slots__ = ("id", "community", "type", "ts", "actor", "content", "target_user", "channel", "extra",
+                 "_w", "_a")
 
     # Annotations only (no values, which __slots__ would refuse): the types parse_event gives the slots.
     id: str
@@ -56,6 +57,7 @@ class Event:
     actor: str
     content: str | None
     target_user: str | None
+    channel: str | None  # a slot, not a property: the dispute detector reads it for every message
     extra: bool
     _w: dict[str, Any]  # the wire dict
     _a: dict[str, Any]  # its actor dict (or an empty one)
@@ -76,10 +78,6 @@ class Event:
     @property
     def bot(self) -> bool:
         return bool(self._a.get("bot", False))
-
-    @property
-    def channel(self) -> str | None:
-        return self._w.get("channel")
 
     @property
     def target_msg(self) -> str | None:
@@ -139,6 +137,7 @@ def parse_event(wire: dict[str, Any], community: str | None = None) -> Event:
     ev.content = get("content")
     target = get("target")
     ev.target_user = target.get("user_id") if target else None
+    ev.channel = get("channel")
     ev.extra = len(actor) > 3
     ev._w = wire
     ev._a = actor

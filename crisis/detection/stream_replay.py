@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from crisis.detection.community import CommunityDetector
@@ -43,30 +43,27 @@ def run_actions(events: Iterable[dict[str, Any] | Event],
     """
     settings_by_community = settings_by_community or {}
     detectors: dict[str, CommunityDetector] = {}
-    pending: dict[str, list[Event]] = {}
-    recent: dict[str, RecentIds] = {}
+    # community -> (its pending batch, its RecentIds.first_time): one lookup per event
+    routes: dict[str, tuple[list[Event], Callable[[str, float], bool]]] = {}
     actions: list[EpisodeAction] = []
-
-    def flush(comm: str) -> None:
-        actions.extend(detectors[comm].process(pending[comm]))
-        pending[comm] = []
 
     for raw in events:
         # mypy narrows `type(raw) is dict` in the first branch only (isinstance would cost per event).
         e: Event = parse_event(raw) if type(raw) is dict else raw  # type: ignore[assignment]  # -- an Event here
-        buf = pending.get(e.community)
-        if buf is None:
+        route = routes.get(e.community)
+        if route is None:
             comm = e.community
             detectors[comm] = CommunityDetector(comm, settings_by_community.get(comm))
-            recent[comm] = RecentIds()
-            buf = pending[comm] = []
-        if not recent[e.community].first_time(e.id, e.ts):
+            route = routes[comm] = ([], RecentIds().first_time)
+        buf, first_time = route
+        if not first_time(e.id, e.ts):
             continue
         buf.append(e)
         if len(buf) >= batch:
-            flush(e.community)
-    for comm in detectors:
-        flush(comm)
+            actions.extend(detectors[e.community].process(buf))
+            buf.clear()  # process() has consumed the batch and keeps no reference to the list
+    for comm, (buf, _) in routes.items():
+        actions.extend(detectors[comm].process(buf))
     end = max((d.clock for d in detectors.values()), default=0.0)
     for d in detectors.values():
         actions.extend(d.advance_to(end + 86400.0))  # close whatever is still open
