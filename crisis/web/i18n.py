@@ -28,6 +28,9 @@ def normalize(value: str | None) -> str | None:
 
 
 def select_locale() -> str:
+    fixed = g.get("page_locale")  # a page that picks its language from its URL (the public pages' ?lang=)
+    if fixed:
+        return str(fixed)
     user = g.get("user")
     chosen = normalize(user.locale if user is not None else None) or normalize(session.get("locale"))
     return chosen or browser_locale()

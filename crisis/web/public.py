@@ -2,12 +2,17 @@
 limited per sender and per community), the complainant's case page, and a penalised
 member's page with the appeal form. Everything a member or staff wrote is shown as text
 (autoescaped templates, no markup); links carry a signed token (crisis.public_links),
-and a token of another community, or none of ours, is a 404 like an unknown community."""
+and a token of another community, or none of ours, is a 404 like an unknown community.
+
+The language is switched by `?lang=` in the URL, never through the session: the rules page
+is cached by shared caches, so it must not set a cookie nor embed a session's CSRF token
+(the status page does the same). The other pages keep `?lang=` on their links and forms,
+and fall back to the visitor's saved choice; they are never cached."""
 from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as Redirect
 
@@ -20,9 +25,46 @@ from crisis.insight import metrics
 from crisis.models import Case, Community, Penalty
 from crisis.moderation import appeals, rulebook
 from crisis.tenancy.communities import NotFound, get_community
+from crisis.web.i18n import browser_locale, normalize
 from crisis.webctx import db, rt
 
 bp = Blueprint("public", __name__)
+# Pages a shared cache may keep: the same for everyone with the same URL and Accept-Language.
+SHARED = {"public.rules"}
+
+
+@bp.before_request
+def _page_locale() -> None:
+    chosen = normalize(request.args.get("lang"))
+    if chosen is None and request.endpoint in SHARED:
+        chosen = browser_locale()  # not the session's or the user's choice: the page is shared
+    g.page_locale = chosen
+
+
+def lang_args() -> dict[str, Any]:
+    """The `lang` to carry on this page's links and forms: the one in its URL, if any."""
+    chosen = normalize(request.args.get("lang"))
+    return {"lang": "zh" if chosen == "zh_Hans" else chosen} if chosen else {}
+
+
+def switch_url(locale: str) -> str:
+    """This page in another language: the same URL with `lang` set."""
+    args = {k: v for k, v in request.args.items() if not k.startswith("_")}  # never url_for's own _external…
+    values = {**args, **(request.view_args or {}), "lang": "zh" if locale == "zh_Hans" else locale}
+    return url_for(str(request.endpoint), **values)
+
+
+@bp.context_processor
+def _links() -> dict[str, Any]:
+    return {"lang_args": lang_args(), "switch_url": switch_url}
+
+
+@bp.after_request
+def _never_share_a_session(resp: Response) -> Response:
+    """A guard: a response that writes the session cookie is never left to a shared cache."""
+    if session.modified and "public" in resp.headers.get("Cache-Control", ""):
+        resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 def _community(slug: str) -> Community:
@@ -58,7 +100,7 @@ def rules(slug: str) -> Response:
     resp = make_response(render_template("public/rules.html", community=community, rulebook=book))
     # Public and the same for everyone: a short cache spares the server a burst of readers.
     resp.headers["Cache-Control"] = "public, max-age=60"
-    resp.headers["Vary"] = "Accept-Language, Cookie"
+    resp.headers["Vary"] = "Accept-Language"
     return resp
 
 
@@ -106,7 +148,7 @@ def report(slug: str) -> Response | Redirect:
         return _report_page(community, form, error=explain(exc), status=422)
     db().commit()
     token = public_links.token(rt().config, public_links.CASE_SALT, case.id)
-    return redirect(url_for("public.case_page", slug=slug, token=token, new=1), code=303)
+    return redirect(url_for("public.case_page", slug=slug, token=token, new=1, **lang_args()), code=303)
 
 
 def _row(model: type[Case] | type[Penalty], salt: str, community: Community, token: str) -> Any:
@@ -158,7 +200,7 @@ def appeal(slug: str, token: str) -> Response | Redirect:
         db().rollback()
         return _penalty_page(community, penalty, token, error=explain(exc), text=text, status=422)
     db().commit()
-    return redirect(url_for("public.penalty_page", slug=slug, token=token) + "#appeals", code=303)
+    return redirect(url_for("public.penalty_page", slug=slug, token=token, **lang_args()) + "#appeals", code=303)
 
 
 def explain(exc: Exception) -> str:

@@ -145,3 +145,31 @@ def log_in(page: Any, base: str, email: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("form.login button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+def no_sideways_scroll(page: Any) -> None:
+    """The whole page, not one box in it, is no wider than the window."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"{page.url} scrolls sideways by {overflow}px at {page.viewport_size['width']}px"
+
+
+def in_reach(page: Any, selector: str) -> None:
+    """The first match is visible, inside the window's width once scrolled to, and a click
+    would reach it (Playwright's trial click: enabled, stable, nothing covering it). A live
+    region may swap the element out mid-check; then it is found again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    width = page.viewport_size["width"]
+    for attempt in range(3):
+        control = page.locator(selector).first
+        try:
+            control.scroll_into_view_if_needed()
+            box = control.bounding_box()
+            assert box is not None and control.is_visible(), f"{selector} is hidden on {page.url}"
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, \
+                f"{selector} on {page.url} is outside the {width}px width: {box}"
+            control.click(trial=True)
+            return
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == 2:
+                raise
