@@ -155,6 +155,7 @@ def test_hostile_strings_stay_inert_on_the_public_pages(ruled: Site, new_page: A
     member.goto(f"{site.url}/p/lantern/report")
     member.check("input[name=subject_kind][value=member]")
     member.fill("input[name=member]", f"{IMG}{ATTR}")
+    member.select_option("select[name=category]", "harassment")
     member.select_option("select[name=rule]", "be-kind")
     member.fill("textarea[name=details]", f"{MARKUP} {UNICODE}")
     member.fill("input[name=name]", SCRIPT)
@@ -167,6 +168,7 @@ def test_hostile_strings_stay_inert_on_the_public_pages(ruled: Site, new_page: A
     # A refused form shows what was typed back as text too.
     member.goto(f"{site.url}/p/lantern/report")
     member.check("input[name=subject_kind][value=message]")
+    member.select_option("select[name=category]", "spam")
     member.fill("textarea[name=details]", MARKUP)
     member.click("button.send-report")
     member.locator("#form-error").wait_for()
@@ -205,6 +207,7 @@ def test_the_form_the_queue_and_a_case_fit_a_phone(ruled: Site, new_page: Any) -
     _no_sideways_scroll(member)
     member.check("input[name=subject_kind][value=member]")
     member.fill("input[name=member]", "@someone-with-a-very-long-account-name-indeed:matrix.example.org")
+    member.select_option("select[name=category]", "other")
     member.fill("textarea[name=details]", "x" * 300)
     member.click("button.send-report")
     member.locator("#received").wait_for()
