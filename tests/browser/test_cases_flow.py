@@ -15,7 +15,7 @@ from crisis.clock import SystemClock
 from crisis.db import session_scope
 from crisis.models import Case, Penalty
 from crisis.moderation import rulebook
-from tests.browser.conftest import PHONE, Site, log_in
+from tests.browser.conftest import PHONE, Site, log_in, no_sideways_scroll
 from tests.ops.test_hostile import ATTR, DOM_PROBLEMS, IMG, MARKUP, RTL, SCRIPT, SVG, UNICODE, _flat, _visit
 
 pytestmark = pytest.mark.browser
@@ -27,11 +27,6 @@ def ruled(site: Site) -> Site:
     with session_scope(site.app.extensions["crisis"].sessions) as session:
         rulebook.sync(session, clock=SystemClock())
     return site
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"{page.url} scrolls sideways by {overflow}px at {page.viewport_size['width']}px"
 
 
 def test_a_complaint_from_the_public_form_is_triaged_actioned_and_answered(ruled: Site, new_page: Any) -> None:
@@ -99,7 +94,7 @@ def test_an_appeal_from_the_members_page_lifts_the_penalty_on_a_phone_in_chinese
     penalty = staff.locator("li.penalty[data-kind=ban]")
     penalty.wait_for()
     assert penalty.get_attribute("data-status") == "active" and "封禁" in penalty.inner_text()
-    _no_sideways_scroll(staff)
+    no_sideways_scroll(staff)
     link = penalty.locator("input.copy").input_value()
     assert "/p/lantern/penalties/" in link
     link = site.url + link[link.index("/p/lantern/"):]  # the copy names the configured base URL
@@ -108,7 +103,7 @@ def test_an_appeal_from_the_members_page_lifts_the_penalty_on_a_phone_in_chinese
     member.goto(link)
     assert member.locator("#penalty").get_attribute("data-status") == "active"
     assert "禁止诈骗和钓鱼" in member.inner_text("#penalty")
-    _no_sideways_scroll(member)
+    no_sideways_scroll(member)
     member.fill(".appeal-form textarea[name=text]", "我的账号被盗了，链接不是我发的。")
     member.click("button.send-appeal")
     member.locator("#appeals .appeal[data-status=open]").wait_for()
@@ -122,7 +117,7 @@ def test_an_appeal_from_the_members_page_lifts_the_penalty_on_a_phone_in_chinese
     appeal.locator("textarea[name=note]").fill("账号已找回，撤销封禁。")
     appeal.locator("button.decide").click()
     staff.locator("li.penalty[data-kind=ban][data-status=lifted]").wait_for()
-    _no_sideways_scroll(staff)
+    no_sideways_scroll(staff)
     with session_scope(site.app.extensions["crisis"].sessions) as session:
         row = session.query(Penalty).one()
         assert row.status == "lifted" and row.ended_at is not None
@@ -204,21 +199,21 @@ def test_the_form_the_queue_and_a_case_fit_a_phone(ruled: Site, new_page: Any) -
     site = ruled
     member = new_page(viewport=PHONE)
     member.goto(f"{site.url}/p/lantern/report")
-    _no_sideways_scroll(member)
+    no_sideways_scroll(member)
     member.check("input[name=subject_kind][value=member]")
     member.fill("input[name=member]", "@someone-with-a-very-long-account-name-indeed:matrix.example.org")
     member.select_option("select[name=category]", "other")
     member.fill("textarea[name=details]", "x" * 300)
     member.click("button.send-report")
     member.locator("#received").wait_for()
-    _no_sideways_scroll(member)
+    no_sideways_scroll(member)
     staff = new_page(viewport=PHONE)
     log_in(staff, site.url, site.users["moderator"])
     staff.goto(f"{site.url}/c/lantern/queue")
     staff.locator("article.qitem").first.wait_for()
-    _no_sideways_scroll(staff)
+    no_sideways_scroll(staff)
     staff.locator("article.qitem .case-links a").first.click()
     staff.locator("#case").wait_for()
-    _no_sideways_scroll(staff)
+    no_sideways_scroll(staff)
     staff.goto(f"{site.url}/c/lantern/rules")
-    _no_sideways_scroll(staff)
+    no_sideways_scroll(staff)
