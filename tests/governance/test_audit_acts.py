@@ -32,21 +32,6 @@ MEMBER_URL = "matrixs://bot:hunter2-secret@matrix.example.org/!abc:example.org"
 
 
 @pytest.fixture
-def lantern(factory: Factory) -> Tenant:
-    return factory.community("lantern")
-
-
-@pytest.fixture
-def ada(factory: Factory, lantern: Tenant) -> Staff:
-    return factory.staff("ada@example.test", lantern.community, "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def meg(factory: Factory, lantern: Tenant) -> Staff:
-    return factory.staff("meg@example.test", lantern.community, "manager", password=PASSWORD)
-
-
-@pytest.fixture
 def rob(factory: Factory, lantern: Tenant) -> Staff:
     return factory.staff("rob@example.test", lantern.community, "moderator", password=PASSWORD)
 

@@ -7,7 +7,6 @@ import csv
 import io
 import re
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -19,21 +18,6 @@ from crisis.tenancy import communities
 from tests.conftest import Factory, Staff, Tenant
 from tests.engine.openapi_check import check
 from tests.web.conftest import PASSWORD, as_user, csrf
-
-
-@pytest.fixture
-def lantern(factory: Factory) -> Tenant:
-    return factory.community("lantern")
-
-
-@pytest.fixture
-def ada(factory: Factory, lantern: Tenant) -> Staff:
-    return factory.staff("ada@example.test", lantern.community, "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def meg(factory: Factory, lantern: Tenant) -> Staff:
-    return factory.staff("meg@example.test", lantern.community, "manager", password=PASSWORD)
 
 
 def _rows(session: Session, action: str) -> list[AuditEntry]:
