@@ -60,6 +60,9 @@ def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
         [mail] = wait_for(lambda: smtp.messages, timeout=20, interval=0.05, message="level 2 email to bob")
         text = mail_text(mail["data"])
         assert "Escalated (level 2)" in text and mail["to"] == ["bob@example.test"]
+        # The receiver answers before the worker records the send; a person reads the mail after both.
+        assert wait_for(lambda: _delivery(stack, incident.id, "escalated", "cm:%"), timeout=10, interval=0.05,
+                        message="the email delivery's record") == ("sent", 1)
         done = stack.client.post(ack_path(text))
         assert done.status_code == 200 and b"Thank you, Bob" in done.data
 
@@ -77,15 +80,9 @@ def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
         wait_for(lambda: [m for m in http.to("team") if "Lantern" in m.body["title"]], timeout=30, interval=0.1,
                  message="team channel")
 
-        def team_row() -> tuple[str, int] | None:
-            # The receiver answers before the worker records the outcome: wait for the record.
-            with stack.session() as s:
-                row = s.scalar(select(Notification).where(Notification.incident_id == incident.id,
-                                                          Notification.destination.like("ch:%"),
-                                                          Notification.event == "opened"))
-                return None if row is None or row.status == "sending" else (row.status, row.attempts)
-
-        assert wait_for(team_row, timeout=10, interval=0.05, message="the team delivery's record") == ("sent", 3)
+        # The receiver answers before the worker records the outcome: wait for the record.
+        assert wait_for(lambda: _delivery(stack, incident.id, "opened", "ch:%"), timeout=10, interval=0.05,
+                        message="the team delivery's record") == ("sent", 3)
 
         detail = stack.client.get(f"/api/v1/incidents/{incident.id}",
                                   headers={"Authorization": f"Bearer {stack.tokens['alice']}"}).get_json()
@@ -110,6 +107,15 @@ def test_it_runs_a_raid_end_to_end(redis_config: Config, tmp_path: Path,
     finally:
         st.stop_worker(worker)
         runtime.reset()
+
+
+def _delivery(stack: st.Stack, incident_id: int, event: str, destination: str) -> tuple[str, int] | None:
+    """The recorded outcome of one delivery, or None while it is unwritten or still sending."""
+    with stack.session() as s:
+        row = s.scalar(select(Notification).where(Notification.incident_id == incident_id,
+                                                  Notification.destination.like(destination),
+                                                  Notification.event == event))
+        return None if row is None or row.status == "sending" else (row.status, row.attempts)
 
 
 def _processed(stack: st.Stack, count: int) -> bool:
