@@ -74,7 +74,8 @@ def add_channel(slug: str) -> tuple[Response, int]:
 @bp.patch("/api/v1/communities/<slug>/member-channels/<int:channel_id>")
 def update_channel(slug: str, channel_id: int) -> Response:
     row = _channel(slug, channel_id, Role.MANAGER, "changing a member channel")
-    channels.set_disabled(row, field(json_body(), "disabled", bool))
+    channels.set_disabled(db(), row, field(json_body(), "disabled", bool), actor=current_user().email,
+                          actor_user_id=current_user().id)
     db().commit()
     return jsonify(channel_json(row))
 

@@ -146,7 +146,14 @@ def of(session: Session, community_id: int, *, enabled_only: bool = False) -> li
     return list(session.scalars(query.order_by(MemberChannel.name)))
 
 
-def set_disabled(row: MemberChannel, disabled: bool) -> None:
+def set_disabled(session: Session, row: MemberChannel, disabled: bool, *, actor: str,
+                 actor_user_id: int | None = None) -> None:
+    """Pause or resume; a pause stops announcements, so who did it is kept (no row when nothing changes)."""
+    if row.disabled != disabled:
+        record(session, community_id=row.community_id, actor=actor, actor_user_id=actor_user_id,
+               action="member_channel.pause" if disabled else "member_channel.resume",
+               target=f"member channel {row.id} ({row.name})", before={"disabled": row.disabled},
+               after={"disabled": disabled})
     row.disabled = disabled
     if not disabled:
         row.last_error = ""

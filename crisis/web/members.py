@@ -109,7 +109,7 @@ def channel_verb(slug: str, channel_id: int, verb: str) -> Response:
     elif verb == "remove":
         channels.remove(db(), row, actor=g.user.email, actor_user_id=g.user.id)
     else:
-        channels.set_disabled(row, verb == "pause")
+        channels.set_disabled(db(), row, verb == "pause", actor=g.user.email, actor_user_id=g.user.id)
     db().commit()
     return _back(slug, "channels")
 

@@ -1,5 +1,5 @@
 """The real acts write their audit rows: containment approved and undone, a platform link
-created, an integration key rotated, member channels added and removed, the status page
+created, an integration key rotated, member channels added, paused, resumed and removed, the status page
 changed, a rulebook version stored. Each row names the actor, the community and the
 client's address, holds before/after where a value changed, and never a secret; a refused
 act writes no row."""
@@ -148,6 +148,13 @@ def test_it_records_a_member_channel_added_and_removed_with_the_url_masked(
     assert created.actor == "meg@example.test" and created.target == f"member channel {made['id']} (announcements)"
     assert created.after == {"name": "announcements", "kind": "apprise", "language": "",
                              "destination": "matrixs://matrix.example.org/…"}
+    for disabled in (True, True, False):  # the second pause changes nothing and writes nothing
+        _api(client, factory, meg, "PATCH", f"{base}/{made['id']}", {"disabled": disabled}, status=200)
+    [paused] = _rows(session, "member_channel.pause")
+    [resumed] = _rows(session, "member_channel.resume")
+    _by(paused, meg, lantern)
+    assert (paused.before, paused.after) == ({"disabled": False}, {"disabled": True})
+    assert (resumed.before, resumed.after) == ({"disabled": True}, {"disabled": False})
     _api(client, factory, meg, "DELETE", f"{base}/{made['id']}", status=204)
     [removed] = _rows(session, "member_channel.delete")
     _by(removed, meg, lantern)
@@ -178,6 +185,11 @@ def test_it_records_a_bridge_room_and_a_removal_from_the_page(
                              "language": "", "link_id": link.id}
     as_user(client, meg)
     token = csrf(client, "/c/lantern/member-updates")
+    page = client.post(f"/c/lantern/member-updates/channels/{row_id}/pause", data={"_csrf": token},
+                       environ_base={"REMOTE_ADDR": ADDR})
+    assert page.status_code == 303
+    [paused] = _rows(session, "member_channel.pause")
+    _by(paused, meg, lantern)
     page = client.post(f"/c/lantern/member-updates/channels/{row_id}/remove", data={"_csrf": token},
                        environ_base={"REMOTE_ADDR": ADDR})
     assert page.status_code == 303
