@@ -22,7 +22,7 @@ from crisis.notify.outbox import NOTIFY_TYPES
 from crisis.notify.rooms import RoomSender, RoomTarget
 from crisis.notify.states import NOTIFICATION, NotificationStatus
 from crisis.notify.transport import Transport, TransportError, send
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, add_timeline, said
 
 N = NotificationStatus
 
@@ -103,7 +103,8 @@ def _record(session: Session, notification_id: int, error: TransportError | None
     row = session.get(Notification, notification_id)
     assert row is not None
     incident = session.get(Incident, row.incident_id) if row.incident_id else None
-    what = f"{row.event} notification to {row.recipient_label}"
+    what = said(N_("%(event)s notification to %(recipient)s"), words=("event",), event=row.event,
+                recipient=row.recipient_label)
     data = {"notification_id": row.id, "event": row.event, "attempt": row.attempts, "destination": row.destination}
     if row.status in NOTIFICATION.terminal():  # another worker's attempt already ended this row
         return Delivery("skipped", seconds=seconds)
@@ -111,16 +112,19 @@ def _record(session: Session, notification_id: int, error: TransportError | None
         row.status = NOTIFICATION.move(row.status, N.SENT).value
         row.sent_at, row.last_error = now, ""
         if incident is not None:
-            add_timeline(session, incident, "notification", f"Sent {what}", at=now, actor="notifier",
-                         actor_user_id=None, data={**data, "status": "sent"})
+            add_timeline(session, incident, "notification", said(N_("Sent %(what)s"), what=what), at=now,
+                         actor="notifier", actor_user_id=None, data={**data, "status": "sent"})
         _channel_ok(session, row)
         return Delivery("sent", seconds=seconds)
     row.last_error = error.message[:500]
     if error.permanent or row.attempts >= row.max_attempts:
         row.status = NOTIFICATION.move(row.status, N.FAILED).value
-        reason = "permanent error" if error.permanent else f"gave up after {row.attempts} attempts"
+        reason = said(N_("permanent error")) if error.permanent \
+            else said(N_("gave up after %(attempts)s attempts"), attempts=row.attempts)
         if incident is not None:
-            add_timeline(session, incident, "notification", f"Failed {what} ({reason}): {row.last_error}", at=now,
+            add_timeline(session, incident, "notification",
+                         said(N_("Failed %(what)s (%(reason)s): %(error)s"), what=what, reason=reason,
+                              error=row.last_error), at=now,
                          actor="notifier", data={**data, "status": "failed", "error": row.last_error})
             if row.cause.startswith(unreached.escalation_cause_prefix(incident.id)):
                 session.flush()
@@ -132,7 +136,8 @@ def _record(session: Session, notification_id: int, error: TransportError | None
     row.next_attempt_at = now + timedelta(seconds=delay)
     if incident is not None:
         add_timeline(session, incident, "notification",
-                     f"Attempt {row.attempts} of {what} failed: {row.last_error}; retrying in {delay}s", at=now,
+                     said(N_("Attempt %(attempt)s of %(what)s failed: %(error)s; retrying in %(delay)ss"),
+                          attempt=row.attempts, what=what, error=row.last_error, delay=delay), at=now,
                      actor="notifier", data={**data, "status": "retry", "error": row.last_error,
                                              "retry_in": delay})
     return Delivery("retry", retry_at=row.next_attempt_at, error=row.last_error, seconds=seconds)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from crisis.models import EscalationTimer, Incident, Notification
 from crisis.notify import outbox
 from crisis.response.states import IncidentStatus, TimerStatus
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, add_timeline, said
 
 FALLBACK_TARGETS = [{"role": "admin"}]
 _WAITING = ("pending", "sending")
@@ -66,13 +66,16 @@ def check(session: Session, incident: Incident, *, now: datetime) -> bool:
         return False  # another worker marked it first
     session.refresh(timer)
     failed = pages.get("failed", 0)
-    why = f"all {failed} page(s) failed" if failed else "no level resolved to anyone with a contact method"
-    add_timeline(session, incident, "escalation", f"Nobody was reached: escalation ended and {why}", at=now,
+    why = said(N_("all %(failed)s page(s) failed"), failed=failed) if failed \
+        else said(N_("no level resolved to anyone with a contact method"))
+    add_timeline(session, incident, "escalation", said(N_("Nobody was reached: escalation ended and %(why)s"), why=why),
+                 at=now,
                  actor="escalation", data={"unreached": True, "failed_pages": failed})
     result = outbox.notify(session, incident, "unreached", FALLBACK_TARGETS,
                            cause=f"inc{incident.id}:unreached:{timer.unreached_count}", now=now,
                            extra={"failed_pages": failed})
-    add_timeline(session, incident, "notification", f"Fallback to the community's admins: {result.summary}", at=now,
+    add_timeline(session, incident, "notification",
+                 said(N_("Fallback to the community's admins: %(who)s"), who=result.summary), at=now,
                  actor="escalation", data={"recipients": result.labels, "skipped": result.skipped,
                                            "fallback": True})
     return True

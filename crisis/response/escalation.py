@@ -24,7 +24,7 @@ from crisis.models import EscalationTimer, Incident
 from crisis.notify import outbox, unreached
 from crisis.playbooks import parse_duration
 from crisis.response.states import ESCALATING, TIMER, TimerStatus
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, Said, add_timeline, said
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,14 @@ def arm(session: Session, incident: Incident, policy: dict[str, Any], *, now: da
         timer.policy, timer.level, timer.round, timer.due_at, timer.updated_at = policy, 0, 0, now, now
         timer.armed_at, timer.unreached_at = now, None
     session.flush()
-    add_timeline(session, incident, "escalation", f"Escalation armed ({reason})", at=now, actor="escalation",
+    add_timeline(session, incident, "escalation", said(N_("Escalation armed (%(reason)s)"), words=("reason",),
+                                                       reason=reason), at=now, actor="escalation",
                  data={"levels": len(policy["levels"]), "repeat": policy.get("repeat", {})})
     _run(session, incident, timer, now, first_event=event)
     return timer
 
 
-def stop(session: Session, incident: Incident, *, now: datetime, why: str) -> bool:
+def stop(session: Session, incident: Incident, *, now: datetime, why: str | Said) -> bool:
     """Stop escalation in the caller's transaction. True when a pending step was cancelled."""
     result = session.execute(
         update(EscalationTimer).where(EscalationTimer.incident_id == incident.id,
@@ -63,7 +64,8 @@ def stop(session: Session, incident: Incident, *, now: datetime, why: str) -> bo
         .values(status=TimerStatus.STOPPED.value, due_at=None, updated_at=now),
         execution_options={"synchronize_session": False})
     if result.rowcount:  # type: ignore[attr-defined]  # -- an UPDATE's Result is a CursorResult
-        add_timeline(session, incident, "escalation", f"Escalation stopped: {why}", at=now, actor="escalation")
+        add_timeline(session, incident, "escalation", said(N_("Escalation stopped: %(why)s"), why=why), at=now,
+                     actor="escalation")
         return True
     return False
 
@@ -96,8 +98,9 @@ def _run(session: Session, incident: Incident, timer: EscalationTimer, now: date
                 timer.status = TIMER.move(timer.status, TimerStatus.EXHAUSTED).value
                 timer.level, timer.round, timer.due_at, timer.updated_at = nxt, rnd, None, now
                 add_timeline(session, incident, "escalation",
-                             "Escalation finished: every level has fired" if empty_in_a_row < len(levels)
-                             else "Escalation finished: nobody to notify at any level", at=now, actor="escalation")
+                             said(N_("Escalation finished: every level has fired")) if empty_in_a_row < len(levels)
+                             else said(N_("Escalation finished: nobody to notify at any level")), at=now,
+                             actor="escalation")
                 session.flush()
                 unreached.check(session, incident, now=now)
                 return
@@ -116,14 +119,18 @@ def _fire_level(session: Session, incident: Incident, timer: EscalationTimer, le
     timer.fired_count += 1
     result = outbox.notify(session, incident, event, spec["notify"], cause=f"inc{incident.id}:esc:{timer.fired_count}",
                            now=now, extra={"level": level + 1, "round": rnd + 1})
-    label = f"level {level + 1}" + (f" (repeat {rnd})" if rnd else "")
+    label = said(N_("level %(level)s (repeat %(round)s)"), level=level + 1, round=rnd) if rnd \
+        else said(N_("level %(level)s"), level=level + 1)
     if not result.notifications:
-        add_timeline(session, incident, "escalation", f"Escalation {label} skipped: nobody to notify ("
-                     + "; ".join(result.skipped or ["no targets"]) + ")", at=now, actor="escalation",
+        add_timeline(session, incident, "escalation",
+                     said(N_("Escalation %(label)s skipped: nobody to notify (%(why)s)"), label=label,
+                          why="; ".join(result.skipped) if result.skipped else said(N_("no targets"))),
+                     at=now, actor="escalation",
                      data={"level": level + 1, "round": rnd, "skipped": result.skipped})
         return False
-    add_timeline(session, incident, "escalation", f"Escalation {label} fired: notifying "
-                 + ", ".join(result.labels), at=now, actor="escalation",
+    add_timeline(session, incident, "escalation",
+                 said(N_("Escalation %(label)s fired: notifying %(who)s"), label=label, who=", ".join(result.labels)),
+                 at=now, actor="escalation",
                  data={"level": level + 1, "round": rnd, "recipients": result.labels, "skipped": result.skipped})
     return True
 

@@ -20,7 +20,7 @@ from crisis.notify import outbox
 from crisis.publicstatus import cadence, updates
 from crisis.response import episodes, escalation, postmortems, steps
 from crisis.response.states import SEVERITIES, IncidentStatus, check_transition, more_severe
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, add_timeline, said
 
 S = IncidentStatus
 TIMESTAMP = {S.ACKNOWLEDGED: "acknowledged_at", S.MITIGATED: "mitigated_at", S.RESOLVED: "resolved_at"}
@@ -70,11 +70,12 @@ def start(session: Session, incident: Incident, *, now: datetime,
     version = (playbooks.latest(session, playbook) if playbook else None) \
         or playbooks.select_for(session, incident.kind, incident.severity)
     if version is None:
-        add_timeline(session, incident, "playbook", "No playbook is stored: nobody was notified "
-                     "(run `crisis playbooks sync`)", at=now, actor="playbook")
+        add_timeline(session, incident, "playbook", said(N_("No playbook is stored: nobody was notified "
+                                                            "(run `crisis playbooks sync`)")), at=now, actor="playbook")
         return None
     incident.playbook_name, incident.playbook_version = version.name, version.version
-    add_timeline(session, incident, "playbook", f"Running playbook {version.name} v{version.version}", at=now,
+    add_timeline(session, incident, "playbook", said(N_("Running playbook %(name)s v%(version)s"), name=version.name,
+                                                      version=version.version), at=now,
                  actor="playbook", data={"name": version.name, "version": version.version,
                                          "content_hash": version.content_hash})
     spec = version.spec
@@ -82,7 +83,7 @@ def start(session: Session, incident: Incident, *, now: datetime,
     steps.create_from_playbook(session, incident, spec, roles, now)
     # Before the page goes out, so the level-1 alert can carry the action's one-click link.
     containment.from_playbook(session, incident, spec, now=now)
-    escalation.arm(session, incident, spec["escalation"], now=now, reason="incident opened")
+    escalation.arm(session, incident, spec["escalation"], now=now, reason=N_("incident opened"))
     cadence.sync(session, incident, spec, now=now)
     _route(session, incident, "opened", spec, cause=f"inc{incident.id}:opened", now=now)
     return version
@@ -119,7 +120,8 @@ def severity_raised(session: Session, incident: Incident, *, previous: str, now:
     outcome = outbox.notify(session, incident, "severity_raised", targets,
                             cause=f"inc{incident.id}:severity:{incident.severity}", now=now,
                             extra={"previous_severity": previous})
-    add_timeline(session, incident, "notification", f"Severity raise sent to {outcome.summary}", at=now,
+    add_timeline(session, incident, "notification",
+                 said(N_("Severity raise sent to %(summary)s"), summary=outcome.summary), at=now,
                  actor="detector", data={"recipients": outcome.labels, "skipped": outcome.skipped})
     return outcome
 
@@ -143,7 +145,9 @@ def open_manual(session: Session, community: Community, *, kind: str, severity: 
                         opened_at=now, created_at=now)
     session.add(incident)
     session.flush()
-    add_timeline(session, incident, "opened", f"{actor.label} opened {kind} incident: {incident.title}", at=now,
+    add_timeline(session, incident, "opened",
+                 said(N_("%(actor)s opened %(kind)s incident: %(title)s"), actor=actor.label, kind=kind,
+                      title=incident.title), at=now,
                  actor=actor.label, actor_user_id=actor.user_id, data={"severity": severity,
                                                                         "description": description})
     start(session, incident, now=now, playbook=playbook)
@@ -181,10 +185,13 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
     session.refresh(incident)
     if target == S.ACKNOWLEDGED and incident.owner_id is None and actor.user_id is not None:
         incident.owner_id = actor.user_id  # whoever takes an unowned incident commands it
-    entry = add_timeline(session, incident, "status", f"{actor.label} moved the incident {old} → {target.value}"
-                         + (f" via {actor.via}" if actor.via not in ("api",) else "") + (f": {note}" if note else "")
-                         + (" (confirmed while the detector still saw the crisis)" if still_open else ""),
-                         at=now, actor=actor.label, actor_user_id=actor.user_id,
+    moved = said("%(move)s%(via)s%(note)s%(confirmed)s",
+                 move=said(N_("%(actor)s moved the incident %(old)s → %(new)s"), words=("old", "new"),
+                           actor=actor.label, old=old, new=target.value),
+                 via=said(N_(" via %(via)s"), words=("via",), via=actor.via) if actor.via not in ("api",) else "",
+                 note=said(N_(": %(note)s"), note=note) if note else "",
+                 confirmed=said(N_(" (confirmed while the detector still saw the crisis)")) if still_open else "")
+    entry = add_timeline(session, incident, "status", moved, at=now, actor=actor.label, actor_user_id=actor.user_id,
                          data={"from": old, "to": target.value, "via": actor.via, "note": note,
                                **({"detector_active": episodes.describe(still_open)} if still_open else {})})
     session.flush()
@@ -192,10 +199,11 @@ def transition(session: Session, incident_id: int, new: IncidentStatus, *, actor
     cadence.sync(session, incident, spec, now=now)
     if target == S.TRIGGERED:
         if spec is not None:
-            escalation.arm(session, incident, spec["escalation"], now=now, reason="incident reopened",
+            escalation.arm(session, incident, spec["escalation"], now=now, reason=N_("incident reopened"),
                            event="reopened")
     else:
-        escalation.stop(session, incident, now=now, why=f"{target.value} by {actor.label}")
+        escalation.stop(session, incident, now=now, why=said(N_("%(status)s by %(actor)s"), words=("status",),
+                                                           status=target.value, actor=actor.label))
     if target == S.RESOLVED:
         # Every path that resolves (API, web, ack link) opens the draft the playbook asks for.
         postmortems.ensure_draft(session, incident, clock=clock)
@@ -261,7 +269,8 @@ def assign(session: Session, incident: Incident, user: User, *, role: str, actor
                                                     Responder.user_id == user.id, Responder.role == role))
     if exists is None:
         session.add(Responder(incident_id=incident.id, user_id=user.id, role=role, added_at=now))
-    add_timeline(session, incident, "assign", f"{actor.label} assigned {user.display_name or user.email} as {role}",
+    add_timeline(session, incident, "assign", said(N_("%(actor)s assigned %(user)s as %(role)s"), words=("role",),
+                                                   actor=actor.label, user=user.display_name or user.email, role=role),
                  at=now, actor=actor.label, actor_user_id=actor.user_id, data={"user_id": user.id, "role": role})
 
 
@@ -270,7 +279,9 @@ def set_severity(session: Session, incident: Incident, severity: str, *, actor: 
         raise LifecycleError(f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
     if severity == incident.severity:
         return False
-    add_timeline(session, incident, "severity", f"{actor.label} changed severity {incident.severity} → {severity}",
+    add_timeline(session, incident, "severity",
+                 said(N_("%(actor)s changed severity %(old)s → %(new)s"), actor=actor.label, old=incident.severity,
+                      new=severity),
                  at=clock.now(), actor=actor.label, actor_user_id=actor.user_id,
                  data={"from": incident.severity, "to": severity})
     previous, incident.severity = incident.severity, severity

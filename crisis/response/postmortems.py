@@ -31,7 +31,7 @@ from crisis.response.states import (
     PostmortemStatus,
     TaskStatus,
 )
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, add_timeline, said
 
 STATES = ("draft", "in_review", "published")
 VERDICTS = ("true_alarm", "false_alarm", "duplicate")
@@ -110,7 +110,7 @@ def create_draft(session: Session, incident: Incident, *, clock: Clock, author_i
                     author_id=author_id, created_at=now, updated_at=now)
     session.add(pm)
     session.flush()
-    add_timeline(session, incident, "postmortem", "Postmortem draft opened", at=now, actor="postmortems",
+    add_timeline(session, incident, "postmortem", said(N_("Postmortem draft opened")), at=now, actor="postmortems",
                  actor_user_id=author_id, data={"postmortem_id": pm.id})
     return pm
 
@@ -395,7 +395,8 @@ def notify_overdue_action(session: Session, item_id: int, now: datetime) -> bool
                                                     "step": "postmortem-action",
                                                     "owner": owner.display_name or owner.email,
                                                     "late_minutes": late}})
-    add_timeline(session, incident, "postmortem", f"Action item {item.title!r} is overdue; notified {result.summary}",
+    add_timeline(session, incident, "postmortem",
+                 said(N_("Action item %(title)r is overdue; notified %(who)s"), title=item.title, who=result.summary),
                  at=now, actor="postmortems", data={"action_item_id": item.id, "recipients": result.labels})
     return True
 

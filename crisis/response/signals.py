@@ -20,11 +20,11 @@ from crisis.containment.kinds import MAX_TARGETS
 from crisis.models import Community, Incident, IncidentEpisode, Signal
 from crisis.response import lifecycle, related
 from crisis.response.states import SEVERITIES, IncidentStatus, more_severe
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, Said, add_timeline, said
 
-REASONS = {"accounts": "it shares {shared_accounts} accounts with the incident",
-           "channel": "it is in the same channel #{channel}",
-           "follows": "it follows the {follows} within an hour"}
+REASONS = {"accounts": N_("it shares %(shared_accounts)s accounts with the incident"),
+           "channel": N_("it is in the same channel #%(channel)s"),
+           "follows": N_("it follows the %(follows)s within an hour")}
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def open_detected(session: Session, community: Community, *, episode_key: str, k
     session.flush()
     _record_signal(session, incident, kind=kind, severity=severity, score=score, scope=scope,
                    observed_at=opened_at, evidence=evidence, now=now)
-    add_timeline(session, incident, "opened", f"Detector opened {kind} incident: {title}", at=now,
+    add_timeline(session, incident, "opened", said(N_("Detector opened %(kind)s incident: %(title)s"), kind=kind,
+                                                   title=title), at=now,
                  actor="detector", data={"severity": severity, "observed_at": opened_at.isoformat()})
     lifecycle.start(session, incident, now=now)
     return incident
@@ -118,9 +119,10 @@ def attach(session: Session, incident: Incident, match: related.Match, *, episod
                    observed_at=opened_at, evidence=evidence, now=now)
     _take_accounts(incident, kind, evidence)
     incident.last_signal_at = max(incident.last_signal_at or opened_at, opened_at)
-    why = REASONS[match.reason].format(**match.detail)
-    add_timeline(session, incident, "related", f"Detector attached a related {kind} signal ({why}): {title}",
-                 at=now, actor="detector", data={"kind": kind, "severity": severity, "reason": match.reason,
+    why = Said(REASONS[match.reason], dict(match.detail))
+    add_timeline(session, incident, "related", said(N_("Detector attached a related %(kind)s signal (%(why)s): "
+                                                       "%(title)s"), kind=kind, why=why, title=title), at=now,
+                 actor="detector", data={"kind": kind, "severity": severity, "reason": match.reason,
                                                  **match.detail, "episode_key": episode_key,
                                                  "observed_at": opened_at.isoformat()})
     target = step_up(incident.severity)
@@ -160,8 +162,9 @@ def _raise(session: Session, incident: Incident, severity: str, *, title: str | 
                 containment.from_playbook(session, incident, spec, now=now)
         return False
     previous = incident.severity
-    add_timeline(session, incident, "severity", f"Detector raised severity {previous} → {severity}",
-                 at=now, actor="detector", data={"from": previous, "to": severity, "why": why})
+    add_timeline(session, incident, "severity", said(N_("Detector raised severity %(old)s → %(new)s"),
+                                                     old=previous, new=severity), at=now,
+                 actor="detector", data={"from": previous, "to": severity, "why": why})
     incident.severity = severity
     if title:
         incident.title = title
@@ -180,13 +183,14 @@ def close_episode(session: Session, incident: Incident, *, at: datetime, clock: 
     if episode is not None:
         if episode.closed_at is None:
             episode.closed_at = at
-            add_timeline(session, incident, "quiet", f"Detector saw the related {episode.kind} activity end",
-                         at=clock.now(), actor="detector", data={"event_time": at.isoformat(), "kind": episode.kind})
+            add_timeline(session, incident, "quiet",
+                         said(N_("Detector saw the related %(kind)s activity end"), kind=episode.kind), at=clock.now(),
+                         actor="detector", data={"event_time": at.isoformat(), "kind": episode.kind})
         return
     if incident.episode_closed_at is not None:
         return
     incident.episode_closed_at = at
-    add_timeline(session, incident, "quiet", "Detector saw the activity return to normal", at=clock.now(),
+    add_timeline(session, incident, "quiet", said(N_("Detector saw the activity return to normal")), at=clock.now(),
                  actor="detector", data={"event_time": at.isoformat()})
 
 

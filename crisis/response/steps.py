@@ -17,7 +17,7 @@ from crisis.models import Incident, Responder, Task, User
 from crisis.notify import outbox, recipients
 from crisis.playbooks import parse_duration
 from crisis.response.states import TASK, TASK_CLOSED, InvalidTransition, TaskStatus
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, Said, add_timeline, joined, said
 
 TASK_STATUSES = tuple(s.value for s in TaskStatus)
 
@@ -44,9 +44,12 @@ def fill_roles(session: Session, incident: Incident, spec: dict[str, Any], now: 
     names = {uid: (u.display_name or u.email) for uid in set(filled.values()) if (u := session.get(User, uid))}
     missing = sorted(set(spec.get("roles", {})) - set(filled))
     if filled or missing:
-        text = ", ".join(f"{role}: {names[uid]}" for role, uid in filled.items()) or "nobody"
-        add_timeline(session, incident, "assign", f"Roles filled from the playbook: {text}"
-                     + (f" (unfilled: {', '.join(missing)})" if missing else ""), at=now, actor="playbook",
+        text: Said = joined([said("%(role)s: %(who)s", words=("role",), role=role, who=names[uid])
+                             for role, uid in filled.items()]) if filled else said(N_("nobody"))
+        message = said(N_("Roles filled from the playbook: %(roles)s (unfilled: %(unfilled)s)"), roles=text,
+                       unfilled=", ".join(missing)) if missing \
+            else said(N_("Roles filled from the playbook: %(roles)s"), roles=text)
+        add_timeline(session, incident, "assign", message, at=now, actor="playbook",
                      data={"roles": filled, "unfilled": missing})
     return filled
 
@@ -81,7 +84,8 @@ def add_postmortem_task(session: Session, incident: Incident, spec: dict[str, An
                 due_at=now + parse_duration(postmortem.get("due", "7d")), created_at=now)
     session.add(task)
     session.flush()
-    add_timeline(session, incident, "task", f"Postmortem required for {incident.severity}: task created",
+    add_timeline(session, incident, "task", said(N_("Postmortem required for %(severity)s: task created"),
+                                                 severity=incident.severity),
                  at=now, actor="playbook", data={"task_id": task.id})
     return task
 
@@ -92,22 +96,23 @@ def update_task(session: Session, incident: Incident, task: Task, *, status: str
         raise TaskError(f"status: {status!r} is not one of {', '.join(TASK_STATUSES)}")
     if status == "skipped" and task.required:
         raise TaskError(f"status: step {task.step_id!r} is required and cannot be skipped")
-    changes = []
+    changes: list[Said | str] = []
     if status is not None and status != task.status:
         try:
             new = TASK.move(task.status, status)
         except InvalidTransition as exc:
             raise TaskError(f"status: {exc}") from None
-        changes.append(f"{task.status} → {new.value}")
+        changes.append(said(N_("%(old)s → %(new)s"), words=("old", "new"), old=task.status, new=new.value))
         task.status = new.value
         task.completed_at = now if new in TASK_CLOSED else None
         task.completed_by_id = actor_user_id if new in TASK_CLOSED else None
     if owner_id is not None and owner_id != task.owner_id:
         user = session.get(User, owner_id)
-        changes.append(f"owner → {(user.display_name or user.email) if user else owner_id}")
+        changes.append(said(N_("owner → %(owner)s"), owner=(user.display_name or user.email) if user else owner_id))
         task.owner_id = owner_id
     if changes:
-        add_timeline(session, incident, "task", f"Task {task.title!r}: " + ", ".join(changes), at=now,
+        add_timeline(session, incident, "task", said(N_("Task %(title)r: %(changes)s"), title=task.title,
+                                                     changes=joined(changes)), at=now,
                      actor=actor_label, actor_user_id=actor_user_id, data={"task_id": task.id, "step": task.step_id})
     return task
 
@@ -139,7 +144,8 @@ def notify_overdue_one(session: Session, task_id: int, now: datetime) -> bool:
                            extra={"task": {"title": task.title, "step": task.step_id,
                                            "owner": (owner.display_name or owner.email) if owner else "",
                                            "late_minutes": int(late.total_seconds() // 60)}})
-    add_timeline(session, incident, "task", f"Task {task.title!r} is overdue; notified {result.summary}", at=now,
+    add_timeline(session, incident, "task", said(N_("Task %(title)r is overdue; notified %(who)s"), title=task.title,
+                                                 who=result.summary), at=now,
                  actor="tasks", data={"task_id": task.id, "recipients": result.labels})
     return True
 

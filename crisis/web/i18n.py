@@ -4,11 +4,14 @@ Catalogs live in crisis/translations/<locale>/LC_MESSAGES/messages.po; the compi
 files are committed next to them (tests/web/test_i18n.py fails when they are stale)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, g, redirect, request, session
-from flask_babel import Babel
+from flask_babel import Babel, gettext
 from werkzeug.wrappers import Response
 
 from crisis.config import ROOT
+from crisis.timeline import SYSTEM_ACTORS
 from crisis.webctx import db
 
 TRANSLATIONS = ROOT / "crisis" / "translations"
@@ -52,6 +55,38 @@ def in_lang(texts: dict[str, str] | None) -> str:
     return texts.get(lang) or texts.get(other) or ""
 
 
+def timeline_text(entry: Any) -> str:
+    """A timeline line in the page's language: its template (crisis.timeline.Said) translated,
+    vocabulary values translated, other values as they are; the stored English otherwise.
+    A catalogue entry that does not fit its values falls back to the English, never an error."""
+    spoken = (entry.data or {}).get("said")
+    try:
+        return _spoken(spoken) if isinstance(spoken, dict) else str(entry.message)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return str(entry.message)
+
+
+def timeline_actor(entry: Any) -> str:
+    """Who wrote a line: a person's or an integration's name as it is, one of crisis's own
+    parts (crisis.timeline.SYSTEM_ACTORS) in the page's language."""
+    actor = str(entry.actor or entry.kind)
+    return str(gettext(actor)) if entry.actor_user_id is None and actor in SYSTEM_ACTORS else actor
+
+
+def _spoken(spoken: dict[str, Any]) -> str:
+    values: dict[str, Any] = {}
+    words = set(spoken.get("w") or ())
+    for key, value in (spoken.get("v") or {}).items():
+        if isinstance(value, dict):
+            value = _spoken(value)  # a reason with values of its own
+        elif key in words and isinstance(value, str) and value:
+            value = gettext(value)
+        values[key] = value
+    # gettext without variables does no %-substitution of its own: the values go in once, here.
+    template: str = spoken["t"]
+    return str(gettext(template) % values)
+
+
 def html_lang() -> str:
     return "zh-Hans" if select_locale() == "zh_Hans" else "en"
 
@@ -60,6 +95,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: "UTC")
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=select_locale, html_lang=html_lang)
+    app.jinja_env.filters["timeline_text"] = timeline_text
+    app.jinja_env.filters["timeline_actor"] = timeline_actor
     app.register_blueprint(bp)
 
 
