@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from crisis.bridges.base import ActionFailed, Executor, Plan
 from crisis.clock import Clock
 from crisis.containment import kinds, report
-from crisis.containment.service import describe, record, timeline_note
+from crisis.containment.service import describe, record, spoken, timeline_note
 from crisis.containment.states import ACTION, ActionStatus
 from crisis.db import session_scope
 from crisis.jobs import ringer
 from crisis.models import ContainmentAction, Incident, ModerationTask, Task
+from crisis.timeline import N_, said
 
 log = logging.getLogger(__name__)
 A = ActionStatus
@@ -205,7 +206,7 @@ def _apply_by_hand(session: Session, action: ContainmentAction, incident: Incide
     action.next_attempt_at = action.expires_at
     action.targets = [dict(t, state="done", note="by hand") for t in action.targets]
     record(session, action, A.APPLYING.value, actor="runner", now=now, note=f"task {task.id}")
-    timeline_note(session, action, f"Handed to a person (no bridge): {describe(action)}", at=now,
+    timeline_note(session, action, said(N_("Handed to a person (no bridge): %(what)s"), what=spoken(action)), at=now,
                   actor="containment", data={"action_id": action.id, "kind": action.kind, "status": "applied",
                                              "task_id": task.id, "manual": True})
     if action.expires_at is not None:
@@ -304,12 +305,12 @@ def _reverted(session: Session, action: ContainmentAction, incident: Incident | 
     who = action.reverted_by or "expiry"
     action.reverted_by = who
     record(session, action, A.EXPIRING.value, actor=who, now=now, note=note)
-    why = "expired" if who == "expiry" else f"undone by {who}"
+    why = said(N_("expired")) if who == "expiry" else said(N_("undone by %(who)s"), who=who)
     session.flush()
     if incident is not None:
         report.refresh_draft(session, incident)
-    timeline_note(session, action, f"Reverted ({why}): {describe(action)}"
-                  + (f"; {note}" if note else ""), at=now, actor="containment",
+    timeline_note(session, action, said(N_("Reverted (%(why)s): %(what)s%(note)s"), why=why, what=spoken(action),
+                                        note=f"; {note}" if note else ""), at=now, actor="containment",
                   data={"action_id": action.id, "kind": action.kind, "status": "reverted", "by": who,
                         "rooms": action.receipt.get("reverted", {})})
     return Outcome("revert", "reverted")
@@ -350,7 +351,8 @@ def _release(sessions: sessionmaker[Session], action_id: int, *, clock: Clock, e
         action.targets = [dict(t, state="released", released_at=now.isoformat()) if t["account"] in done else t
                           for t in action.targets]
         action.claimed_at, action.next_attempt_at, action.updated_at = None, action.expires_at, now
-        timeline_note(session, action, f"Released {', '.join(done)} from {describe(action)}",
+        timeline_note(session, action, said(N_("Released %(accounts)s from %(what)s"), accounts=", ".join(done),
+                                            what=spoken(action)),
                       at=now, actor="containment", data={"action_id": action.id, "status": "released",
                                                          "accounts": list(done)})
         if action.expires_at is not None:

@@ -19,7 +19,7 @@ from crisis.models import Community, ContainmentAction, ContainmentMove, Inciden
 from crisis.playbooks import parse_duration
 from crisis.statemachine import InvalidTransition
 from crisis.tenancy import community_settings
-from crisis.timeline import add_timeline
+from crisis.timeline import N_, Said, add_timeline, said
 
 A = ActionStatus
 
@@ -60,7 +60,7 @@ def _audit(session: Session, action: ContainmentAction, verb: str, *, actor: str
                                           "rooms": len(action.rooms or []), "via": via}, at=now)
 
 
-def timeline_note(session: Session, action: ContainmentAction, message: str, *, at: datetime, actor: str,
+def timeline_note(session: Session, action: ContainmentAction, message: str | Said, *, at: datetime, actor: str,
          actor_user_id: int | None = None, data: dict[str, Any] | None = None) -> None:
     """An incident's action goes on its timeline; a penalty's has no timeline (its moves are
     its record, shown on the member's page)."""
@@ -71,11 +71,24 @@ def timeline_note(session: Session, action: ContainmentAction, message: str, *, 
 
 
 def describe(action: ContainmentAction) -> str:
+    return spoken(action).english()
+
+
+def spoken(action: ContainmentAction) -> Said:
+    """What the action does, as a timeline template ("Ban accounts: 7 accounts")."""
     kind = kinds.get(action.kind)
     count = len(action.targets) if kind.aims_at == "accounts" else len(action.rooms)
-    noun = "account" if kind.aims_at == "accounts" else "room"
+    if kind.aims_at == "accounts":
+        template = N_("%(kind)s%(extra)s: %(count)s account") if count == 1 \
+            else N_("%(kind)s%(extra)s: %(count)s accounts")
+    else:
+        template = N_("%(kind)s%(extra)s: %(count)s room") if count == 1 else N_("%(kind)s%(extra)s: %(count)s rooms")
     extra = f" ({action.params['join_rule']})" if action.kind == "lockdown" else ""
-    return f"{kind.label}{extra}: {count} {noun}{'s' if count != 1 else ''}"
+    return said(template, words=("kind",), kind=kind.label, extra=extra, count=count)
+
+
+def _via(via: str) -> Said | str:
+    return said(N_(" via %(via)s"), words=("via",), via=via) if via else ""
 
 
 def _link(session: Session, community_id: int) -> PlatformLink | None:
@@ -200,8 +213,10 @@ def propose(session: Session, incident: Incident, kind_name: str, *, actor: str,
     session.flush()
     session.add(ContainmentMove(action_id=action.id, from_status="", to_status=A.PROPOSED.value, actor=actor[:200],
                                 actor_user_id=actor_user_id, note="", at=now))
-    add_timeline(session, incident, "containment", f"{actor} proposed: {describe(action)}"
-                 + ("" if kind.reversible else " (cannot be undone)"), at=now, actor=actor,
+    add_timeline(session, incident, "containment",
+                 said(N_("%(actor)s proposed: %(what)s"), actor=actor, what=spoken(action)) if kind.reversible
+                 else said(N_("%(actor)s proposed: %(what)s (cannot be undone)"), actor=actor, what=spoken(action)),
+                 at=now, actor=actor,
                  actor_user_id=actor_user_id, data={"action_id": action.id, "kind": kind.name, "status": "proposed",
                                                     "excluded": len(seen["excluded"])})
     return action
@@ -255,7 +270,8 @@ def approve(session: Session, action: ContainmentAction, *, actor: str, role: Ro
     _audit(session, action, "approve", actor=actor, actor_user_id=actor_user_id, now=now, before=before, via=via)
     action.approved_by, action.approved_by_id, action.approved_at = actor[:200], actor_user_id, now
     action.next_attempt_at = now
-    timeline_note(session, action, f"{actor} approved: {describe(action)}" + (f" via {via}" if via else ""),
+    timeline_note(session, action, said(N_("%(actor)s approved: %(what)s%(via)s"), actor=actor, what=spoken(action),
+                                        via=_via(via)),
                   at=now, actor=actor, actor_user_id=actor_user_id,
                   data={"action_id": action.id, "kind": action.kind, "status": "approved", "via": via})
     ringer.note_containment(session, action.id)
@@ -270,7 +286,9 @@ def cancel(session: Session, action: ContainmentAction, *, actor: str, now: date
     except InvalidTransition as exc:
         raise ContainmentError(f"status: {exc}") from None
     _audit(session, action, "cancel", actor=actor, actor_user_id=actor_user_id, now=now, before=before, via=note)
-    timeline_note(session, action, f"{actor} cancelled: {describe(action)}" + (f" ({note})" if note else ""),
+    timeline_note(session, action, said(N_("%(actor)s cancelled: %(what)s (%(note)s)"), actor=actor,
+                                        what=spoken(action), note=note) if note
+                  else said(N_("%(actor)s cancelled: %(what)s"), actor=actor, what=spoken(action)),
                   at=now, actor=actor, actor_user_id=actor_user_id,
                   data={"action_id": action.id, "kind": action.kind, "status": "cancelled"})
     return action
@@ -291,7 +309,8 @@ def undo(session: Session, action: ContainmentAction, *, actor: str, now: dateti
         return action  # already asked: the job is on it
     action.expires_at, action.next_attempt_at, action.reverted_by = now, now, actor[:200]
     _audit(session, action, "undo", actor=actor, actor_user_id=actor_user_id, now=now, before=action.status, via=via)
-    timeline_note(session, action, f"{actor} asked to undo: {describe(action)}" + (f" via {via}" if via else ""),
+    timeline_note(session, action, said(N_("%(actor)s asked to undo: %(what)s%(via)s"), actor=actor,
+                                        what=spoken(action), via=_via(via)),
                   at=now, actor=actor, actor_user_id=actor_user_id,
                   data={"action_id": action.id, "kind": action.kind, "status": "undo_requested"})
     ringer.note_containment(session, action.id)
@@ -316,7 +335,8 @@ def release(session: Session, action: ContainmentAction, account: str, *, actor:
     target.update(state="releasing", released_by=actor[:200])
     action.targets, action.next_attempt_at, action.updated_at = targets, now, now
     _audit(session, action, "release", actor=actor, actor_user_id=actor_user_id, now=now, before=action.status)
-    timeline_note(session, action, f"{actor} released {account} from: {describe(action)}", at=now,
+    timeline_note(session, action, said(N_("%(actor)s released %(account)s from: %(what)s"), actor=actor,
+                                        account=account, what=spoken(action)), at=now,
                   actor=actor, actor_user_id=actor_user_id,
                   data={"action_id": action.id, "kind": action.kind, "account": account, "status": "releasing"})
     ringer.note_containment(session, action.id)

@@ -305,8 +305,11 @@ def test_it_renders_the_section_in_chinese(client: FlaskClient, team: Team, inci
     as_user(client, team.responder)
     post(client, _verb(incident, lockdown, "approve"))
     client.post("/locale", data={"locale": "zh_Hans", "next": "/", "_csrf": csrf(client, "/")})
-    section = re.sub(r"<[^>]+>", " ", _section(client.get(_page(incident)).get_data(as_text=True)))
+    html = client.get(_page(incident)).get_data(as_text=True)
+    section = re.sub(r"<[^>]+>", " ", _section(html))
     assert "遏制" in section
+    # The timeline's line about the approval is in Chinese too (crisis.timeline.Said).
+    assert "批准：封锁（暂停加入） (knock)：0 个房间" in html, html.split('class="timeline"', 1)[-1][:1500]
     for english in ("Containment", "by hand", "Proposed", "Approved", "Expires", "Undo", "Propose an action",
                     "Lock down", "reverts itself"):
         assert english not in section, english
