@@ -11,7 +11,9 @@ QUIET rows. On by default: the window-shape novelty test (window_novelty.py;
 --novelty context|both|none for the symbol-sequence test of novelty.py, both or
 neither) and the record rule for single-row surprises (recent.py; --no-record):
 a record must beat the last MEMORY rows' maximum by 5 % of it (RECORD_MARGIN,
-the range rule's tolerance). Both judge the last MEMORY rows. Also on: the day-shape novelty test
+the range rule's tolerance). Both judge the last MEMORY rows. Also on: the flatline
+test (flatline.py; --no-flatline): a run of identical values whose chance under a
+Markov model of the series' own repeats (last MEMORY rows) is below alpha. Also on: the day-shape novelty test
 (block_novelty.py; --no-block-novelty): the means of 3-hour blocks of event time,
 a day of them to a window, against the nearest past days; a block pages only if its
 surprise beats those of the 7 blocks before it, whose windows overlap it. Also on: the range rule (range_rule.py;
@@ -50,7 +52,7 @@ RECORD_MARGIN = 0.05  # a record beats the old maximum by 5 % of it: the range r
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
                record: bool = True, contexts: bool = False, range_rule: bool = True,
-               block: bool = True) -> list[tuple[str, str, float]]:
+               block: bool = True, flatline: bool = True) -> list[tuple[str, str, float]]:
     rate = ValueRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
     if novelty in ("context", "both"):
@@ -61,6 +63,8 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
         rate.enable_block_novelty()
     if record:
         rate.enable_record_rule(memory=MEMORY, margin=RECORD_MARGIN)
+    if flatline:
+        rate.enable_flatline(memory=MEMORY)
     if contexts:
         rate.enable_contexts()
     if range_rule:
@@ -86,14 +90,14 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
 
 
 def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool, contexts: bool,
-               range_rule: bool, block: bool) -> None:
+               range_rule: bool, block: bool, flatline: bool) -> None:
     dest = out / DETECTOR / path.parent.name / f"{DETECTOR}_{path.name}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value", "anomaly_score", "label"])
         for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record, contexts=contexts,
-                                 range_rule=range_rule, block=block):
+                                    range_rule=range_rule, block=block, flatline=flatline):
             w.writerow([ts, v, sc, 0])
 
 
@@ -113,12 +117,15 @@ def main() -> None:
                          "by 5 %% of it, pages at once)")
     ap.add_argument("--no-block-novelty", action="store_true",
                     help="without the day-shape novelty test (3-hour blocks, 8 to a window)")
+    ap.add_argument("--no-flatline", action="store_true",
+                    help="without the flatline test (a run of identical values, judged by a Markov model of "
+                         "the series' repeats over the last MEMORY rows)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
     paths = sorted((nab / "data").glob("*/*.csv"))
     jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, a.contexts, not a.no_range_rule,
-             not a.no_block_novelty) for p in paths]
+             not a.no_block_novelty, not a.no_flatline) for p in paths]
     with Pool(a.jobs) as pool:  # files are independent: one process per core
         pool.starmap(write_file, jobs)
     if a.score:

@@ -15,6 +15,7 @@ from typing import Any
 
 from crisis.detection.nab.block_novelty import BlockNovelty
 from crisis.detection.nab.contexts import ContextDetector
+from crisis.detection.nab.flatline import FlatlineTest
 from crisis.detection.nab.novelty import ContextNovelty, NoveltyLikelihood
 from crisis.detection.nab.range_rule import RangeRule
 from crisis.detection.nab.recent import push_record
@@ -59,6 +60,7 @@ class ValueMode:
         self.contexts: ContextDetector | None = None
         self.context_score = 0.0  # the context detector's score of the last row (CAD scale)
         self.range_rule: RangeRule | None = None
+        self.flatline: FlatlineTest | None = None
 
     def observe_value(self, ts: float, x: float) -> float:
         """Score a numeric observation, then learn it; returns log p (<= 0).
@@ -76,8 +78,8 @@ class ValueMode:
         in a noisy series is not an anomaly but a sustained shift is. Opt-in
         options: the record rule (enable_record_rule) restricts the 1-row
         window; the novelty tests (enable_novelty, enable_window_novelty) are
-        Bonferroni-combined with the residual test; so is the day-shape test
-        (enable_block_novelty).
+        Bonferroni-combined with the residual test; so are the day-shape test
+        (enable_block_novelty) and the flatline test (enable_flatline).
         """
         v = self.v
         m = int(ts // 60)
@@ -132,6 +134,10 @@ class ValueMode:
             lp_block = self.block_nov.observe(ts, x)
             if self.block_nov.scored:  # tested only as a block ends: counted only then
                 tests.append(lp_block)
+        if self.flatline is not None:
+            lp_flat = self.flatline.observe(x)
+            if lp_flat is not None:  # tested only on a repeated value: counted only then
+                tests.append(lp_flat)
         if len(tests) > 1:  # several tests: Bonferroni
             lp = min(0.0, min(tests) + math.log(len(tests)))
         if self.range_rule is not None and self.range_rule.observe(x):
@@ -159,6 +165,13 @@ class ValueMode:
         event time, 8 to a window, against their nearest past windows (block_novelty.py),
         Bonferroni-combined with the other tests. It can page only as a block ends."""
         self.block_nov = BlockNovelty(block_seconds=block_seconds)
+
+    def enable_flatline(self, memory: int = 1000) -> None:
+        """Value mode also tests runs of identical values (flatline.py): the chance, under a
+        Markov model of this series' repeats over the last `memory` rows, that a run this
+        long starts at a given row, Bonferroni-combined with the other tests on the rows
+        that repeat the previous value."""
+        self.flatline = FlatlineTest(memory=memory)
 
     def enable_contexts(self, warmup: int = 750, rest: int = 150) -> None:
         """Value mode also runs the contextual anomaly detector of CAD OSE (contexts.py) on
@@ -218,6 +231,8 @@ class ValueMode:
             st["contexts"] = self.contexts.to_state()
         if self.range_rule is not None:
             st["range_rule"] = self.range_rule.to_state()
+        if self.flatline is not None:
+            st["flatline"] = self.flatline.to_state()
         return st
 
     def _load_value_state(self, st: dict[str, Any]) -> None:
@@ -240,6 +255,8 @@ class ValueMode:
             self.contexts = ContextDetector.from_state(st["contexts"])
         if "range_rule" in st:
             self.range_rule = RangeRule.from_state(st["range_rule"])
+        if "flatline" in st:
+            self.flatline = FlatlineTest.from_state(st["flatline"])
 
 
 class ValueRate(ValueMode, SeasonalRate):
