@@ -23,6 +23,7 @@ from crisis.audit import log as audit_log
 from crisis.clock import Clock, isoformat
 from crisis.containment.states import OPEN as OPEN_ACTIONS
 from crisis.db import Base, session_scope
+from crisis.detection import dispute as dispute_state
 from crisis.erasure import batches, tables
 from crisis.erasure.redact import Redactor
 from crisis.erasure.states import ERASURE, MAX_ATTEMPTS, ErasureStatus
@@ -189,6 +190,19 @@ def _step(session: Session, row: Erasure, *, clock: Clock, metadata: MetaData, c
         _finish(session, row, redactor, clock=clock, metadata=metadata)
 
 
+def _expanded(state: Any) -> Any:
+    # The dispute detector packs its parent memory (texts and authors): search it unpacked.
+    if isinstance(state, dict) and isinstance(state.get("dispute"), dict):
+        return {**state, "dispute": dispute_state.expanded(state["dispute"])}
+    return state
+
+
+def _repacked(state: Any) -> Any:
+    if isinstance(state, dict) and isinstance(state.get("dispute"), dict):
+        return {**state, "dispute": dispute_state.repacked(state["dispute"])}
+    return state
+
+
 def scrub_detectors(session: Session, community_id: int, redactor: Redactor, attempts: int = 5) -> bool:
     """Take the member out of the detectors' checkpoint; its version moves on, so a drain
     that loaded the old one loses its compare-and-set, and a worker's cached detectors are
@@ -198,9 +212,11 @@ def scrub_detectors(session: Session, community_id: int, redactor: Redactor, att
                                 .where(DetectorState.community_id == community_id)).first()
         if found is None:
             return False
-        cleaned = redactor.value(found.state)
-        if cleaned == found.state:
+        plain = _expanded(found.state)
+        cleaned = redactor.value(plain)
+        if cleaned == plain:
             return False
+        cleaned = _repacked(cleaned)
         result = session.execute(update(DetectorState).where(DetectorState.community_id == community_id,
                                                              DetectorState.version == found.version)
                                  .values(state=cleaned, version=found.version + 1),
