@@ -52,7 +52,8 @@ RECORD_MARGIN = 0.05  # a record beats the old maximum by 5 % of it: the range r
 
 def score_file(path: Path, suppress: bool = True, novelty: str = "window",
                record: bool = True, contexts: bool = False, range_rule: bool = True,
-               block: bool = True, flatline: bool = True) -> list[tuple[str, str, float]]:
+               block: bool = True, flatline: bool = True,
+               dispersion: bool = False) -> list[tuple[str, str, float]]:
     rate = ValueRate(k_hod=60.0, k_how=60.0)
     rate.prior_minutes = 1e-9
     if novelty in ("context", "both"):
@@ -65,6 +66,8 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
         rate.enable_record_rule(memory=MEMORY, margin=RECORD_MARGIN)
     if flatline:
         rate.enable_flatline(memory=MEMORY)
+    if dispersion:
+        rate.enable_dispersion(memory=MEMORY)
     if contexts:
         rate.enable_contexts()
     if range_rule:
@@ -90,14 +93,15 @@ def score_file(path: Path, suppress: bool = True, novelty: str = "window",
 
 
 def write_file(path: Path, out: Path, suppress: bool, novelty: str, record: bool, contexts: bool,
-               range_rule: bool, block: bool, flatline: bool) -> None:
+               range_rule: bool, block: bool, flatline: bool, dispersion: bool) -> None:
     dest = out / DETECTOR / path.parent.name / f"{DETECTOR}_{path.name}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value", "anomaly_score", "label"])
         for ts, v, sc in score_file(path, suppress=suppress, novelty=novelty, record=record, contexts=contexts,
-                                    range_rule=range_rule, block=block, flatline=flatline):
+                                    range_rule=range_rule, block=block, flatline=flatline,
+                                    dispersion=dispersion):
             w.writerow([ts, v, sc, 0])
 
 
@@ -120,12 +124,15 @@ def main() -> None:
     ap.add_argument("--no-flatline", action="store_true",
                     help="without the flatline test (a run of identical values, judged by a Markov model of "
                          "the series' repeats over the last MEMORY rows)")
+    ap.add_argument("--dispersion", action="store_true",
+                    help="with the dispersion test (the row-to-row changes of the last 32-256 rows against "
+                         "the MEMORY rows before: a count beyond their upper decile, Markov null)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     nab, out = Path(a.nab), Path(a.out)
     paths = sorted((nab / "data").glob("*/*.csv"))
     jobs = [(p, out, not a.no_suppress, a.novelty, not a.no_record, a.contexts, not a.no_range_rule,
-             not a.no_block_novelty, not a.no_flatline) for p in paths]
+             not a.no_block_novelty, not a.no_flatline, a.dispersion) for p in paths]
     with Pool(a.jobs) as pool:  # files are independent: one process per core
         pool.starmap(write_file, jobs)
     if a.score:

@@ -15,6 +15,7 @@ from typing import Any
 
 from crisis.detection.nab.block_novelty import BlockNovelty
 from crisis.detection.nab.contexts import ContextDetector
+from crisis.detection.nab.dispersion import DispersionTest
 from crisis.detection.nab.flatline import FlatlineTest
 from crisis.detection.nab.novelty import ContextNovelty, NoveltyLikelihood
 from crisis.detection.nab.range_rule import RangeRule
@@ -61,6 +62,7 @@ class ValueMode:
         self.context_score = 0.0  # the context detector's score of the last row (CAD scale)
         self.range_rule: RangeRule | None = None
         self.flatline: FlatlineTest | None = None
+        self.dispersion: DispersionTest | None = None
 
     def observe_value(self, ts: float, x: float) -> float:
         """Score a numeric observation, then learn it; returns log p (<= 0).
@@ -79,7 +81,8 @@ class ValueMode:
         options: the record rule (enable_record_rule) restricts the 1-row
         window; the novelty tests (enable_novelty, enable_window_novelty) are
         Bonferroni-combined with the residual test; so are the day-shape test
-        (enable_block_novelty) and the flatline test (enable_flatline).
+        (enable_block_novelty), the flatline test (enable_flatline) and the
+        dispersion test (enable_dispersion).
         """
         v = self.v
         m = int(ts // 60)
@@ -138,6 +141,10 @@ class ValueMode:
             lp_flat = self.flatline.observe(x)
             if lp_flat is not None:  # tested only on a repeated value: counted only then
                 tests.append(lp_flat)
+        if self.dispersion is not None:
+            lp_disp = self.dispersion.observe(x)
+            if lp_disp is not None:  # tested only as a window ends: counted only then
+                tests.append(lp_disp)
         if len(tests) > 1:  # several tests: Bonferroni
             lp = min(0.0, min(tests) + math.log(len(tests)))
         if self.range_rule is not None and self.range_rule.observe(x):
@@ -172,6 +179,13 @@ class ValueMode:
         long starts at a given row, Bonferroni-combined with the other tests on the rows
         that repeat the previous value."""
         self.flatline = FlatlineTest(memory=memory)
+
+    def enable_dispersion(self, memory: int = 1000) -> None:
+        """Value mode also tests whether the row-to-row changes of the last 32, 64, 128 or 256
+        rows are larger than those of the `memory` rows before (dispersion.py): a count of
+        changes beyond the reference's upper decile against a Markov chain fitted to the
+        reference, Bonferroni-combined with the other tests on the rows that end a window."""
+        self.dispersion = DispersionTest(memory=memory)
 
     def enable_contexts(self, warmup: int = 750, rest: int = 150) -> None:
         """Value mode also runs the contextual anomaly detector of CAD OSE (contexts.py) on
@@ -233,6 +247,8 @@ class ValueMode:
             st["range_rule"] = self.range_rule.to_state()
         if self.flatline is not None:
             st["flatline"] = self.flatline.to_state()
+        if self.dispersion is not None:
+            st["dispersion"] = self.dispersion.to_state()
         return st
 
     def _load_value_state(self, st: dict[str, Any]) -> None:
@@ -257,6 +273,8 @@ class ValueMode:
             self.range_rule = RangeRule.from_state(st["range_rule"])
         if "flatline" in st:
             self.flatline = FlatlineTest.from_state(st["flatline"])
+        if "dispersion" in st:
+            self.dispersion = DispersionTest.from_state(st["dispersion"])
 
 
 class ValueRate(ValueMode, SeasonalRate):
