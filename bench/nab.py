@@ -21,7 +21,11 @@ surprise beats those of the 7 blocks before it, whose windows overlap it. Also o
 far by more than 5 % of that range pages at once. Off unless asked for: CAD OSE's
 context detector (contexts.py; --contexts), a separate channel with its own rest
 rule whose alarm level 0.75 maps to 0.5; the row's score is the larger of the
-two. It makes a run about eight times slower. Files are scored in parallel (--jobs).
+two. It makes a run about eight times slower. Also off unless asked for: the dispersion
+test (dispersion.py; --dispersion), a count of row-to-row changes beyond the upper decile
+of the last MEMORY rows' changes in windows of 32-256 rows, against a Markov chain fitted
+to them (it gains three windows and adds false positives: docs/detection.md, issue 18's
+fourth round). Files are scored in parallel (--jobs).
 --score runs nabscore.py (numpy/pandas) with the optimised threshold and with
 the fixed threshold 0.5.
 """
