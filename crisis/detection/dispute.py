@@ -274,7 +274,9 @@ class DisputeDetector:
 
     def to_state(self) -> dict[str, Any]:
         return {"replies": [[list(k), v] for k, v in self.replies.items()],
-                "recent_z": pack_recent(self.recent),
+                # A copy per channel, not per entry: the pairs are immutable, and orjson (the
+                # JSON columns' serializer) writes tuples itself. See the note on unpack_recent.
+                "recent": {ch: dict(d) for ch, d in self.recent.items()},
                 "prune_at": self.prune_at,
                 "scored": [[list(k), list(v)] for k, v in self.scored.items()],
                 "logs": self.logs,
@@ -285,7 +287,7 @@ class DisputeDetector:
     def load_state(self, st: dict[str, Any]) -> None:
         self.replies = {tuple(k): list(v) for k, v in st["replies"]}
         # absent from checkpoints before 2026-12-07: start with no parents and no learned share
-        recent = unpack_recent(st["recent_z"]) if "recent_z" in st else st.get("recent", {})
+        recent = expanded(st).get("recent", {})
         self.recent = {ch: {a: (float(ts), text) for a, (ts, text) in d.items()} for ch, d in recent.items()}
         self.prune_at = dict(st.get("prune_at", {}))
         self.scored = {(k[0], k[1]): (v[0], v[1], v[2]) for k, v in st.get("scored", [])}
@@ -298,35 +300,23 @@ class DisputeDetector:
 
 
 
-# The parent memory holds the last message of every author of the window, texts included:
-# most of a busy community's checkpoint (370 of 530 KB under bench/load.py), written at
-# every drain. Packed (zlib level 1, then base64 for the JSON column) it is about a tenth as
-# large and costs under a millisecond; unpacked it lowered bench/load.py's end-to-end rate and
-# raised its detector lag p99 by 0.1 s. crisis.erasure unpacks it to take a member out.
-def pack_recent(recent: dict[str, dict[str, tuple[float, str | None]]]) -> str:
-    plain = {ch: {a: [m[0], m[1]] for a, m in d.items()} for ch, d in recent.items()}
-    raw = json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
-    return base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
-
-
+# The parent memory (the last message of every author of the window, texts included) is
+# most of a busy community's checkpoint: 370 of 530 KB under bench/load.py, written at every
+# drain. For one day (54b1fae) it was packed with zlib and base64 to shrink that, but the
+# standard library's encoder and the copy into lists cost 5.5 ms a drain, a third of a detect
+# worker's CPU under that load (py-spy), more than the bytes saved. PostgreSQL compresses the
+# column itself (lz4, migration 0006), so the memory is written plain again; checkpoints of
+# that day are still read.
 def unpack_recent(blob: str) -> dict[str, dict[str, list[Any]]]:
     unpacked: dict[str, dict[str, list[Any]]] = json.loads(zlib.decompress(base64.b64decode(blob)))
     return unpacked
 
 
 def expanded(state: dict[str, Any]) -> dict[str, Any]:
-    """A dispute checkpoint with its packed parts as plain JSON (to search or rewrite them)."""
+    """A dispute checkpoint with its parent memory plain, in the form to_state writes (a
+    checkpoint of 2026-12-08 holds it packed), to search or rewrite it."""
     if "recent_z" not in state:
         return state
     out = {k: v for k, v in state.items() if k != "recent_z"}
     out["recent"] = unpack_recent(state["recent_z"])
-    return out
-
-
-def repacked(state: dict[str, Any]) -> dict[str, Any]:
-    """expanded()'s inverse."""
-    if "recent" not in state:
-        return state
-    out = {k: v for k, v in state.items() if k != "recent"}
-    out["recent_z"] = pack_recent({ch: {a: (m[0], m[1]) for a, m in d.items()} for ch, d in state["recent"].items()})
     return out

@@ -191,15 +191,10 @@ def _step(session: Session, row: Erasure, *, clock: Clock, metadata: MetaData, c
 
 
 def _expanded(state: Any) -> Any:
-    # The dispute detector packs its parent memory (texts and authors): search it unpacked.
+    # A checkpoint of 2026-12-08 holds the dispute detector's parent memory (texts and
+    # authors) packed: search it unpacked, and write it back plain, as the detector does now.
     if isinstance(state, dict) and isinstance(state.get("dispute"), dict):
         return {**state, "dispute": dispute_state.expanded(state["dispute"])}
-    return state
-
-
-def _repacked(state: Any) -> Any:
-    if isinstance(state, dict) and isinstance(state.get("dispute"), dict):
-        return {**state, "dispute": dispute_state.repacked(state["dispute"])}
     return state
 
 
@@ -216,7 +211,6 @@ def scrub_detectors(session: Session, community_id: int, redactor: Redactor, att
         cleaned = redactor.value(plain)
         if cleaned == plain:
             return False
-        cleaned = _repacked(cleaned)
         result = session.execute(update(DetectorState).where(DetectorState.community_id == community_id,
                                                              DetectorState.version == found.version)
                                  .values(state=cleaned, version=found.version + 1),

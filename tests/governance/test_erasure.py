@@ -3,7 +3,9 @@ and binary column of every table, on SQLite and on PostgreSQL), counts kept, oth
 communities untouched, the detectors still working on the rewritten events."""
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +188,33 @@ def test_it_says_which_field_of_a_request_is_wrong(sqlite_db: tuple[Engine, sess
         with pytest.raises(service.ErasureRefused, match=message):
             service.request(s, community, member=member, also=also, actor="t", actor_user_id=None,
                             remote_addr=None, clock=clock)
+
+
+def test_it_takes_the_member_out_of_a_packed_parent_memory_and_writes_it_plain(
+        sqlite_db: tuple[Engine, sessionmaker[Session]]) -> None:
+    from crisis.detection.dispute import expanded
+    from crisis.erasure.redact import Redactor
+    from crisis.models import DetectorState
+    from crisis.tenancy.communities import create_community
+
+    _, sessions = sqlite_db
+    clock = FixedClock(CURRENT_TIME)
+    memory = {"general": {"@mallory:hs.test": [1.7e9, "you will all regret this, every one of you"],
+                          "@u1:hs.test": [1.7e9 + 1, "calm down please"]}}
+    packed = base64.b64encode(zlib.compress(json.dumps(memory).encode(), 1)).decode("ascii")
+    with sessions() as s:
+        community, _ = create_community(s, "packed", name=None, clock=clock)
+        s.add(DetectorState(community_id=community.id, state={"dispute": {"recent_z": packed, "logs": {}}},
+                            last_seq=0, updated_at=CURRENT_TIME, version=3))
+        s.commit()
+        cid = community.id
+    redactor = Redactor(ids=["@mallory:hs.test"], texts=["you will all regret this, every one of you"],
+                        tombstone="erased-7")
+    with sessions() as s:
+        assert service.scrub_detectors(s, cid, redactor) is True
+        s.commit()
+    version, state = world.detector_state(sessions, cid)
+    assert version == 4 and "recent_z" not in state["dispute"]
+    assert state["dispute"]["recent"]["general"] == {"erased-7": [1.7e9, ERASED],
+                                                     "@u1:hs.test": [1.7e9 + 1, "calm down please"]}
+    assert expanded(state["dispute"]) is state["dispute"]
