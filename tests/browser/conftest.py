@@ -139,6 +139,19 @@ def new_page(browser: Any, watch: PageWatch) -> Iterator[Any]:
         context.close()
 
 
+def open_raid(site: Site, page: Any) -> None:
+    """Post a raid and open its incident from the list, once its containment is proposed."""
+    history, raid = raid_events(site.slug)
+    site.post_events(history)
+    site.post_events(raid)
+    page.goto(f"{site.url}/incidents?status=open")
+    row = page.locator("tr.incident-row").first
+    row.wait_for(timeout=60_000)
+    assert "Raid" in row.inner_text()
+    row.locator("a").first.click()
+    page.locator("#containment li.caction[data-kind=ban]").wait_for()
+
+
 def log_in(page: Any, base: str, email: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=email]", email)

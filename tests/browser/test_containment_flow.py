@@ -7,27 +7,15 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Site, log_in, raid_events
+from tests.browser.conftest import Site, log_in, open_raid
 
 pytestmark = pytest.mark.browser
-
-
-def _open_raid(site: Site, page: Any) -> None:
-    history, raid = raid_events(site.slug)
-    site.post_events(history)
-    site.post_events(raid)
-    page.goto(f"{site.url}/incidents?status=open")
-    row = page.locator("tr.incident-row").first
-    row.wait_for(timeout=60_000)
-    assert "Raid" in row.inner_text()
-    row.locator("a").first.click()
-    page.locator("#containment li.caction[data-kind=ban]").wait_for()
 
 
 def test_it_approves_and_undoes_a_ban_from_the_incident_page(site: Site, new_page: Any) -> None:
     page = new_page()
     log_in(page, site.url, site.users["responder"])
-    _open_raid(site, page)
+    open_raid(site, page)
 
     ban = page.locator("#containment li.caction[data-kind=ban]")
     assert ban.get_attribute("data-status") == "proposed"
@@ -89,7 +77,7 @@ def test_a_moderator_sees_why_they_cannot_approve_and_the_section_speaks_chinese
                                                                                 new_page: Any) -> None:
     page = new_page(locale="zh-CN")
     log_in(page, site.url, site.users["moderator"])
-    _open_raid(site, page)
+    open_raid(site, page)
     section = page.locator("#containment")
     assert section.locator("h2").inner_text() == "遏制措施"
     ban = section.locator("li.caction[data-kind=ban]")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PHONE, Site, log_in, raid_events
+from tests.browser.conftest import PHONE, Site, log_in, open_raid, raid_events
 
 pytestmark = pytest.mark.browser
 
@@ -18,6 +18,26 @@ def _fill_sections(page: Any) -> None:
     for area in page.locator("#pm-form textarea").all():
         if not area.input_value().strip():
             area.fill("Written in the browser test.")
+
+
+def test_a_live_refresh_keeps_the_box_a_responder_ticked_in_the_header(site: Site, new_page: Any) -> None:
+    # The header's first refresh starts as the page loads; it is held here until the box is
+    # ticked, as a slow answer would be, and its swap must not untick it under the click.
+    page = new_page()
+    log_in(page, site.url, site.users["responder"])
+    held: list[Any] = []
+    page.route("**/live/header", lambda route: held.append(route))
+    open_raid(site, page)
+    assert held, "the header's first refresh went out"
+    page.check("#incident-header input[name=confirm_active]")
+    page.locator("body").click(position={"x": 1, "y": 1})  # focus leaves the header: only the tick keeps it
+    with page.expect_response("**/live/header"):
+        held[0].continue_()
+    page.wait_for_timeout(500)  # the answer has been read and, were it swapped in, swapped
+    assert page.is_checked("#incident-header input[name=confirm_active]")
+    assert page.get_attribute("#incident-header", "data-refreshed") is None
+    page.click("button[data-action=resolve]")
+    page.locator("#incident-header .status-resolved").wait_for()
 
 
 def test_it_takes_a_raid_from_detection_to_a_published_postmortem(site: Site, new_page: Any) -> None:
