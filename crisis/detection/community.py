@@ -58,6 +58,7 @@ class CommunityDetector:
         settings = self.settings
         allow_users = settings._allow_users
         msgs, posters, members = self.messages, self.posters, self.raid.members
+        dispute_on_message = self.dispute.on_message
         clock = self.clock
         next_minute = (self.minute + 1) * 60.0
         for e in events:
@@ -91,7 +92,7 @@ class CommunityDetector:
                 if c and (actor in members or "http" in c or "@" in c or "www." in c
                           or (not c.isascii() and hides_latin(c))):
                     sigs = self.raid.on_message(e, self.book.is_open)
-                sig2 = self.dispute.on_message(e)  # replies are examined; others may be answered
+                sig2 = dispute_on_message(e)  # replies are examined; others may be answered
                 if sig2:
                     sigs = sig2 if not sigs else sigs + sig2
                 if not sigs:

@@ -86,8 +86,10 @@ class DisputeDetector:
         chd = self.recent.get(ch)
         if chd is None:
             chd = self.recent[ch] = {}
-        elif len(chd) >= 256 and len(chd) >= self.prune_at.get(ch, 256):
-            chd = self._prune(ch, e.ts)
+        else:
+            n = len(chd)
+            if n >= 256 and n >= self.prune_at.get(ch, 256):
+                chd = self._prune(ch, e.ts)
         chd[x] = (e.ts, e.content)
         return out
 

@@ -28,6 +28,7 @@ _ALPHA = re.compile(r"[^\W\d_]")
 _CASELESS_REPEAT = re.compile(f"([{_NGRAM_CHARS}])\\1\\1")
 _STRIP = "!?.,"
 _STRIP_FRIENDLY = "!?.,:)"
+MAX_KINDS = 50_000  # words remembered by _kind (then forgotten at once)
 
 
 class Hostility:
@@ -43,9 +44,24 @@ class Hostility:
         self.words = frozenset(words)
         self.phrases = tuple(phrases)
         self.friendly = frozenset(friendly)
+        self._kinds: dict[str, int] = {}  # word -> _kind(word)
         # Longest first, so an alternation counts 他妈的 once rather than as 他妈 + 妈的.
         self.cjk = re.compile("|".join(sorted(cjk, key=len, reverse=True)))
         self.friendly_cjk = re.compile("|".join(sorted(friendly_cjk, key=len, reverse=True)))
+
+    def _kind(self, w: str) -> int:
+        """1 for a hostile word, 2 for a friendly one, 0 for neither (remembered: chat
+        repeats its words, and one lookup costs less than the strips and probes)."""
+        if w in self.words or w.strip(_STRIP) in self.words:
+            k = 1
+        elif w.strip(_STRIP_FRIENDLY) in self.friendly:
+            k = 2
+        else:
+            k = 0
+        if len(self._kinds) >= MAX_KINDS:
+            self._kinds.clear()
+        self._kinds[w] = k
+        return k
 
     def score(self, content: str) -> float:
         if not content:
@@ -53,13 +69,14 @@ class Hostility:
         text = fold(content)
         low = text.lower()
         hits = friendly = 0
-        words, friends = self.words, self.friendly
+        kinds = self._kinds
         for w in low.split():
-            if w in words:
+            k = kinds.get(w)
+            if k is None:
+                k = self._kind(w)
+            if k == 1:
                 hits += 1
-            elif w.strip(_STRIP) in words:
-                hits += 1
-            elif w.strip(_STRIP_FRIENDLY) in friends:
+            elif k == 2:
                 friendly += 1
         for p in self.phrases:
             if p in low:
