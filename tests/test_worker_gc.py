@@ -14,5 +14,5 @@ def test_the_worker_freezes_what_it_loaded_and_collects_less_often() -> None:
             "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()]))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     before, after, frozen, enabled = json.loads(run.stdout)
-    assert before == [700, 10, 10] and after == list(GC_THRESHOLDS)
+    assert before != after == list(GC_THRESHOLDS)  # the default differs across CPython versions
     assert frozen > 10_000 and enabled  # the imports are frozen; cycles are still collected
