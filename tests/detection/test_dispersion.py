@@ -7,6 +7,7 @@ import random
 
 from crisis.detection.nab.dispersion import DispersionTest, markov_tail
 from crisis.detection.nab.valuemode import ValueRate
+from tests.detection.series import resumed_and_whole
 
 T0 = 1_791_158_400.0
 ALPHA = math.log(1e-5)  # bench/nab.py's fixed threshold 0.5
@@ -95,13 +96,8 @@ def test_it_is_made_only_as_a_window_ends_and_once_its_reference_is_long_enough(
 
 def test_its_state_round_trips_through_a_json_checkpoint() -> None:
     xs = _noise(1500, seed=5) + _noise(500, sd=3.0, seed=6)
-    whole = DispersionTest()
-    expected = [whole.observe(x) for x in xs]
-    part = DispersionTest()
-    for x in xs[:1517]:  # mid-window
-        part.observe(x)
-    resumed = DispersionTest.from_state(json.loads(json.dumps(part.to_state())))
-    assert [resumed.observe(x) for x in xs[1517:]] == expected[1517:]
+    resumed, whole = resumed_and_whole(DispersionTest, DispersionTest.from_state, xs, 1517)  # mid-window
+    assert resumed == whole
 
 
 def test_value_mode_pages_a_variance_rise_and_resumes_the_test_from_a_checkpoint() -> None:

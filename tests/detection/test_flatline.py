@@ -6,6 +6,7 @@ import random
 
 from crisis.detection.nab.flatline import FlatlineTest
 from crisis.detection.nab.valuemode import ValueRate
+from tests.detection.series import resumed_and_whole
 
 T0 = 1_791_158_400.0
 ALPHA = math.log(1e-5)  # bench/nab.py's fixed threshold 0.5
@@ -80,13 +81,8 @@ def test_the_run_under_test_is_not_learned_until_it_ends() -> None:
 
 def test_its_state_round_trips_through_a_json_checkpoint() -> None:
     xs = _noisy(1500, seed=3) + [4.0] * 12 + _noisy(100, seed=4)
-    whole = FlatlineTest()
-    expected = [whole.observe(x) for x in xs]
-    part = FlatlineTest()
-    for x in xs[:1505]:
-        part.observe(x)
-    resumed = FlatlineTest.from_state(json.loads(json.dumps(part.to_state())))
-    assert [resumed.observe(x) for x in xs[1505:]] == expected[1505:]
+    resumed, whole = resumed_and_whole(FlatlineTest, FlatlineTest.from_state, xs, 1505)
+    assert resumed == whole
 
 
 def test_value_mode_pages_a_flatline_and_resumes_the_test_from_a_checkpoint() -> None:

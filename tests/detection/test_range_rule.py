@@ -6,6 +6,7 @@ import random
 
 from crisis.detection.nab.range_rule import RangeRule
 from crisis.detection.nab.valuemode import ValueRate
+from tests.detection.series import resumed_and_whole
 
 T0 = 1_791_158_400.0
 
@@ -49,13 +50,8 @@ def test_the_rule_learns_each_value_so_a_repeated_high_is_not_news_again() -> No
 
 def test_its_state_round_trips_through_a_json_checkpoint() -> None:
     xs = _noisy(400, seed=3) + [30.0, 5.0, 31.0, 12.0]
-    whole = RangeRule(warmup=100, tolerance=0.05)
-    expected = [whole.observe(x) for x in xs]
-    part = RangeRule(warmup=100, tolerance=0.05)
-    for x in xs[:200]:
-        part.observe(x)
-    resumed = RangeRule.from_state(json.loads(json.dumps(part.to_state())))
-    assert [resumed.observe(x) for x in xs[200:]] == expected[200:]
+    resumed, whole = resumed_and_whole(lambda: RangeRule(warmup=100, tolerance=0.05), RangeRule.from_state, xs, 200)
+    assert resumed == whole
 
 
 def test_value_mode_pages_a_new_all_time_high_and_resumes_the_rule_from_a_checkpoint() -> None:
